@@ -1,0 +1,21 @@
+"""Exceptions for bad input that the CLI reports as one line (no traceback).
+
+Each is also a standard exception type (``ValueError``, ``FileNotFoundError``), so library
+callers can catch what they expect.
+"""
+
+
+class CorelError(Exception):
+    """Base class: an error in the user's input, reported by the CLI as one line."""
+
+
+class ConfigError(CorelError, ValueError):
+    """An invalid configuration value (unknown name, lambda outside [0, 1], ...)."""
+
+
+class DataError(CorelError, ValueError):
+    """A data file is corrupt, truncated or holds invalid values."""
+
+
+class MissingDataError(CorelError, FileNotFoundError):
+    """A data file is missing."""

@@ -1,0 +1,264 @@
+"""The run-directory format: what a sweep writes and what reports read.
+
+This module holds only numpy, JSON and CSV code (no JAX), so the evaluator and any
+user script can read results without a JAX install. Every file is written atomically
+(temporary file in the same directory + ``os.replace``), so an interrupted sweep never
+leaves a half-written result behind.
+
+Layout of one run directory (one sweep = one loss x one model x one dataset, many runs)::
+
+    RUN_DIR/
+      config.json        the sweep configuration, plus "setting" (e.g. "mnist-mlp"),
+                         "num_runs", "num_classes", and "environment" (versions, device,
+                         wall time); see :func:`write_config`.
+      runs.json          one record per run, in run order (the list below);
+      runs.csv           the same records as CSV.
+      curves.csv         long format: run, epoch, train_loss, val_acc (one row per run x epoch).
+      runs/r000/         per-run arrays at the run's best validation epoch:
+          test_h.npy       float32 [N_test, D]  test-set representations h
+          test_pred.npy    int32   [N_test]     predicted class (argmax similarity)
+          prototypes.npy   float32 [K, D]       the head's class rows W
+      test_labels.npy    int32 [N_test]  (shared by all runs)
+      params/            final parameters (written by the engine)
+      checkpoints/       sweep checkpoints (written by the engine)
+
+A run record (one element of ``runs.json``) has these keys::
+
+    run             int    index of the run in the sweep (0-based)
+    seed            int
+    lam             float  the run's lambda
+    best_epoch      int    1-based epoch with the best validation accuracy (0: none)
+    best_val_acc    float  validation accuracy at best_epoch, in [0, 1]
+    test_acc        float  test accuracy at best_epoch, in [0, 1]
+    final_val_acc   float  validation accuracy after the last epoch
+    diverged        bool   the run's loss or parameters became NaN/inf
+    diverged_epoch  int | None  1-based epoch at which it diverged
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CONFIG = "config.json"
+RUNS_JSON = "runs.json"
+RUNS_CSV = "runs.csv"
+CURVES_CSV = "curves.csv"
+TEST_LABELS = "test_labels.npy"
+RUNS_SUBDIR = "runs"
+PARAMS_SUBDIR = "params"
+CHECKPOINT_SUBDIR = "checkpoints"
+
+RUN_FIELDS = (
+    "run",
+    "seed",
+    "lam",
+    "best_epoch",
+    "best_val_acc",
+    "test_acc",
+    "final_val_acc",
+    "diverged",
+    "diverged_epoch",
+)
+CURVE_FIELDS = ("run", "epoch", "train_loss", "val_acc")
+RUN_ARRAYS = ("test_h", "test_pred", "prototypes")
+
+
+class RunDirError(FileNotFoundError):
+    """A run directory is missing a file or holds one in the wrong format."""
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: Path | str, obj: Any) -> None:
+    """Writes ``obj`` as indented JSON, atomically."""
+    text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default)
+    _atomic_write_bytes(Path(path), (text + "\n").encode())
+
+
+def write_csv(path: Path | str, rows: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> None:
+    """Writes dict rows as CSV with header ``fields``, atomically."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_value(row.get(k)) for k in fields})
+    _atomic_write_bytes(Path(path), buf.getvalue().encode())
+
+
+def save_npy(path: Path | str, array: np.ndarray) -> None:
+    """Saves one array in ``.npy`` format, atomically."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    _atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _csv_value(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float):
+        return repr(v)
+    return v
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def run_array_path(run_dir: Path | str, run: int, name: str) -> Path:
+    """Path of one per-run array (``name`` in :data:`RUN_ARRAYS`)."""
+    if name not in RUN_ARRAYS:
+        raise ValueError(f"unknown run array {name!r}; expected one of {RUN_ARRAYS}")
+    return Path(run_dir) / RUNS_SUBDIR / f"r{int(run):03d}" / f"{name}.npy"
+
+
+def write_config(run_dir: Path | str, config: Mapping[str, Any]) -> None:
+    write_json(Path(run_dir) / CONFIG, dict(config))
+
+
+def write_runs(run_dir: Path | str, records: Sequence[Mapping[str, Any]]) -> None:
+    """Writes ``runs.json`` and ``runs.csv`` from run records (see module docstring)."""
+    records = [_normalise_record(r) for r in records]
+    write_json(Path(run_dir) / RUNS_JSON, records)
+    write_csv(Path(run_dir) / RUNS_CSV, records, RUN_FIELDS)
+
+
+def write_curves(run_dir: Path | str, train_loss: np.ndarray, val_acc: np.ndarray) -> None:
+    """Writes ``curves.csv`` from ``[R, E]`` arrays of per-epoch train loss and val accuracy."""
+    train_loss = np.asarray(train_loss, dtype=np.float64)
+    val_acc = np.asarray(val_acc, dtype=np.float64)
+    if train_loss.shape != val_acc.shape or train_loss.ndim != 2:
+        raise ValueError(
+            f"train_loss and val_acc must both be [runs, epochs]; got {train_loss.shape} and "
+            f"{val_acc.shape}"
+        )
+    rows = (
+        {"run": r, "epoch": e + 1, "train_loss": float(train_loss[r, e]),
+         "val_acc": float(val_acc[r, e])}
+        for r in range(train_loss.shape[0])
+        for e in range(train_loss.shape[1])
+    )
+    write_csv(Path(run_dir) / CURVES_CSV, rows, CURVE_FIELDS)
+
+
+def write_run_arrays(run_dir: Path | str, run: int, **arrays: np.ndarray) -> None:
+    """Writes per-run arrays, e.g. ``write_run_arrays(d, 0, test_h=h, test_pred=p)``."""
+    for name, value in arrays.items():
+        save_npy(run_array_path(run_dir, run, name), value)
+
+
+def write_test_labels(run_dir: Path | str, labels: np.ndarray) -> None:
+    save_npy(Path(run_dir) / TEST_LABELS, np.asarray(labels, dtype=np.int32))
+
+
+def _normalise_record(r: Mapping[str, Any]) -> dict[str, Any]:
+    missing = [k for k in RUN_FIELDS if k not in r]
+    if missing:
+        raise ValueError(f"run record is missing {missing}; a record needs {list(RUN_FIELDS)}")
+    out = {k: r[k] for k in RUN_FIELDS}
+    out.update({k: v for k, v in r.items() if k not in out})
+    out["run"] = int(out["run"])
+    out["seed"] = int(out["seed"])
+    out["lam"] = float(out["lam"])
+    out["best_epoch"] = int(out["best_epoch"])
+    for k in ("best_val_acc", "test_acc", "final_val_acc"):
+        out[k] = float(out[k])
+    out["diverged"] = bool(out["diverged"])
+    de = out["diverged_epoch"]
+    out["diverged_epoch"] = None if de is None or (isinstance(de, float) and np.isnan(de)) \
+        else int(de)
+    return out
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def _require(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise RunDirError(
+            f"{path} is missing: {what}. Is {path.parent} a corel-jax run directory "
+            f"(written by `corel-jax train`)?"
+        )
+    return path
+
+
+def load_config(run_dir: Path | str) -> dict[str, Any]:
+    path = _require(Path(run_dir) / CONFIG, "the sweep configuration")
+    with open(path) as f:
+        return json.load(f)
+
+
+def load_runs(run_dir: Path | str) -> list[dict[str, Any]]:
+    """Run records from ``runs.json``, in run order."""
+    path = _require(Path(run_dir) / RUNS_JSON, "the per-run best-epoch metrics")
+    with open(path) as f:
+        return json.load(f)
+
+
+def load_curves(run_dir: Path | str) -> dict[str, np.ndarray]:
+    """Per-epoch curves as ``{"train_loss": [R, E], "val_acc": [R, E]}`` arrays."""
+    path = _require(Path(run_dir) / CURVES_CSV, "the per-epoch curves")
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return {"train_loss": np.zeros((0, 0)), "val_acc": np.zeros((0, 0))}
+    runs = max(int(r["run"]) for r in rows) + 1
+    epochs = max(int(r["epoch"]) for r in rows)
+    out = {k: np.full((runs, epochs), np.nan) for k in ("train_loss", "val_acc")}
+    for r in rows:
+        i, e = int(r["run"]), int(r["epoch"]) - 1
+        for k in out:
+            out[k][i, e] = float(r[k]) if r[k] != "" else np.nan
+    return out
+
+
+def load_run_array(run_dir: Path | str, run: int, name: str) -> np.ndarray:
+    """One per-run array, e.g. ``load_run_array(d, 3, "test_h")`` -> ``[N_test, D]``."""
+    path = _require(run_array_path(run_dir, run, name), f"run {run}'s {name}")
+    return np.load(path, allow_pickle=False)
+
+
+def load_test_labels(run_dir: Path | str) -> np.ndarray:
+    path = _require(Path(run_dir) / TEST_LABELS, "the test-set labels")
+    return np.load(path, allow_pickle=False)
+
+
+def is_run_dir(path: Path | str) -> bool:
+    p = Path(path)
+    return (p / CONFIG).is_file() and (p / RUNS_JSON).is_file()
