@@ -1,0 +1,124 @@
+"""Pairwise similarity matrices between representations and class prototypes.
+
+Orientation follows the paper: ``h: [N, D]`` holds one representation per row and
+``W: [K, D]`` one prototype (output-layer row) per class; every function returns ``[N, K]``.
+
+Compute dtype: inputs are promoted to at least float32 (bf16/fp16 in, float32 out), so the
+reductions over ``D`` stay accurate; float64 inputs stay float64.
+
+Reference: Kenyon-Dean, Cianflone, Page-Caccia, Rabusseau, Cheung, Precup.
+*Clustering-Oriented Representation Learning with Attractive-Repulsive Loss*,
+AAAI 2019 Workshop on Network Interpretability, arXiv:1812.07627, Section 2.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from corel_jax import _checks
+
+# Norms below this are treated as this, so the cosine of a zero vector is 0 and its gradient
+# is finite (sqrt has an infinite derivative at 0).
+COSINE_EPS = 1e-12
+
+
+def _prepare(h, W):
+    _checks.check_pair(h, W)
+    dtype = _checks.compute_dtype(h, W)
+    return jnp.asarray(h, dtype), jnp.asarray(W, dtype)
+
+
+def dot(h, W):
+    """Dot-product similarity ``s_ij = h_i · w_j``.
+
+    Args:
+      h: ``[N, D]`` representations.
+      W: ``[K, D]`` class prototypes.
+
+    Returns:
+      ``[N, K]`` similarities.
+
+    >>> import jax.numpy as jnp
+    >>> dot(jnp.array([[1., 2.]]), jnp.array([[1., 0.], [0., 1.]]))
+    Array([[1., 2.]], dtype=float32)
+    """
+    h, W = _prepare(h, W)
+    return h @ W.T
+
+
+def _safe_normalize(x):
+    sq = jnp.sum(x * x, axis=-1, keepdims=True)
+    return x * jnp.reciprocal(jnp.sqrt(jnp.maximum(sq, COSINE_EPS**2)))
+
+
+def cosine(h, W):
+    """Cosine similarity ``s_ij = h_i · w_j / (‖h_i‖ ‖w_j‖)``, in [-1, 1].
+
+    A zero vector (``h_i = 0`` or ``w_j = 0``) has cosine 0 with everything, and finite
+    gradients: norms are floored at :data:`COSINE_EPS`.
+
+    Args:
+      h: ``[N, D]`` representations.
+      W: ``[K, D]`` class prototypes.
+
+    Returns:
+      ``[N, K]`` cosines.
+
+    >>> import jax.numpy as jnp
+    >>> cosine(jnp.array([[3., 4.], [0., 0.]]), jnp.array([[1., 0.]]))
+    Array([[0.6],
+           [0. ]], dtype=float32)
+    """
+    h, W = _prepare(h, W)
+    return _safe_normalize(h) @ _safe_normalize(W).T
+
+
+def sqdist(h, W):
+    """Squared Euclidean distance ``d_ij = ‖h_i − w_j‖²``.
+
+    Computed as ``‖h‖² − 2 h·w + ‖w‖²`` (one matmul, as K-Means implementations do) and
+    clamped at 0 against rounding.
+
+    Args:
+      h: ``[N, D]`` representations.
+      W: ``[K, D]`` class prototypes.
+
+    Returns:
+      ``[N, K]`` non-negative squared distances.
+
+    >>> import jax.numpy as jnp
+    >>> sqdist(jnp.array([[1., 1.]]), jnp.array([[1., 1.], [4., 5.]]))
+    Array([[ 0., 25.]], dtype=float32)
+    """
+    h, W = _prepare(h, W)
+    hh = jnp.sum(h * h, axis=-1, keepdims=True)
+    ww = jnp.sum(W * W, axis=-1)
+    return jnp.maximum(hh - 2.0 * (h @ W.T) + ww, 0.0)
+
+
+def gaussian(h, W, gamma=0.5):
+    """Gaussian log-similarity ``s_ij = −γ ‖h_i − w_j‖²``.
+
+    This is the log of the Gaussian kernel ``exp(−γ‖h−w‖²)``: the quantity the
+    Gaussian-COREL loss (Eq. 6) puts through its log-sum-exp.
+
+    Args:
+      h: ``[N, D]`` representations.
+      W: ``[K, D]`` class prototypes.
+      gamma: inverse bandwidth γ > 0; a Python number or a traced (learnable) scalar.
+
+    Returns:
+      ``[N, K]`` log-similarities (≤ 0).
+
+    >>> import jax.numpy as jnp
+    >>> gaussian(jnp.array([[1., 0.]]), jnp.array([[0., 0.], [1., 2.]]), gamma=0.5)
+    Array([[-0.5, -2. ]], dtype=float32)
+    """
+    _checks.check_gamma(gamma)
+    if jnp.ndim(gamma) != 0:
+        raise ValueError(f"gamma must be a scalar; got shape {jnp.shape(gamma)}")
+    d = sqdist(h, W)
+    return -jnp.asarray(gamma, d.dtype) * d
+
+
+SIMILARITIES = {"dot": dot, "cosine": cosine, "gaussian": gaussian}
