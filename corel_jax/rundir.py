@@ -111,6 +111,16 @@ def write_csv(path: Path | str, rows: Iterable[Mapping[str, Any]], fields: Seque
     _atomic_write_bytes(Path(path), buf.getvalue().encode())
 
 
+def write_bytes(path: Path | str, data: bytes) -> None:
+    """Writes raw bytes (e.g. a PNG), atomically."""
+    _atomic_write_bytes(Path(path), bytes(data))
+
+
+def write_text(path: Path | str, text: str) -> None:
+    """Writes UTF-8 text (e.g. a Markdown report), atomically."""
+    _atomic_write_bytes(Path(path), text.encode("utf-8"))
+
+
 def save_npy(path: Path | str, array: np.ndarray) -> None:
     """Saves one array in ``.npy`` format, atomically."""
     buf = io.BytesIO()
