@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.stats import ttest_rel  # noqa: F401  (scipy must be importable without jax)
 
 from corel_jax.evaluate import (
     agreement,
