@@ -1,0 +1,214 @@
+"""Sweep configuration: one frozen dataclass, validated before anything is compiled."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from corel_jax.errors import ConfigError
+
+LOSSES = ("cce", "center", "cosine", "gaussian")
+DATASETS = ("digits", "mnist", "fashion_mnist", "ag_news")
+MODELS = ("mlp", "cnn", "text_mlp", "text_cnn")
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    """A sweep: every (seed, λ) pair of ``seeds × lams`` is one run; all share one program.
+
+    Attributes:
+      dataset: ``digits`` (offline, bundled with scikit-learn), ``mnist``, ``fashion_mnist``
+        or ``ag_news``.
+      model: encoder name: ``mlp`` (the paper's FFNN), ``cnn`` (2-D image CNN), ``text_mlp``,
+        ``text_cnn``.
+      loss: ``cce``, ``center`` (CCE + λ·center loss), ``cosine`` or ``gaussian``.
+      seeds: one run per seed and λ; the seed fixes init, shuffling and dropout.
+      lams: λ values in [0, 1]; for ``center`` λ weighs the center loss; ``cce`` ignores it.
+      epochs: passes over the training set (the paper: 150).
+      batch_size: minibatch size (the paper: 128). The last partial batch of an epoch is
+        dropped (each epoch reshuffles, so every example is seen).
+      lr: Adam learning rate (the paper: 1e-3).
+      gamma: initial γ for ``gaussian`` (the paper: 0.5).
+      learn_gamma: learn γ with the network (``gaussian``).
+      center_alpha: center-update rate α (``center``; Wen et al.: 0.5).
+      width: width of the two fully connected hidden layers (the paper: 500).
+      negative_slope: LeakyReLU slope (the paper: 0.2).
+      dropout: dropout rate in the encoder (text models; 0 for images as in the paper).
+      data_dir: directory of the dataset's files (None: TFDS or the bundled dataset).
+      data_source: ``auto``, ``files`` or ``tfds``.
+      val_size: validation split size (None: the dataset's default, 5,000 for MNIST).
+      split_seed: seed of the fixed train/validation split (same for every run).
+      eval_batch_size: examples per forward pass when evaluating.
+      save_representations: keep each run's test representations h at its best epoch.
+      max_runs_per_program: cap on runs compiled together (None: automatic, from memory).
+      memory_budget_gb: memory the sweep may use (None: 80% of the device's, or half of
+        the host's free memory on CPU).
+      checkpoint_every: save a resumable checkpoint every N epochs (0: never; None: automatic,
+        about every 10 minutes of training).
+      dataset_options: extra keyword arguments for the dataset loader, as (key, value) pairs.
+    """
+
+    dataset: str = "digits"
+    model: str = "mlp"
+    loss: str = "gaussian"
+    seeds: tuple[int, ...] = (0,)
+    lams: tuple[float, ...] = (0.5,)
+    epochs: int = 150
+    batch_size: int = 128
+    lr: float = 1e-3
+    gamma: float = 0.5
+    learn_gamma: bool = True
+    center_alpha: float = 0.5
+    width: int = 500
+    negative_slope: float = 0.2
+    dropout: float = 0.0
+    data_dir: str | None = None
+    data_source: str = "auto"
+    val_size: int | None = None
+    split_seed: int = 0
+    eval_batch_size: int = 1000
+    save_representations: bool = True
+    max_runs_per_program: int | None = None
+    memory_budget_gb: float | None = None
+    checkpoint_every: int | None = None
+    dataset_options: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        object.__setattr__(self, "lams", tuple(float(v) for v in self.lams))
+        object.__setattr__(self, "dataset_options", tuple(tuple(p) for p in self.dataset_options))
+        self.validate()
+
+    # -- derived ---------------------------------------------------------------------------
+
+    @property
+    def runs(self) -> list[tuple[int, float]]:
+        """The (seed, λ) of every run, λ-major: run ``i`` is ``runs[i]``."""
+        return [(s, lam) for lam in self.lams for s in self.seeds]
+
+    @property
+    def num_runs(self) -> int:
+        return len(self.seeds) * len(self.lams)
+
+    @property
+    def setting(self) -> str:
+        """The paper's "setting": dataset and model, e.g. ``mnist-mlp``."""
+        return f"{self.dataset}-{self.model}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["seeds"], d["lams"] = list(self.seeds), list(self.lams)
+        d["dataset_options"] = {k: v for k, v in self.dataset_options}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SweepConfig:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v for k, v in d.items() if k in fields}
+        if isinstance(d.get("dataset_options"), dict):
+            d["dataset_options"] = tuple(d["dataset_options"].items())
+        return cls(**d)
+
+    # -- validation ------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Raises :class:`ConfigError` with a one-line message naming the bad value."""
+        _one_of("loss", self.loss, LOSSES)
+        _one_of("dataset", self.dataset, DATASETS)
+        _one_of("model", self.model, MODELS)
+        if self.dataset == "ag_news" and self.model not in ("text_mlp", "text_cnn"):
+            raise ConfigError(f"dataset ag_news needs a text model (text_mlp or text_cnn), "
+                              f"not {self.model!r}")
+        if self.dataset != "ag_news" and self.model in ("text_mlp", "text_cnn"):
+            raise ConfigError(f"model {self.model!r} is for ag_news; use mlp or cnn for "
+                              f"{self.dataset}")
+        _one_of("data_source", self.data_source, ("auto", "files", "tfds"))
+        if not self.seeds:
+            raise ConfigError("seeds is empty: give at least one seed")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds has duplicates: {list(self.seeds)}")
+        if not self.lams:
+            raise ConfigError("lams is empty: give at least one λ in [0, 1]")
+        bad = [v for v in self.lams if not (0.0 <= v <= 1.0) or math.isnan(v)]
+        if bad:
+            raise ConfigError(f"λ must lie in [0, 1]; got {bad}")
+        for name in ("epochs", "batch_size", "width", "eval_batch_size"):
+            _positive_int(name, getattr(self, name))
+        for name in ("lr", "gamma"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
+                raise ConfigError(f"{name} must be a positive number; got {v!r}")
+        if not 0.0 <= self.center_alpha <= 1.0:
+            raise ConfigError(f"center_alpha must lie in [0, 1]; got {self.center_alpha}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must lie in [0, 1); got {self.dropout}")
+        if self.negative_slope < 0:
+            raise ConfigError(f"negative_slope must be >= 0; got {self.negative_slope}")
+        if self.val_size is not None:
+            _positive_int("val_size", self.val_size)
+        if self.max_runs_per_program is not None:
+            _positive_int("max_runs_per_program", self.max_runs_per_program)
+        if self.memory_budget_gb is not None and not self.memory_budget_gb > 0:
+            raise ConfigError(f"memory_budget_gb must be > 0; got {self.memory_budget_gb}")
+        if self.checkpoint_every is not None and (
+            not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0
+        ):
+            raise ConfigError(f"checkpoint_every must be an integer >= 0; got "
+                              f"{self.checkpoint_every!r}")
+
+
+def _one_of(name: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ConfigError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
+
+
+def _positive_int(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer; got {value!r}")
+
+
+def parse_lams(text: str) -> tuple[float, ...]:
+    """Parses ``"0.5"``, ``"0.1,0.5,0.9"`` or a range ``"start:stop:step"`` (stop included).
+
+    >>> parse_lams("0.05:0.2:0.05")
+    (0.05, 0.1, 0.15, 0.2)
+    >>> parse_lams("0.1,0.5")
+    (0.1, 0.5)
+    """
+    text = text.strip()
+    try:
+        if ":" in text:
+            start, stop, step = (float(p) for p in text.split(":"))
+            if step <= 0:
+                raise ConfigError(f"the λ range step must be > 0; got {text!r}")
+            n = int(math.floor((stop - start) / step + 1e-9)) + 1
+            return tuple(round(start + i * step, 10) for i in range(max(n, 0)))
+        return tuple(float(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise ConfigError(
+            f"cannot parse λ values {text!r}; use 0.5, 0.1,0.5,0.9 or start:stop:step"
+        ) from None
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``"10"`` → seeds 0..9; ``"3,7,11"`` → those seeds; ``"5:10"`` → 5..9.
+
+    >>> parse_seeds("3")
+    (0, 1, 2)
+    >>> parse_seeds("4,9")
+    (4, 9)
+    """
+    text = text.strip()
+    try:
+        if ":" in text:
+            a, b = (int(p) for p in text.split(":"))
+            return tuple(range(a, b))
+        if "," in text:
+            return tuple(int(p) for p in text.split(",") if p.strip())
+        return tuple(range(int(text)))
+    except ValueError:
+        raise ConfigError(
+            f"cannot parse seeds {text!r}; use a count (10), a list (0,3,7) or a range (5:10)"
+        ) from None

@@ -1,0 +1,235 @@
+"""The sweep engine: many runs (seeds × λ) trained by one compiled program.
+
+A run is a pure function of its PRNG key and λ (as in purejaxrl): :func:`make_program`
+builds per-run functions — ``init(key, lam)``, ``train_epoch(state, lam, data)``,
+``evaluate(params, x, y)``, ``represent(params, x)`` — and the driver applies
+``jax.jit(jax.vmap(...))`` over a leading run axis. One compiled epoch serves every run and
+every epoch; λ is a traced per-run value.
+
+Inside an epoch each run draws its own shuffle from its own key, and the minibatch steps are
+one ``lax.scan`` over the device-resident training set. After the steps the run is evaluated on
+the validation set; the parameters of the best validation epoch are kept on the device, so the
+test metrics and representations "at the best epoch" are computed once, at the end, from
+them (evaluation is deterministic, so this equals evaluating the test set every epoch).
+
+A run whose loss or parameters become NaN/inf is frozen at its last finite state and marked
+diverged with the epoch; the other runs in the program are unaffected.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from corel_jax import losses
+from corel_jax.models.head import CorelNet, objective, similarity_matrix
+from corel_jax.train.config import SweepConfig
+
+
+@flax.struct.dataclass
+class RunState:
+    """Everything one run carries between epochs (a leading run axis when vmapped)."""
+
+    params: Any
+    opt_state: Any
+    centers: jax.Array  # [K, D] center-loss centers (zeros and unused for other losses)
+    key: jax.Array  # the run's PRNG key, split every epoch
+    best_params: Any  # params at the best validation epoch so far
+    best_val_acc: jax.Array  # float32, -1 before the first epoch
+    best_epoch: jax.Array  # int32, 1-based; 0 before the first epoch
+    diverged_epoch: jax.Array  # int32, 1-based epoch the run went NaN/inf; 0 = healthy
+    epoch: jax.Array  # int32, epochs completed
+
+
+@flax.struct.dataclass
+class DeviceData:
+    """The splits the compiled epoch reads; placed on the device once per sweep."""
+
+    x_train: jax.Array
+    y_train: jax.Array
+    x_val: jax.Array
+    y_val: jax.Array
+
+
+class Program(NamedTuple):
+    """Per-run pure functions; vmap them over runs (see :func:`compile_program`)."""
+
+    net: CorelNet
+    tx: optax.GradientTransformation
+    init: Callable[[jax.Array, jax.Array, jax.Array], RunState]
+    train_epoch: Callable[[RunState, jax.Array, DeviceData], tuple[RunState, dict]]
+    evaluate: Callable[[Any, jax.Array, jax.Array], jax.Array]
+    represent: Callable[[Any, jax.Array], tuple[jax.Array, jax.Array, dict]]
+
+
+def update_best(best_val_acc, best_epoch, val_acc, epoch, healthy):
+    """Best-epoch bookkeeping: strictly better validation accuracy moves the best epoch.
+
+    Ties keep the earlier epoch. Unhealthy (diverged) epochs never count.
+    Returns ``(improved, new_best_val_acc, new_best_epoch)``.
+    """
+    improved = healthy & (val_acc > best_val_acc)
+    return (
+        improved,
+        jnp.where(improved, val_acc, best_val_acc),
+        jnp.where(improved, epoch, best_epoch),
+    )
+
+
+def _tree_where(cond, a, b):
+    return jax.tree.map(lambda x, y: jnp.where(cond, x, y), a, b)
+
+
+def _all_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+              if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
+
+
+def _batched(fn, x, batch: int):
+    """Applies ``fn`` to ``x`` in chunks of ``batch`` rows (``lax.map``) to bound memory.
+
+    Returns the concatenated outputs for the first ``len(x)`` rows.
+    """
+    n = x.shape[0]
+    chunks = -(-n // batch)
+    pad = chunks * batch - n
+    xp = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))
+    out = jax.lax.map(fn, xp.reshape((chunks, batch) + x.shape[1:]))
+    return jax.tree.map(lambda o: o.reshape((chunks * batch,) + o.shape[2:])[:n], out)
+
+
+def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x) -> Program:
+    """Builds the per-run functions of a sweep.
+
+    Args:
+      cfg: the sweep configuration.
+      encoder: a Flax module ``x -> h: [B, D]`` called as ``encoder(x, train=...)``.
+      num_classes: K.
+      example_x: one batch of inputs (any batch size) for shape inference at init.
+    """
+    net = CorelNet(encoder=encoder, num_classes=num_classes, loss=cfg.loss,
+                   gamma_init=cfg.gamma, learn_gamma=cfg.learn_gamma)
+    tx = optax.adam(cfg.lr)
+    loss_name, batch = cfg.loss, cfg.batch_size
+    example_x = jnp.asarray(example_x[:1])
+
+    def init(key, lam, x_example=example_x):
+        del lam
+        init_key, run_key = jax.random.split(key)
+        params = net.init({"params": init_key, "dropout": init_key}, x_example)
+        h, head = net.apply(params, x_example)
+        centers = jnp.zeros(head.W.shape, jnp.float32)
+        return RunState(
+            params=params, opt_state=tx.init(params), centers=centers, key=run_key,
+            best_params=params, best_val_acc=jnp.float32(-1.0), best_epoch=jnp.int32(0),
+            diverged_epoch=jnp.int32(0), epoch=jnp.int32(0),
+        )
+
+    def loss_fn(params, centers, x, y, lam, dropout_key):
+        h, head = net.apply(params, x, train=True, rngs={"dropout": dropout_key})
+        per_example = objective(loss_name, h, head, y, lam=lam, centers=centers)
+        return per_example.mean(), h
+
+    def step(carry, inputs, data, lam):
+        params, opt_state, centers = carry
+        idx, dropout_key = inputs
+        x, y = data.x_train[idx], data.y_train[idx]
+        (loss, h), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            params, centers, x, y, lam, dropout_key)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        if loss_name == "center":
+            centers = losses.update_centers(centers, jax.lax.stop_gradient(h), y,
+                                            alpha=cfg.center_alpha)
+        return (params, opt_state, centers), loss
+
+    def evaluate(params, x, y):
+        def chunk(xb):
+            h, head = net.apply(params, xb)
+            return losses.predict(similarity_matrix(loss_name, h, head))
+
+        pred = _batched(chunk, x, cfg.eval_batch_size)
+        return jnp.mean((pred == y).astype(jnp.float32))
+
+    def represent(params, x):
+        def chunk(xb):
+            h, head = net.apply(params, xb)
+            return h.astype(jnp.float32), losses.predict(similarity_matrix(loss_name, h, head))
+
+        h, pred = _batched(chunk, x, cfg.eval_batch_size)
+        _, head = net.apply(params, x[:1])
+        return h, pred, {k: v for k, v in (("W", head.W), ("b", head.b), ("gamma", head.gamma))
+                         if v is not None}
+
+    def train_epoch(state: RunState, lam, data: DeviceData):
+        key, perm_key, drop_key = jax.random.split(state.key, 3)
+        n = data.y_train.shape[0]
+        steps = n // batch
+        perm = jax.random.permutation(perm_key, n)[: steps * batch].reshape(steps, batch)
+        drop_keys = jax.random.split(drop_key, steps)
+        (params, opt_state, centers), step_losses = jax.lax.scan(
+            functools.partial(step, data=data, lam=lam),
+            (state.params, state.opt_state, state.centers), (perm, drop_keys))
+        train_loss = jnp.mean(step_losses)
+        epoch = state.epoch + 1
+
+        finite = jnp.isfinite(train_loss) & _all_finite(params)
+        healthy = finite & (state.diverged_epoch == 0)
+        # A diverged run keeps its last finite state: frozen, so it cannot poison anything.
+        params = _tree_where(healthy, params, state.params)
+        opt_state = _tree_where(healthy, opt_state, state.opt_state)
+        centers = jnp.where(healthy, centers, state.centers)
+        diverged_epoch = jnp.where((state.diverged_epoch == 0) & ~finite, epoch,
+                                   state.diverged_epoch)
+
+        val_acc = evaluate(params, data.x_val, data.y_val)
+        improved, best_val_acc, best_epoch = update_best(
+            state.best_val_acc, state.best_epoch, val_acc, epoch, healthy)
+        new_state = RunState(
+            params=params, opt_state=opt_state, centers=centers, key=key,
+            best_params=_tree_where(improved, params, state.best_params),
+            best_val_acc=best_val_acc, best_epoch=best_epoch,
+            diverged_epoch=diverged_epoch, epoch=epoch,
+        )
+        metrics = {
+            "train_loss": jnp.where(healthy, train_loss, jnp.nan),
+            "val_acc": jnp.where(healthy, val_acc, jnp.nan),
+        }
+        return new_state, metrics
+
+    return Program(net=net, tx=tx, init=init, train_epoch=train_epoch, evaluate=evaluate,
+                   represent=represent)
+
+
+class CompiledProgram(NamedTuple):
+    """The vmapped, jitted functions over a leading run axis."""
+
+    init: Callable  # (keys [R], lams [R]) -> RunState[R]
+    train_epoch: Callable  # (RunState[R], lams [R], DeviceData) -> (RunState[R], metrics [R])
+    evaluate: Callable  # (params[R], x, y) -> acc [R]
+    represent: Callable  # (params[R], x) -> (h [R, N, D], pred [R, N], head dict [R, ...])
+
+
+def compile_program(program: Program) -> CompiledProgram:
+    """``jit(vmap(f))`` over the run axis; the data (last argument) is shared by all runs."""
+    return CompiledProgram(
+        init=jax.jit(jax.vmap(program.init)),
+        # donate the old state: its buffers are reused for the new one.
+        train_epoch=jax.jit(jax.vmap(program.train_epoch, in_axes=(0, 0, None)),
+                            donate_argnums=(0,)),
+        evaluate=jax.jit(jax.vmap(program.evaluate, in_axes=(0, None, None))),
+        represent=jax.jit(jax.vmap(program.represent, in_axes=(0, None))),
+    )
+
+
+def run_keys(seeds) -> jax.Array:
+    """One PRNG key per run, from its seed alone: a run's numbers do not depend on which other
+    runs share its program."""
+    return jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))

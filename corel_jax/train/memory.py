@@ -1,0 +1,86 @@
+"""Memory estimate of a sweep, made before compiling, and the split into chunks of runs."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# Per-run copies of the parameter tree held during an epoch: params, Adam's two moments,
+# best params, gradients, and the updated params before the old buffers are released.
+STATE_COPIES = 6
+# Activations are kept for the backward pass, plus their gradients and temporaries.
+ACTIVATION_FACTOR = 3
+
+
+class MemoryPlan(NamedTuple):
+    shared_bytes: int  # the dataset on the device, shared by all runs
+    per_run_bytes: int  # one run's state + activations of one training step / eval chunk
+    budget_bytes: int
+    runs_per_program: int  # runs compiled together (<= num_runs)
+    num_chunks: int
+
+    def describe(self, num_runs: int) -> str:
+        gb = 1024**3
+        need = self.shared_bytes + num_runs * self.per_run_bytes
+        text = (f"memory estimate: {need / gb:.2f} GiB for {num_runs} runs "
+                f"({self.shared_bytes / gb:.2f} GiB data + {self.per_run_bytes / 2**20:.1f} MiB "
+                f"per run); budget {self.budget_bytes / gb:.2f} GiB")
+        if self.num_chunks > 1:
+            text += (f" -> split into {self.num_chunks} programs of {self.runs_per_program} "
+                     f"runs each, trained one after another")
+        return text
+
+
+def tree_bytes(tree) -> int:
+    return int(sum(np.prod(x.shape) * jnp.dtype(x.dtype).itemsize
+                   for x in jax.tree.leaves(tree)))
+
+
+def activation_bytes(net, params_shape, x_shape_dtype) -> int:
+    """Bytes of every intermediate of one forward pass at the given batch (from shapes only)."""
+    def fwd(p, x):
+        _, state = net.apply(p, x, capture_intermediates=True, mutable=["intermediates"])
+        return state
+
+    shapes = jax.eval_shape(fwd, params_shape, x_shape_dtype)
+    return tree_bytes(shapes) + int(np.prod(x_shape_dtype.shape)) * 4
+
+
+def device_budget_bytes(budget_gb: float | None = None) -> int:
+    """The memory a sweep may use: ``budget_gb``, else 80% of an accelerator's memory, else half
+    of the host's available memory (CPU)."""
+    if budget_gb is not None:
+        return int(budget_gb * 1024**3)
+    dev = jax.devices()[0]
+    try:
+        stats = dev.memory_stats() or {}
+    except Exception:  # some backends do not implement memory_stats
+        stats = {}
+    if dev.platform != "cpu" and stats.get("bytes_limit"):
+        return int(0.8 * stats["bytes_limit"])
+    try:
+        import psutil
+
+        return int(0.5 * psutil.virtual_memory().available)
+    except ImportError:  # pragma: no cover - psutil comes with orbax
+        import os
+
+        return int(0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+
+
+def plan(*, num_runs: int, params_bytes: int, step_activation_bytes: int,
+         eval_activation_bytes: int, data_bytes: int, budget_bytes: int,
+         max_runs: int | None = None) -> MemoryPlan:
+    """Chooses how many runs to compile together so that the estimate fits the budget."""
+    per_run = (STATE_COPIES * params_bytes
+               + ACTIVATION_FACTOR * max(step_activation_bytes, eval_activation_bytes))
+    fit = max(1, (budget_bytes - data_bytes) // max(per_run, 1))
+    runs = min(num_runs, fit, max_runs or num_runs)
+    chunks = math.ceil(num_runs / runs)
+    runs = math.ceil(num_runs / chunks)  # balance the chunks
+    return MemoryPlan(shared_bytes=data_bytes, per_run_bytes=per_run, budget_bytes=budget_bytes,
+                      runs_per_program=runs, num_chunks=chunks)

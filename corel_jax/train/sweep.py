@@ -1,0 +1,293 @@
+"""Driving a sweep: data on the device, chunks of runs, epochs, and the run directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from corel_jax import rundir
+from corel_jax.errors import ConfigError
+from corel_jax.train import memory
+from corel_jax.train.config import SweepConfig
+from corel_jax.train.engine import (
+    CompiledProgram,
+    DeviceData,
+    compile_program,
+    make_program,
+    run_keys,
+)
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """What a sweep returns (and writes to ``out_dir`` when one is given).
+
+    Attributes:
+      config: the sweep configuration.
+      records: one dict per run (see :mod:`corel_jax.rundir` for the keys).
+      train_loss, val_acc: ``[R, E]`` per-epoch curves (NaN after a run diverged).
+      test_h: ``[R, N_test, D]`` test representations at each run's best epoch, or None.
+      test_pred: ``[R, N_test]`` predictions at the best epoch.
+      heads: per-run head arrays at the best epoch (``W: [R, K, D]``, ``b``, ``gamma``).
+      test_labels: ``[N_test]``.
+      out_dir: the run directory, or None.
+      timings: seconds spent compiling, training and evaluating.
+      final_params: the parameters after the last epoch, stacked over runs (``[R, ...]``).
+    """
+
+    config: SweepConfig
+    records: list[dict[str, Any]]
+    train_loss: np.ndarray
+    val_acc: np.ndarray
+    test_pred: np.ndarray
+    test_labels: np.ndarray
+    heads: dict[str, np.ndarray]
+    test_h: np.ndarray | None = None
+    out_dir: Path | None = None
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    final_params: Any = None
+
+    def table(self) -> str:
+        """Mean ± std of best-epoch test accuracy per λ, as plain text."""
+        lines = [f"{'lambda':>8}  {'runs':>4}  {'val acc':>15}  {'test acc':>15}"]
+        for lam in self.config.lams:
+            rs = [r for r in self.records if r["lam"] == lam and not r["diverged"]]
+            v = np.array([r["best_val_acc"] for r in rs]) * 100
+            t = np.array([r["test_acc"] for r in rs]) * 100
+            if len(rs) == 0:
+                lines.append(f"{lam:8.3f}  {0:4d}  {'(all diverged)':>15}")
+                continue
+            lines.append(f"{lam:8.3f}  {len(rs):4d}  {v.mean():7.2f} ± {v.std():5.2f}  "
+                         f"{t.mean():7.2f} ± {t.std():5.2f}")
+        return "\n".join(lines)
+
+
+def load_data(cfg: SweepConfig):
+    from corel_jax.data import load_dataset
+
+    kwargs = dict(cfg.dataset_options)
+    if cfg.val_size is not None:
+        kwargs["val_size"] = cfg.val_size
+    return load_dataset(cfg.dataset, cfg.data_dir, source=cfg.data_source,
+                        split_seed=cfg.split_seed, **kwargs)
+
+
+def build_encoder(cfg: SweepConfig, dataset):
+    """The encoder module for ``cfg.model`` (sizes from the config, tables from the data)."""
+    from corel_jax.models import make_encoder
+
+    kwargs: dict[str, Any] = dict(hidden=(cfg.width, cfg.width),
+                                  negative_slope=cfg.negative_slope, dropout=cfg.dropout)
+    if cfg.model in ("text_mlp", "text_cnn"):
+        kwargs.pop("negative_slope")
+        kwargs["embeddings"] = dataset.embeddings
+        kwargs["freeze_embeddings"] = bool(dataset.info.get("frozen", True))
+    return make_encoder(cfg.model, **kwargs)
+
+
+def check_compatible(cfg: SweepConfig, dataset) -> None:
+    """Input checks that need the data: batch size, labels (before anything is compiled)."""
+    n_train = len(dataset.y_train)
+    if cfg.batch_size > n_train:
+        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the training set "
+                          f"({n_train} examples); lower --batch-size")
+    from corel_jax.losses import check_labels
+
+    for split in ("train", "val", "test"):
+        _, y = dataset.split(split)
+        try:
+            check_labels(y, dataset.num_classes)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"{split} labels: {e}") from None
+
+
+def environment() -> dict[str, Any]:
+    import flax
+    import optax
+
+    dev = jax.devices()[0]
+    return {
+        "jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
+        "python": sys.version.split()[0], "platform": platform.platform(),
+        "backend": jax.default_backend(), "device": str(dev.device_kind),
+        "device_count": jax.device_count(), "process_count": jax.process_count(),
+    }
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="epoch", disable=not enabled, leave=True,
+                dynamic_ncols=True, file=sys.stderr)
+
+
+def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = None,
+                progress: bool = True, log=print) -> SweepResult:
+    """Trains every run of ``cfg`` and returns (and optionally writes) the results.
+
+    Args:
+      cfg: the sweep.
+      dataset: a :class:`corel_jax.data.Dataset`; loaded from ``cfg`` when None.
+      out_dir: the run directory to write (see :mod:`corel_jax.rundir`), or None.
+      progress: show a progress bar per epoch (mean and best validation accuracy over runs).
+      log: where one-line messages go (``print`` by default; ``None`` for silence).
+    """
+    log = log or (lambda *a, **k: None)
+    t_start = time.perf_counter()
+    if dataset is None:
+        dataset = load_data(cfg)
+    check_compatible(cfg, dataset)
+    encoder = build_encoder(cfg, dataset)
+    program = make_program(cfg, encoder, dataset.num_classes, dataset.x_train[:1])
+
+    runs = cfg.runs
+    mem = _memory_plan(cfg, program, dataset, len(runs))
+    log(mem.describe(len(runs)))
+    compiled = compile_program(program)
+    data = jax.device_put(DeviceData(
+        x_train=jnp.asarray(dataset.x_train), y_train=jnp.asarray(dataset.y_train, jnp.int32),
+        x_val=jnp.asarray(dataset.x_val), y_val=jnp.asarray(dataset.y_val, jnp.int32)))
+    x_test = jnp.asarray(dataset.x_test)
+
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+
+    chunk_size = mem.runs_per_program
+    pieces = []
+    timings = {"compile_s": 0.0, "train_s": 0.0, "eval_s": 0.0}
+    for c in range(mem.num_chunks):
+        chunk = runs[c * chunk_size:(c + 1) * chunk_size]
+        desc = f"{cfg.setting} {cfg.loss}"
+        if mem.num_chunks > 1:
+            desc += f" [{c + 1}/{mem.num_chunks}]"
+        pieces.append(_train_chunk(cfg, compiled, data, x_test, chunk, chunk_size, desc,
+                                   progress, timings))
+
+    result = _assemble(cfg, pieces, runs, np.asarray(dataset.y_test, np.int32), timings)
+    timings["total_s"] = time.perf_counter() - t_start
+    if out is not None:
+        write_run_dir(out, result, dataset)
+        result.out_dir = out
+    return result
+
+
+def _memory_plan(cfg, program, dataset, num_runs) -> memory.MemoryPlan:
+    key = jax.random.key(0)
+    state_shape = jax.eval_shape(program.init, key, jnp.float32(0.5))
+    params_bytes = memory.tree_bytes(state_shape.params)
+    x = dataset.x_train
+    step_x = jax.ShapeDtypeStruct((cfg.batch_size,) + x.shape[1:], x.dtype)
+    eval_x = jax.ShapeDtypeStruct((cfg.eval_batch_size,) + x.shape[1:], x.dtype)
+    data_bytes = sum(a.nbytes for a in (dataset.x_train, dataset.y_train, dataset.x_val,
+                                        dataset.y_val, dataset.x_test))
+    return memory.plan(
+        num_runs=num_runs, params_bytes=params_bytes,
+        step_activation_bytes=memory.activation_bytes(program.net, state_shape.params, step_x),
+        eval_activation_bytes=memory.activation_bytes(program.net, state_shape.params, eval_x),
+        data_bytes=data_bytes, budget_bytes=memory.device_budget_bytes(cfg.memory_budget_gb),
+        max_runs=cfg.max_runs_per_program)
+
+
+def _train_chunk(cfg, compiled: CompiledProgram, data, x_test, chunk, size, desc, progress,
+                 timings):
+    """Trains one chunk of runs; pads it to ``size`` runs so every chunk shares one program."""
+    n = len(chunk)
+    padded = list(chunk) + [chunk[0]] * (size - n)
+    seeds = [s for s, _ in padded]
+    lams = jnp.asarray([lam for _, lam in padded], jnp.float32)
+    state = compiled.init(run_keys(seeds), lams)
+    losses_, accs = [], []
+    bar = _progress(cfg.epochs, desc, progress)
+    for epoch in range(cfg.epochs):
+        t0 = time.perf_counter()
+        state, metrics = compiled.train_epoch(state, lams, data)
+        m = jax.device_get(metrics)
+        dt = time.perf_counter() - t0
+        timings["compile_s" if epoch == 0 else "train_s"] += dt
+        losses_.append(m["train_loss"][:n])
+        accs.append(m["val_acc"][:n])
+        va = accs[-1]
+        healthy = va[np.isfinite(va)]
+        bar.set_postfix_str(
+            f"val acc mean {np.mean(healthy):.4f} best {np.max(healthy):.4f}"
+            if healthy.size else "all runs diverged")
+        bar.update(1)
+    bar.close()
+    t0 = time.perf_counter()
+    h, pred, head = compiled.represent(state.best_params, x_test)
+    pred = np.asarray(pred)[:n]
+    head = {k: np.asarray(v)[:n] for k, v in head.items()}
+    h = np.asarray(h)[:n] if cfg.save_representations else None
+    best = jax.device_get({"best_val_acc": state.best_val_acc, "best_epoch": state.best_epoch,
+                           "diverged_epoch": state.diverged_epoch})
+    timings["eval_s"] += time.perf_counter() - t0
+    return {
+        "train_loss": np.stack(losses_, axis=1), "val_acc": np.stack(accs, axis=1),
+        "pred": pred, "h": h, "head": head,
+        **{k: np.asarray(v)[:n] for k, v in best.items()},
+        "final_params": jax.device_get(jax.tree.map(lambda x: x[:n], state.params)),
+    }
+
+
+def _assemble(cfg, pieces, runs, y_test, timings) -> SweepResult:
+    cat = lambda k: np.concatenate([p[k] for p in pieces], axis=0)
+    pred = cat("pred")
+    test_acc = (pred == y_test[None]).mean(axis=1)
+    val_acc = cat("val_acc")
+    records = []
+    for i, (seed, lam) in enumerate(runs):
+        d_epoch = int(cat("diverged_epoch")[i])
+        records.append({
+            "run": i, "seed": seed, "lam": lam,
+            "best_epoch": int(cat("best_epoch")[i]),
+            "best_val_acc": float(max(cat("best_val_acc")[i], 0.0)),
+            "test_acc": float(test_acc[i]),
+            "final_val_acc": float(val_acc[i, -1]),
+            "diverged": d_epoch > 0, "diverged_epoch": d_epoch or None,
+        })
+    heads = {k: np.concatenate([p["head"][k] for p in pieces]) for k in pieces[0]["head"]}
+    result = SweepResult(
+        config=cfg, records=records, train_loss=cat("train_loss"), val_acc=val_acc,
+        test_pred=pred, test_labels=y_test, heads=heads,
+        test_h=cat("h") if cfg.save_representations else None, timings=timings,
+        final_params=jax.tree.map(lambda *xs: np.concatenate(xs),
+                                  *[p["final_params"] for p in pieces]))
+    return result
+
+
+def write_run_dir(out: Path, result: SweepResult, dataset) -> None:
+    """Writes the run directory (format: :mod:`corel_jax.rundir`)."""
+    import flax.serialization
+
+    cfg = result.config
+    config = cfg.to_dict()
+    config.update(setting=cfg.setting, num_runs=cfg.num_runs, num_classes=dataset.num_classes,
+                  class_names=list(dataset.class_names), dataset_sizes=dataset.sizes,
+                  environment=environment(), timings=result.timings)
+    rundir.write_config(out, config)
+    rundir.write_runs(out, result.records)
+    rundir.write_curves(out, result.train_loss, result.val_acc)
+    rundir.write_test_labels(out, result.test_labels)
+    for i in range(len(result.records)):
+        arrays = {"test_pred": result.test_pred[i].astype(np.int32),
+                  "prototypes": result.heads["W"][i].astype(np.float32)}
+        if result.test_h is not None:
+            arrays["test_h"] = result.test_h[i]
+        rundir.write_run_arrays(out, i, **arrays)
+    params_dir = out / rundir.PARAMS_SUBDIR
+    buf = io.BytesIO()
+    np.savez(buf, **result.heads)
+    rundir.write_bytes(params_dir / "best_heads.npz", buf.getvalue())
+    if result.final_params is not None:
+        rundir.write_bytes(params_dir / "final_params.msgpack",
+                           flax.serialization.to_bytes(result.final_params))
