@@ -149,6 +149,9 @@ def plot_val_curves(
             mean, lo, hi = np.nanmean(a, 0), np.nanmin(a, 0), np.nanmax(a, 0)
         (line,) = ax.plot(epochs, mean, marker="." if len(epochs) < 30 else None, label=label)
         ax.fill_between(epochs, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
