@@ -88,9 +88,11 @@ def load_tfds_split(
             "(tfds.data_source); install tensorflow to download and prepare it, or prepare it "
             "elsewhere with file_format='array_record'."
         )
+        detail = " ".join(str(e).split())
+        detail = detail if len(detail) <= 400 else detail[:400] + " ..."
         raise MissingDataError(
-            f"TFDS could not load {name!r} split {split!r}: {type(e).__name__}: "
-            f"{str(e).splitlines()[0] if str(e) else ''}.{how} Or use local files (data_dir)."
+            f"TFDS could not load {name!r} split {split!r} ({type(e).__name__}: {detail}).{how} "
+            "Or use local files (data_dir, --data-dir)."
         ) from e
     return {k: _decode_text(v) for k, v in columns.items()}
 
