@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 from corel_jax.data import load_dataset
 from corel_jax.data.ag_news import read_ag_csv, read_noisyag_csv
 from corel_jax.data.embeddings import build_table, glove_text_vectors, package_glove_vectors
-from corel_jax.data.text import TextConfig, clean_text, tokenize, tokenize_corpus
+from corel_jax.data.text import (
+    TextConfig,
+    clean_text,
+    spacy_lemmatizer,
+    tokenize,
+    tokenize_corpus,
+)
 from corel_jax.data.vocab import PAD_ID, SPECIALS, UNK_ID, build_vocab, encode
 from corel_jax.errors import ConfigError, DataError, MissingDataError
 
@@ -85,6 +91,17 @@ def test_spacy_lemmatize_without_spacy_is_a_clear_error():
         pytest.skip("spaCy is installed")
     with pytest.raises(ConfigError, match="pip install spacy"):
         tokenize_corpus(["running dogs"], TextConfig(lemmatize=True))
+
+
+def test_spacy_lemmatizer():
+    pytest.importorskip("spacy", reason="spaCy not installed (optional: extra lemma)")
+    try:
+        lemmatizer = spacy_lemmatizer()
+    except ConfigError as e:
+        pytest.skip(f"spaCy has no lemmatiser data: {e}")
+    assert tokenize("The mice were running in 2004", lemmatizer=lemmatizer) == [
+        "mouse", "run", "YEAR"
+    ]
 
 
 _TAGS = {"MONEY", "YEAR", "NUMBER"}
