@@ -154,6 +154,14 @@ def test_loader_finds_dataset_folder_under_a_data_root(tmp_path):
     assert ds.info["data_dir"] == str(tmp_path / "fashion_mnist")
 
 
+def test_loader_accepts_uncompressed_files(tmp_path):
+    d = write_fake_mnist(tmp_path)
+    for name in FILENAMES:
+        (d / name.removesuffix(".gz")).write_bytes(gzip.decompress((d / name).read_bytes()))
+        (d / name).unlink()
+    assert load_dataset("mnist", d, val_size=10, verify=False).sizes["test"] == 20
+
+
 def test_loader_checks_md5_by_default(tmp_path):
     d = write_fake_mnist(tmp_path)
     with pytest.raises(DataError, match=IDX_FILES["mnist"][0].md5):
