@@ -62,7 +62,9 @@ class Program(NamedTuple):
 
     net: CorelNet
     tx: optax.GradientTransformation
-    init: Callable[[jax.Array, jax.Array, jax.Array], RunState]
+    init: Callable[[jax.Array, jax.Array], RunState]
+    # (params, opt_state, centers, x, y, lam, dropout_key) -> (params, opt_state, centers, loss)
+    train_step: Callable
     train_epoch: Callable[[RunState, jax.Array, DeviceData], tuple[RunState, dict]]
     evaluate: Callable[[Any, jax.Array, jax.Array], jax.Array]
     represent: Callable[[Any, jax.Array], tuple[jax.Array, jax.Array, dict]]
@@ -137,10 +139,7 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x) -> Prog
         per_example = objective(loss_name, h, head, y, lam=lam, centers=centers)
         return per_example.mean(), h
 
-    def step(carry, inputs, data, lam):
-        params, opt_state, centers = carry
-        idx, dropout_key = inputs
-        x, y = data.x_train[idx], data.y_train[idx]
+    def train_step(params, opt_state, centers, x, y, lam, dropout_key):
         (loss, h), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             params, centers, x, y, lam, dropout_key)
         updates, opt_state = tx.update(grads, opt_state, params)
@@ -148,7 +147,13 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x) -> Prog
         if loss_name == "center":
             centers = losses.update_centers(centers, jax.lax.stop_gradient(h), y,
                                             alpha=cfg.center_alpha)
-        return (params, opt_state, centers), loss
+        return params, opt_state, centers, loss
+
+    def step(carry, inputs, data, lam):
+        idx, dropout_key = inputs
+        *carry, loss = train_step(*carry, data.x_train[idx], data.y_train[idx], lam,
+                                  dropout_key)
+        return tuple(carry), loss
 
     def evaluate(params, x, y):
         def chunk(xb):
@@ -204,8 +209,8 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x) -> Prog
         }
         return new_state, metrics
 
-    return Program(net=net, tx=tx, init=init, train_epoch=train_epoch, evaluate=evaluate,
-                   represent=represent)
+    return Program(net=net, tx=tx, init=init, train_step=train_step, train_epoch=train_epoch,
+                   evaluate=evaluate, represent=represent)
 
 
 class CompiledProgram(NamedTuple):

@@ -1,0 +1,162 @@
+"""Benchmark: seed-examples per second of the sweep engine vs. a Python loop over runs.
+
+A benchmark, not a test. For R runs trained together (1, 2, 5, 10, 20 by default) it measures
+one epoch of the engine (the compiled, vmapped program: shuffles, ``lax.scan`` over minibatches,
+Adam, validation) after a warm-up epoch, and the same jitted single-run training step called
+from a Python loop over runs and minibatches (the way a PyTorch user trains seeds one after
+another). Data: Fashion-MNIST from ``--data-dir`` if given, else random data of the same size
+(55,000 × 28 × 28 train, 5,000 val); speed does not depend on the pixel values.
+
+    python experiments/bench_engine.py                        # FFNN, writes results/bench_engine.md
+    python experiments/bench_engine.py --model cnn --runs 1,2,5,10
+    python experiments/bench_engine.py --data-dir ../shared/data/fashion_mnist
+
+Expected runtime on 2 CPU cores: about 10 minutes for the FFNN table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from corel_jax.data.dataset import Dataset
+from corel_jax.train import SweepConfig
+from corel_jax.train import engine as eng
+from corel_jax.train.sweep import build_encoder
+
+HERE = Path(__file__).resolve().parent
+
+
+def fashion_sized(data_dir: str | None) -> Dataset:
+    if data_dir:
+        from corel_jax.data import load_dataset
+
+        return load_dataset("fashion_mnist", data_dir)
+    rng = np.random.default_rng(0)
+    x = lambda n: rng.random((n, 28, 28, 1), dtype=np.float32)
+    y = lambda n: rng.integers(0, 10, n).astype(np.int32)
+    return Dataset("random-fashion-sized", x(55000), y(55000), x(5000), y(5000), x(100), y(100),
+                   10, tuple(str(i) for i in range(10)), "image")
+
+
+def time_engine(cfg, ds, runs: int, epochs: int) -> float:
+    program = eng.make_program(cfg, build_encoder(cfg, ds), ds.num_classes, ds.x_train[:1])
+    compiled = eng.compile_program(program)
+    data = jax.device_put(eng.DeviceData(jnp.asarray(ds.x_train), jnp.asarray(ds.y_train),
+                                         jnp.asarray(ds.x_val), jnp.asarray(ds.y_val)))
+    lams = jnp.full((runs,), 0.5)
+    state = compiled.init(eng.run_keys(list(range(runs))), lams)
+    state, m = compiled.train_epoch(state, lams, data)  # compile + warm up
+    jax.block_until_ready(m)
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        state, m = compiled.train_epoch(state, lams, data)
+        jax.block_until_ready(m)
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def time_loop(cfg, ds, runs: int, steps: int) -> float:
+    """Seconds per epoch of a Python loop over runs calling one jitted step per minibatch
+    (measured over ``steps`` minibatches per run, scaled to a full epoch)."""
+    program = eng.make_program(cfg, build_encoder(cfg, ds), ds.num_classes, ds.x_train[:1])
+    step = jax.jit(program.train_step, donate_argnums=(0, 1, 2))
+    x_train, y_train = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
+    n, b = len(ds.y_train), cfg.batch_size
+    steps_per_epoch = n // b
+    total = 0.0
+    for r in range(runs):
+        state = program.init(jax.random.key(r), 0.5)
+        carry = (state.params, state.opt_state, state.centers)
+        rng = np.random.default_rng(r)
+        key = jax.random.key(r)
+        perm = rng.permutation(n)
+        idx = jnp.asarray(perm[: b])
+        carry = step(*carry, x_train[idx], y_train[idx], 0.5, key)[:3]  # compile
+        jax.block_until_ready(carry)
+        t0 = time.perf_counter()
+        for i in range(steps):
+            idx = jnp.asarray(perm[(i % steps_per_epoch) * b:(i % steps_per_epoch + 1) * b])
+            *carry, loss = step(*carry, x_train[idx], y_train[idx], 0.5, key)
+        jax.block_until_ready(loss)
+        total += (time.perf_counter() - t0) * steps_per_epoch / steps
+    return total
+
+
+def matmul_peak_gflops() -> float:
+    a = jnp.ones((2048, 2048), jnp.float32)
+    f = jax.jit(lambda a: a @ a)
+    f(a).block_until_ready()
+    best = 1e9
+    for _ in range(5):
+        t0 = time.perf_counter()
+        f(a).block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * 2048**3 / best / 1e9
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="mlp", choices=("mlp", "cnn"))
+    p.add_argument("--runs", default="1,2,5,10,20")
+    p.add_argument("--epochs", type=int, default=2, help="timed epochs (best is kept)")
+    p.add_argument("--loop-steps", type=int, default=100,
+                   help="minibatches per run timed for the Python-loop baseline")
+    p.add_argument("--loss", default="gaussian")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--out", default=None, help="Markdown file (default results/bench_<model>.md)")
+    args = p.parse_args()
+
+    ds = fashion_sized(args.data_dir)
+    cfg = SweepConfig(dataset="fashion_mnist", model=args.model, loss=args.loss, epochs=1)
+    ex_per_epoch = (len(ds.y_train) // cfg.batch_size) * cfg.batch_size
+    rows = []
+    for runs in [int(r) for r in args.runs.split(",")]:
+        t_eng = time_engine(cfg, ds, runs, args.epochs)
+        t_loop = time_loop(cfg, ds, runs, args.loop_steps)
+        rows.append((runs, runs * ex_per_epoch / t_eng, t_eng, runs * ex_per_epoch / t_loop,
+                     t_loop))
+        print(f"R={runs:3d} engine {rows[-1][1]:9.0f} seed-ex/s ({t_eng:6.2f} s/epoch)  "
+              f"loop {rows[-1][3]:9.0f} seed-ex/s ({t_loop:6.2f} s/epoch)", flush=True)
+
+    peak = matmul_peak_gflops()
+    cpu = (subprocess.run(["sh", "-c", "lscpu | grep 'Model name' | cut -d: -f2"],
+                          capture_output=True, text=True).stdout.strip() or platform.processor())
+    dev = jax.devices()[0]
+    lines = [
+        f"# Engine benchmark: {args.model.upper()}, {args.loss} loss, batch {cfg.batch_size}",
+        "",
+        f"- command: `python experiments/bench_engine.py --model {args.model} --runs {args.runs}`",
+        f"- device: {dev.platform} ({dev.device_kind}), {os.cpu_count()} cores; CPU: {cpu}",
+        f"- JAX {jax.__version__}; data: {ds.name} ({len(ds.y_train)} train, "
+        f"{len(ds.y_val)} val)",
+        f"- fp32 matmul peak (2048² jnp.dot): {peak:.0f} GFLOP/s",
+        f"- engine: one compiled epoch (shuffle + lax.scan over {ex_per_epoch // cfg.batch_size} "
+        f"minibatches + Adam + validation), best of {args.epochs} after a warm-up epoch",
+        f"- loop: the same jitted single-run step in a Python loop over runs, "
+        f"{args.loop_steps} steps per run timed and scaled to an epoch",
+        "",
+        "| runs | engine seed-examples/s | engine s/epoch | loop seed-examples/s | "
+        "loop s/epoch | speed-up |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for runs, e, te, lp, tl in rows:
+        lines.append(f"| {runs} | {e:,.0f} | {te:.2f} | {lp:,.0f} | {tl:.2f} | {e / lp:.2f}× |")
+    suffix = "" if args.model == "mlp" else f"_{args.model}"
+    out = Path(args.out) if args.out else HERE / "results" / f"bench_engine{suffix}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""The sweep engine on scikit-learn's digits: end to end, equivalences, bookkeeping, errors."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from corel_jax import rundir
+from corel_jax.data import load_dataset
+from corel_jax.errors import ConfigError
+from corel_jax.train import SweepConfig, train_sweep
+from corel_jax.train import engine as engine_lib
+from corel_jax.train import sweep as sweep_lib
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def small(**kw):
+    base = dict(dataset="digits", model="mlp", loss="gaussian", seeds=(0, 1), lams=(0.5, 0.9),
+                epochs=3, batch_size=64, width=64, lr=3e-3)
+    base.update(kw)
+    return SweepConfig(**base)
+
+
+def test_tiny_sweep_end_to_end(digits, tmp_path):
+    cfg = small()
+    res = train_sweep(cfg, dataset=digits, out_dir=tmp_path, progress=False, log=None)
+    assert [(r["seed"], r["lam"]) for r in res.records] == [(0, .5), (1, .5), (0, .9), (1, .9)]
+    assert res.val_acc.shape == (4, 3) and res.train_loss.shape == (4, 3)
+    n_test = len(digits.y_test)
+    assert res.test_h.shape == (4, n_test, 64)
+    for r in res.records:
+        assert 1 <= r["best_epoch"] <= 3
+        assert r["best_val_acc"] == pytest.approx(np.nanmax(res.val_acc[r["run"]]))
+        assert r["test_acc"] == pytest.approx((res.test_pred[r["run"]] == digits.y_test).mean())
+        assert r["best_val_acc"] > 0.3  # chance is 0.1
+        assert not r["diverged"]
+    # The run directory, readable with numpy/JSON alone.
+    assert rundir.is_run_dir(tmp_path)
+    assert rundir.load_config(tmp_path)["setting"] == "digits-mlp"
+    assert len(rundir.load_runs(tmp_path)) == 4
+    assert rundir.load_curves(tmp_path)["val_acc"].shape == (4, 3)
+    assert rundir.load_run_array(tmp_path, 3, "test_h").shape == (n_test, 64)
+    assert rundir.load_run_array(tmp_path, 3, "prototypes").shape == (10, 64)
+    np.testing.assert_array_equal(rundir.load_test_labels(tmp_path), digits.y_test)
+    assert (tmp_path / "runs.csv").read_text().startswith("run,seed,lam,best_epoch")
+    assert (tmp_path / "params" / "final_params.msgpack").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("loss", ["cce", "center", "cosine"])
+def test_every_loss_trains(digits, loss):
+    res = train_sweep(small(loss=loss, seeds=(0,), lams=(0.5,), epochs=3), dataset=digits,
+                      progress=False, log=None)
+    assert res.records[0]["best_val_acc"] > 0.5
+
+
+def test_runs_together_equal_runs_alone(digits):
+    together = train_sweep(small(), dataset=digits, progress=False, log=None)
+    for r in together.records:
+        alone = train_sweep(small(seeds=(r["seed"],), lams=(r["lam"],)), dataset=digits,
+                            progress=False, log=None)
+        np.testing.assert_allclose(alone.val_acc[0], together.val_acc[r["run"]], atol=1e-6)
+        np.testing.assert_allclose(alone.train_loss[0], together.train_loss[r["run"]],
+                                   rtol=1e-4)
+        np.testing.assert_allclose(alone.test_h[0], together.test_h[r["run"]],
+                                   rtol=1e-3, atol=1e-4)
+
+
+def test_chunked_programs_equal_one_program(digits):
+    one = train_sweep(small(), dataset=digits, progress=False, log=None)
+    messages = []
+    chunked = train_sweep(small(max_runs_per_program=3), dataset=digits, progress=False,
+                          log=messages.append)
+    assert "split into 2 programs of 2 runs" in messages[0]
+    np.testing.assert_allclose(one.train_loss, chunked.train_loss, rtol=1e-4)
+    np.testing.assert_allclose(one.val_acc, chunked.val_acc, atol=1e-6)
+
+
+def test_different_seeds_differ(digits):
+    res = train_sweep(small(lams=(0.5,)), dataset=digits, progress=False, log=None)
+    assert not np.allclose(res.test_h[0], res.test_h[1])
+    assert res.train_loss[0, 0] != res.train_loss[1, 0]
+
+
+def test_same_config_gives_identical_files(digits, tmp_path):
+    for name in ("a", "b"):
+        train_sweep(small(), dataset=digits, out_dir=tmp_path / name, progress=False, log=None)
+    for f in ("runs.json", "runs.csv", "curves.csv", "runs/r002/test_h.npy",
+              "params/final_params.msgpack", "params/best_heads.npz"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_best_epoch_bookkeeping_on_a_crafted_curve():
+    curve = jnp.array([0.5, 0.7, 0.7, 0.6, 0.9, 0.9, 0.8])
+    healthy = jnp.array([True, True, True, True, False, True, True])  # epoch 5 diverged
+
+    def body(carry, x):
+        best, epoch = carry
+        acc, ok, e = x
+        _, best, epoch = engine_lib.update_best(best, epoch, acc, e, ok)
+        return (best, epoch), None
+
+    (best, epoch), _ = jax.lax.scan(body, (jnp.float32(-1), jnp.int32(0)),
+                                    (curve, healthy, jnp.arange(1, 8)))
+    # 0.9 at epoch 5 does not count (unhealthy); the tie 0.9 at 6 is the first healthy 0.9.
+    assert float(best) == pytest.approx(0.9) and int(epoch) == 6
+    (best, epoch), _ = jax.lax.scan(body, (jnp.float32(-1), jnp.int32(0)),
+                                    (curve[:4], healthy[:4], jnp.arange(1, 5)))
+    assert int(epoch) == 2  # ties keep the earlier epoch
+
+
+def test_diverging_run_is_frozen_and_others_unaffected(digits):
+    cfg = small(loss="cce", seeds=(0, 1, 2), lams=(0.5,))
+    program = engine_lib.make_program(cfg, sweep_lib.build_encoder(cfg, digits),
+                                      digits.num_classes, digits.x_train[:1])
+    compiled = engine_lib.compile_program(program)
+    data = engine_lib.DeviceData(jnp.asarray(digits.x_train), jnp.asarray(digits.y_train),
+                                 jnp.asarray(digits.x_val), jnp.asarray(digits.y_val))
+    lams = jnp.full((3,), 0.5)
+    state = compiled.init(engine_lib.run_keys([0, 1, 2]), lams)
+    # Poison run 1: its first layer's weights become inf, so its loss is NaN at once.
+    poison = lambda x: x.at[1].set(jnp.inf) if x.ndim > 2 else x
+    params = jax.tree.map(poison, state.params)
+    bad = state.replace(params=params)
+    clean = compiled.init(engine_lib.run_keys([0, 1, 2]), lams)
+    for _ in range(2):
+        bad, m_bad = compiled.train_epoch(bad, lams, data)
+        clean, m_clean = compiled.train_epoch(clean, lams, data)
+    assert int(bad.diverged_epoch[1]) == 1
+    assert np.isnan(m_bad["val_acc"][1]) and np.isnan(m_bad["train_loss"][1])
+    assert list(np.asarray(bad.diverged_epoch)) == [0, 1, 0]
+    for r in (0, 2):  # healthy runs are bit-for-bit what they would be alone
+        np.testing.assert_array_equal(m_bad["train_loss"][r], m_clean["train_loss"][r])
+    assert int(bad.epoch[1]) == 2 and int(bad.best_epoch[1]) == 0
+
+
+def test_bad_config_values_raise_one_line_errors():
+    with pytest.raises(ConfigError, match=r"λ must lie in \[0, 1\]"):
+        small(lams=(0.5, 1.5))
+    with pytest.raises(ConfigError, match="unknown loss 'softmax'"):
+        small(loss="softmax")
+    with pytest.raises(ConfigError, match="unknown model"):
+        small(model="resnet")
+    with pytest.raises(ConfigError, match="unknown dataset"):
+        small(dataset="cifar")
+    for field in ("epochs", "batch_size"):
+        with pytest.raises(ConfigError, match=f"{field} must be a positive integer"):
+            small(**{field: 0})
+    for field in ("lr", "gamma"):
+        with pytest.raises(ConfigError, match=f"{field} must be a positive number"):
+            small(**{field: -1.0})
+
+
+def test_batch_larger_than_training_set(digits):
+    with pytest.raises(ConfigError, match="larger than the training set"):
+        train_sweep(small(batch_size=100_000), dataset=digits, progress=False, log=None)
+
+
+def test_cli_missing_data_gives_one_line_error(tmp_path, capsys):
+    from corel_jax.cli import main
+
+    code = main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out",
+                 str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "train-images-idx3-ubyte.gz" in err
+
+
+def test_cli_bad_lambda_exits_nonzero(tmp_path, capsys):
+    from corel_jax.cli import main
+
+    code = main(["train", "--lams", "0.5,2", "--out", str(tmp_path)])
+    assert code == 2 and "λ must lie in [0, 1]" in capsys.readouterr().err
+
+
+def test_config_round_trips_through_json(digits, tmp_path):
+    cfg = small(dataset_options=(("foo", 1),))
+    again = SweepConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
