@@ -107,7 +107,8 @@ def _batched(fn, x, batch: int):
     return jax.tree.map(lambda o: o.reshape((chunks * batch,) + o.shape[2:])[:n], out)
 
 
-def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x) -> Program:
+def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
+                 objective_fn: Callable | None = None) -> Program:
     """Builds the per-run functions of a sweep.
 
     Args:
@@ -115,11 +116,16 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x) -> Prog
       encoder: a Flax module ``x -> h: [B, D]`` called as ``encoder(x, train=...)``.
       num_classes: K.
       example_x: one batch of inputs (any batch size) for shape inference at init.
+      objective_fn: optional custom per-example training loss
+        ``(h [B, D], head, labels [B], *, lam, centers) -> [B]`` replacing the named loss (the
+        head's parameters and the prediction rule still follow ``cfg.loss``).
     """
     net = CorelNet(encoder=encoder, num_classes=num_classes, loss=cfg.loss,
                    gamma_init=cfg.gamma, learn_gamma=cfg.learn_gamma)
     tx = optax.adam(cfg.lr)
     loss_name, batch = cfg.loss, cfg.batch_size
+    if objective_fn is None:
+        objective_fn = functools.partial(objective, loss_name)
     example_x = jnp.asarray(example_x[:1])
 
     def init(key, lam, x_example=example_x):
@@ -136,7 +142,7 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x) -> Prog
 
     def loss_fn(params, centers, x, y, lam, dropout_key):
         h, head = net.apply(params, x, train=True, rngs={"dropout": dropout_key})
-        per_example = objective(loss_name, h, head, y, lam=lam, centers=centers)
+        per_example = objective_fn(h, head, y, lam=lam, centers=centers)
         return per_example.mean(), h
 
     def train_step(params, opt_state, centers, x, y, lam, dropout_key):

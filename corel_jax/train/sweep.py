@@ -131,7 +131,7 @@ def _progress(total: int, desc: str, enabled: bool):
 
 
 def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = None,
-                progress: bool = True, log=print) -> SweepResult:
+                progress: bool = True, log=print, objective_fn=None) -> SweepResult:
     """Trains every run of ``cfg`` and returns (and optionally writes) the results.
 
     Args:
@@ -140,6 +140,7 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = 
       out_dir: the run directory to write (see :mod:`corel_jax.rundir`), or None.
       progress: show a progress bar per epoch (mean and best validation accuracy over runs).
       log: where one-line messages go (``print`` by default; ``None`` for silence).
+      objective_fn: optional custom training loss (see :func:`engine.make_program`).
     """
     log = log or (lambda *a, **k: None)
     t_start = time.perf_counter()
@@ -147,7 +148,8 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = 
         dataset = load_data(cfg)
     check_compatible(cfg, dataset)
     encoder = build_encoder(cfg, dataset)
-    program = make_program(cfg, encoder, dataset.num_classes, dataset.x_train[:1])
+    program = make_program(cfg, encoder, dataset.num_classes, dataset.x_train[:1],
+                           objective_fn=objective_fn)
 
     runs = cfg.runs
     mem = _memory_plan(cfg, program, dataset, len(runs))
