@@ -251,6 +251,14 @@ def _load_array(d: Path, run: int, name: str) -> np.ndarray | None:
         return None
 
 
+def load_labels(run_dir: Path) -> np.ndarray:
+    """The run directory's test labels ``[N]`` (int64), or :class:`MissingDataError`."""
+    try:
+        return rundir.load_test_labels(run_dir).reshape(-1).astype(np.int64)
+    except rundir.RunDirError as e:
+        raise MissingDataError(str(e)) from e
+
+
 def evaluate_run(
     run_dir: Path, run: int, loss: str, labels: np.ndarray, options: ReportOptions
 ) -> dict[str, Any]:
@@ -278,6 +286,11 @@ def evaluate_run(
     finite = bool(np.all(np.isfinite(h)))
     if pred is not None:
         pred = pred.reshape(-1)
+        if pred.shape[0] != labels.shape[0]:
+            raise DataError(
+                f"{run_dir}: run {run}'s test_pred has {pred.shape[0]} entries but "
+                f"test_labels.npy has {labels.shape[0]}"
+            )
         row["proto_acc"] = float(np.mean(pred == labels))
     elif finite:
         w = _load_array(run_dir, run, "prototypes")
@@ -314,10 +327,7 @@ def clustering_records(
     for i, (s, r) in enumerate(todo):
         d = r["_dir"]
         if d not in labels_cache:
-            try:
-                labels_cache[d] = rundir.load_test_labels(d).reshape(-1).astype(np.int64)
-            except rundir.RunDirError as e:
-                raise MissingDataError(str(e)) from e
+            labels_cache[d] = load_labels(d)
         row = {"setting": s.setting, "loss": s.loss, "seed": int(r["seed"]),
                "lam": float(r["lam"]), "run_dir": str(d), "run": r["_run"]}
         row.update(evaluate_run(d, r["_run"], s.loss, labels_cache[d], options))
@@ -610,7 +620,7 @@ def _write_figures(sweeps, lam_of, options: ReportOptions, out: Path, written) -
                 from corel_jax.evaluate.clustering import l2_normalize
 
                 h = l2_normalize(h)
-            labels = rundir.load_test_labels(r["_dir"]).reshape(-1)
+            labels = load_labels(r["_dir"])
             panels.append((f"{s.loss} (seed {r['seed']}, λ={_lam_str(float(r['lam']))})",
                            h, labels))
         if panels:
