@@ -53,7 +53,7 @@ def time_engine(cfg, ds, runs: int, epochs: int) -> float:
     data = jax.device_put(eng.DeviceData(jnp.asarray(ds.x_train), jnp.asarray(ds.y_train),
                                          jnp.asarray(ds.x_val), jnp.asarray(ds.y_val)))
     lams = jnp.full((runs,), 0.5)
-    state = compiled.init(eng.run_keys(list(range(runs))), lams)
+    state = compiled.init(eng.run_seeds(list(range(runs))), lams)
     state, m = compiled.train_epoch(state, lams, data)  # compile + warm up
     jax.block_until_ready(m)
     times = []

@@ -122,12 +122,12 @@ def test_diverging_run_is_frozen_and_others_unaffected(digits):
     data = engine_lib.DeviceData(jnp.asarray(digits.x_train), jnp.asarray(digits.y_train),
                                  jnp.asarray(digits.x_val), jnp.asarray(digits.y_val))
     lams = jnp.full((3,), 0.5)
-    state = compiled.init(engine_lib.run_keys([0, 1, 2]), lams)
+    state = compiled.init(engine_lib.run_seeds([0, 1, 2]), lams)
     # Poison run 1: its first layer's weights become inf, so its loss is NaN at once.
     poison = lambda x: x.at[1].set(jnp.inf) if x.ndim > 2 else x
     params = jax.tree.map(poison, state.params)
     bad = state.replace(params=params)
-    clean = compiled.init(engine_lib.run_keys([0, 1, 2]), lams)
+    clean = compiled.init(engine_lib.run_seeds([0, 1, 2]), lams)
     for _ in range(2):
         bad, m_bad = compiled.train_epoch(bad, lams, data)
         clean, m_clean = compiled.train_epoch(clean, lams, data)

@@ -222,7 +222,7 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
 class CompiledProgram(NamedTuple):
     """The vmapped, jitted functions over a leading run axis."""
 
-    init: Callable  # (keys [R], lams [R]) -> RunState[R]
+    init: Callable  # (seeds uint32 [R], lams [R]) -> RunState[R]
     train_epoch: Callable  # (RunState[R], lams [R], DeviceData) -> (RunState[R], metrics [R])
     evaluate: Callable  # (params[R], x, y) -> acc [R]
     represent: Callable  # (params[R], x) -> (h [R, N, D], pred [R, N], head dict [R, ...])
@@ -231,7 +231,9 @@ class CompiledProgram(NamedTuple):
 def compile_program(program: Program) -> CompiledProgram:
     """``jit(vmap(f))`` over the run axis; the data (last argument) is shared by all runs."""
     return CompiledProgram(
-        init=jax.jit(jax.vmap(program.init)),
+        # Seeds (not keys) go in, so the inputs are plain arrays that can be sharded across
+        # processes; each run's key is made from its seed alone.
+        init=jax.jit(jax.vmap(lambda seed, lam: program.init(jax.random.key(seed), lam))),
         # donate the old state: its buffers are reused for the new one.
         train_epoch=jax.jit(jax.vmap(program.train_epoch, in_axes=(0, 0, None)),
                             donate_argnums=(0,)),
@@ -240,7 +242,7 @@ def compile_program(program: Program) -> CompiledProgram:
     )
 
 
-def run_keys(seeds) -> jax.Array:
-    """One PRNG key per run, from its seed alone: a run's numbers do not depend on which other
-    runs share its program."""
-    return jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
+def run_seeds(seeds) -> jax.Array:
+    """The ``uint32 [R]`` seeds :attr:`CompiledProgram.init` takes. Each run's key comes from
+    its seed alone, so a run's numbers do not depend on which other runs share its program."""
+    return jnp.asarray(seeds, dtype=jnp.uint32)

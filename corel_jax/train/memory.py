@@ -74,13 +74,18 @@ def device_budget_bytes(budget_gb: float | None = None) -> int:
 
 def plan(*, num_runs: int, params_bytes: int, step_activation_bytes: int,
          eval_activation_bytes: int, data_bytes: int, budget_bytes: int,
-         max_runs: int | None = None) -> MemoryPlan:
-    """Chooses how many runs to compile together so that the estimate fits the budget."""
+         max_runs: int | None = None, num_devices: int = 1) -> MemoryPlan:
+    """Chooses how many runs to compile together so that the estimate fits the budget.
+
+    ``budget_bytes`` is per device; the data is replicated on each device and the runs are
+    spread over ``num_devices``. A program's run count is a multiple of ``num_devices``.
+    """
     per_run = (STATE_COPIES * params_bytes
                + ACTIVATION_FACTOR * max(step_activation_bytes, eval_activation_bytes))
-    fit = max(1, (budget_bytes - data_bytes) // max(per_run, 1))
+    fit = max(1, (budget_bytes - data_bytes) // max(per_run, 1)) * num_devices
     runs = min(num_runs, fit, max_runs or num_runs)
     chunks = math.ceil(num_runs / runs)
     runs = math.ceil(num_runs / chunks)  # balance the chunks
+    runs = -(-runs // num_devices) * num_devices  # pad to fill every device
     return MemoryPlan(shared_bytes=data_bytes, per_run_bytes=per_run, budget_bytes=budget_bytes,
                       runs_per_program=runs, num_chunks=chunks)

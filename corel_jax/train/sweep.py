@@ -23,8 +23,8 @@ from corel_jax.train.engine import (
     DeviceData,
     compile_program,
     make_program,
-    run_keys,
 )
+from corel_jax.train.placement import Placement
 
 
 @dataclasses.dataclass
@@ -152,13 +152,15 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = 
                            objective_fn=objective_fn)
 
     runs = cfg.runs
-    mem = _memory_plan(cfg, program, dataset, len(runs))
+    placement = Placement.create()
+    mem = _memory_plan(cfg, program, dataset, len(runs), placement.num_devices)
     log(mem.describe(len(runs)))
     compiled = compile_program(program)
-    data = jax.device_put(DeviceData(
-        x_train=jnp.asarray(dataset.x_train), y_train=jnp.asarray(dataset.y_train, jnp.int32),
-        x_val=jnp.asarray(dataset.x_val), y_val=jnp.asarray(dataset.y_val, jnp.int32)))
-    x_test = jnp.asarray(dataset.x_test)
+    # The data is replicated on every device; per-run arrays are sharded over the run axis.
+    data = placement.replicate(DeviceData(
+        x_train=dataset.x_train, y_train=np.asarray(dataset.y_train, np.int32),
+        x_val=dataset.x_val, y_val=np.asarray(dataset.y_val, np.int32)))
+    x_test = placement.replicate(dataset.x_test)
 
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
@@ -172,8 +174,8 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = 
         desc = f"{cfg.setting} {cfg.loss}"
         if mem.num_chunks > 1:
             desc += f" [{c + 1}/{mem.num_chunks}]"
-        pieces.append(_train_chunk(cfg, compiled, data, x_test, chunk, chunk_size, desc,
-                                   progress, timings))
+        pieces.append(_train_chunk(cfg, compiled, placement, data, x_test, chunk, chunk_size,
+                                   desc, progress, timings))
 
     result = _assemble(cfg, pieces, runs, np.asarray(dataset.y_test, np.int32), timings)
     timings["total_s"] = time.perf_counter() - t_start
@@ -183,7 +185,7 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = 
     return result
 
 
-def _memory_plan(cfg, program, dataset, num_runs) -> memory.MemoryPlan:
+def _memory_plan(cfg, program, dataset, num_runs, num_devices) -> memory.MemoryPlan:
     key = jax.random.key(0)
     state_shape = jax.eval_shape(program.init, key, jnp.float32(0.5))
     params_bytes = memory.tree_bytes(state_shape.params)
@@ -197,23 +199,23 @@ def _memory_plan(cfg, program, dataset, num_runs) -> memory.MemoryPlan:
         step_activation_bytes=memory.activation_bytes(program.net, state_shape.params, step_x),
         eval_activation_bytes=memory.activation_bytes(program.net, state_shape.params, eval_x),
         data_bytes=data_bytes, budget_bytes=memory.device_budget_bytes(cfg.memory_budget_gb),
-        max_runs=cfg.max_runs_per_program)
+        max_runs=cfg.max_runs_per_program, num_devices=num_devices)
 
 
-def _train_chunk(cfg, compiled: CompiledProgram, data, x_test, chunk, size, desc, progress,
-                 timings):
+def _train_chunk(cfg, compiled: CompiledProgram, placement: Placement, data, x_test, chunk,
+                 size, desc, progress, timings):
     """Trains one chunk of runs; pads it to ``size`` runs so every chunk shares one program."""
     n = len(chunk)
     padded = list(chunk) + [chunk[0]] * (size - n)
-    seeds = [s for s, _ in padded]
-    lams = jnp.asarray([lam for _, lam in padded], jnp.float32)
-    state = compiled.init(run_keys(seeds), lams)
+    seeds = placement.shard_runs(np.asarray([s for s, _ in padded], np.uint32))
+    lams = placement.shard_runs(np.asarray([lam for _, lam in padded], np.float32))
+    state = compiled.init(seeds, lams)
     losses_, accs = [], []
     bar = _progress(cfg.epochs, desc, progress)
     for epoch in range(cfg.epochs):
         t0 = time.perf_counter()
         state, metrics = compiled.train_epoch(state, lams, data)
-        m = jax.device_get(metrics)
+        m = placement.gather(metrics)
         dt = time.perf_counter() - t0
         timings["compile_s" if epoch == 0 else "train_s"] += dt
         losses_.append(m["train_loss"][:n])
@@ -227,17 +229,18 @@ def _train_chunk(cfg, compiled: CompiledProgram, data, x_test, chunk, size, desc
     bar.close()
     t0 = time.perf_counter()
     h, pred, head = compiled.represent(state.best_params, x_test)
-    pred = np.asarray(pred)[:n]
-    head = {k: np.asarray(v)[:n] for k, v in head.items()}
-    h = np.asarray(h)[:n] if cfg.save_representations else None
-    best = jax.device_get({"best_val_acc": state.best_val_acc, "best_epoch": state.best_epoch,
-                           "diverged_epoch": state.diverged_epoch})
+    pred = placement.gather(pred)[:n]
+    head = {k: v[:n] for k, v in placement.gather(head).items()}
+    h = placement.gather(h)[:n] if cfg.save_representations else None
+    best = placement.gather({"best_val_acc": state.best_val_acc,
+                             "best_epoch": state.best_epoch,
+                             "diverged_epoch": state.diverged_epoch})
     timings["eval_s"] += time.perf_counter() - t0
     return {
         "train_loss": np.stack(losses_, axis=1), "val_acc": np.stack(accs, axis=1),
         "pred": pred, "h": h, "head": head,
         **{k: np.asarray(v)[:n] for k, v in best.items()},
-        "final_params": jax.device_get(jax.tree.map(lambda x: x[:n], state.params)),
+        "final_params": jax.tree.map(lambda x: x[:n], placement.gather(state.params)),
     }
 
 

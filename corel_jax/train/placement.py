@@ -1,0 +1,112 @@
+"""Where a sweep's arrays live: the run axis sharded over devices (and hosts), data replicated.
+
+JAX's own runtime is the distributed engine: a 1-D :class:`jax.sharding.Mesh` over every
+visible device with one axis, ``runs``. Per-run arrays (parameters, optimizer state, keys, λ)
+are sharded along their leading run axis with ``NamedSharding(mesh, P("runs"))``; the dataset
+is replicated (``P()``). ``jit`` then runs each device's share of the runs, with no
+communication inside an epoch (runs are independent). A run count that does not divide the
+device count is padded by the caller (see :meth:`Placement.padded`), and the padding is dropped
+from the results.
+
+Multi-process (several hosts, or several processes on one host): call :func:`initialize` first
+(it wraps ``jax.distributed.initialize``); every process runs the same program and builds the
+same global arrays with ``jax.make_array_from_callback`` (each process supplies only the shards
+its devices hold); :meth:`Placement.gather` brings per-run results back to every process, and
+process 0 writes the run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from corel_jax.errors import ConfigError
+
+RUNS_AXIS = "runs"
+
+
+def initialize(coordinator: str | None = None, num_processes: int | None = None,
+               process_id: int | None = None) -> bool:
+    """Starts JAX's distributed runtime when asked to; returns whether it did.
+
+    Arguments left as None fall back to what ``jax.distributed.initialize`` reads itself
+    (``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES``, ``JAX_PROCESS_ID``, or a TPU/Slurm/MPI
+    environment). On CPU the collectives use gloo (TCP), so a multi-process run works on one
+    machine or across CPU hosts.
+    """
+    wanted = coordinator or num_processes or process_id is not None or any(
+        os.environ.get(v) for v in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES"))
+    if not wanted:
+        return False
+    if (num_processes is None) != (coordinator is None) and not os.environ.get(
+            "JAX_COORDINATOR_ADDRESS"):
+        raise ConfigError("multi-process runs need --coordinator HOST:PORT, --num-processes N "
+                          "and --process-id I together (or the JAX_* environment variables)")
+    if num_processes is not None and process_id is not None and not (
+            0 <= process_id < num_processes):
+        raise ConfigError(f"--process-id must lie in [0, {num_processes}); got {process_id}")
+    # Collectives between CPU devices of different processes go over gloo (TCP); this setting
+    # affects only the CPU backend, so it is harmless on GPU/TPU hosts.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
+                               process_id=process_id)
+    return True
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """The mesh of a sweep and the helpers to put arrays on it and get them back."""
+
+    mesh: Mesh
+
+    @classmethod
+    def create(cls, devices=None) -> Placement:
+        devices = jax.devices() if devices is None else devices
+        return cls(Mesh(np.asarray(devices), (RUNS_AXIS,)))
+
+    @property
+    def num_devices(self) -> int:
+        return self.mesh.devices.size
+
+    @property
+    def runs(self) -> NamedSharding:
+        return NamedSharding(self.mesh, P(RUNS_AXIS))
+
+    @property
+    def replicated(self) -> NamedSharding:
+        return NamedSharding(self.mesh, P())
+
+    def padded(self, num_runs: int) -> int:
+        """The smallest multiple of the device count that holds ``num_runs`` runs."""
+        d = self.num_devices
+        return -(-num_runs // d) * d
+
+    def shard_runs(self, tree):
+        """Host arrays with a leading run axis -> global arrays sharded along it."""
+        return jax.tree.map(lambda a: _global(np.asarray(a), self.runs), tree)
+
+    def replicate(self, tree):
+        """Host arrays -> global arrays with a full copy on every device."""
+        return jax.tree.map(lambda a: _global(np.asarray(a), self.replicated), tree)
+
+    def gather(self, tree):
+        """Global arrays -> numpy arrays holding every run, on every process."""
+        def get(x):
+            if isinstance(x, jax.Array) and not x.is_fully_addressable:
+                from jax.experimental import multihost_utils
+
+                return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+            return np.asarray(jax.device_get(x))
+
+        return jax.tree.map(get, tree)
+
+
+def _global(a: np.ndarray, sharding: NamedSharding) -> jax.Array:
+    if jax.process_count() == 1:
+        return jax.device_put(a, sharding)
+    return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])
