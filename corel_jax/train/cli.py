@@ -44,6 +44,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-budget-gb", type=float, default=None)
     p.add_argument("--checkpoint-every", type=int, default=None,
                    help="checkpoint every N epochs (0: never; default: about every 10 min)")
+    g = p.add_argument_group("multi-process (see README: Running on many devices and hosts)")
+    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="address of process 0's coordinator service")
+    g.add_argument("--num-processes", type=int, default=None)
+    g.add_argument("--process-id", type=int, default=None)
     p.add_argument("--out", required=True, help="run directory to write")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -64,9 +69,15 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)  # validated here, before JAX compiles anything
+    from corel_jax.train.placement import initialize
     from corel_jax.train.sweep import train_sweep
 
+    initialize(args.coordinator, args.num_processes, args.process_id)
     result = train_sweep(cfg, out_dir=args.out, progress=not args.quiet)
+    import jax
+
+    if jax.process_index() != 0:
+        return 0
     print(result.table())
     t = result.timings
     print(f"wrote {args.out} ({cfg.num_runs} runs; compile {t['compile_s']:.1f}s, "

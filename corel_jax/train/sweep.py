@@ -162,9 +162,11 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = 
         x_val=dataset.x_val, y_val=np.asarray(dataset.y_val, np.int32)))
     x_test = placement.replicate(dataset.x_test)
 
-    out = Path(out_dir) if out_dir is not None else None
+    # Every process trains its share of the runs; process 0 writes the run directory.
+    out = Path(out_dir) if out_dir is not None and jax.process_index() == 0 else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    progress = progress and jax.process_index() == 0
 
     chunk_size = mem.runs_per_program
     pieces = []
