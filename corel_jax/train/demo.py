@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     table = "\n".join(lines)
     print(table)
     rundir.write_text(out / "demo.md", table + "\n")
+    dirs = " ".join(str(out / loss) for loss in DEMO_LAMS)
     print(f"\nwrote {out}/demo.md and one run directory per loss; "
-          f"`corel-jax report {out}/* --out {out}/report` makes the clustering report")
+          f"`corel-jax report {dirs} --out {out}/report` makes the clustering report")
     return 0
