@@ -81,6 +81,15 @@ def test_chunked_programs_equal_one_program(digits):
     np.testing.assert_allclose(one.val_acc, chunked.val_acc, atol=1e-6)
 
 
+def test_run_batching_does_not_change_results(digits):
+    # One vmap over all runs vs. lax.map over groups of one run: the same numbers.
+    vmapped = train_sweep(small(run_batch=4), dataset=digits, progress=False, log=None)
+    mapped = train_sweep(small(run_batch=1), dataset=digits, progress=False, log=None)
+    np.testing.assert_allclose(vmapped.train_loss, mapped.train_loss, rtol=1e-4)
+    np.testing.assert_allclose(vmapped.val_acc, mapped.val_acc, atol=1e-6)
+    np.testing.assert_allclose(vmapped.test_h, mapped.test_h, rtol=1e-3, atol=1e-4)
+
+
 def test_different_seeds_differ(digits):
     res = train_sweep(small(lams=(0.5,)), dataset=digits, progress=False, log=None)
     assert not np.allclose(res.test_h[0], res.test_h[1])

@@ -43,6 +43,9 @@ class SweepConfig:
       eval_batch_size: examples per forward pass when evaluating.
       save_representations: keep each run's test representations h at its best epoch.
       max_runs_per_program: cap on runs compiled together (None: automatic, from memory).
+      run_batch: runs vmapped together within an epoch; the program maps over groups of this
+        many runs (None: automatic -- 2 on a single CPU device, where small groups measure
+        faster, and all runs on accelerators or when the runs are sharded over devices).
       memory_budget_gb: memory the sweep may use (None: 80% of the device's, or half of
         the host's free memory on CPU).
       checkpoint_every: save a resumable checkpoint every N epochs (0: never; None: automatic,
@@ -71,6 +74,7 @@ class SweepConfig:
     eval_batch_size: int = 1000
     save_representations: bool = True
     max_runs_per_program: int | None = None
+    run_batch: int | None = None
     memory_budget_gb: float | None = None
     checkpoint_every: int | None = None
     dataset_options: tuple[tuple[str, Any], ...] = ()
@@ -150,6 +154,8 @@ class SweepConfig:
             _positive_int("val_size", self.val_size)
         if self.max_runs_per_program is not None:
             _positive_int("max_runs_per_program", self.max_runs_per_program)
+        if self.run_batch is not None:
+            _positive_int("run_batch", self.run_batch)
         if self.memory_budget_gb is not None and not self.memory_budget_gb > 0:
             raise ConfigError(f"memory_budget_gb must be > 0; got {self.memory_budget_gb}")
         if self.checkpoint_every is not None and (

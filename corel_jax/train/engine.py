@@ -228,15 +228,30 @@ class CompiledProgram(NamedTuple):
     represent: Callable  # (params[R], x) -> (h [R, N, D], pred [R, N], head dict [R, ...])
 
 
-def compile_program(program: Program) -> CompiledProgram:
-    """``jit(vmap(f))`` over the run axis; the data (last argument) is shared by all runs."""
+def compile_program(program: Program, run_batch: int | None = None) -> CompiledProgram:
+    """``jit`` over the run axis; the data (last argument) is shared by all runs.
+
+    Args:
+      program: the per-run functions.
+      run_batch: how many runs an epoch vmaps together. ``None``: all of them (one
+        ``jit(vmap(epoch))``; best on GPU/TPU, and required when the run axis is sharded over
+        devices). ``k``: ``lax.map(epoch, runs, batch_size=k)``, groups of ``k`` vmapped runs
+        one after another inside the same compiled program. On a CPU the unbatched matmuls of
+        a small group run faster than one batched matmul over all runs (measured in
+        ``experiments/results/bench_engine.md``). Results are the same either way.
+    """
+    if run_batch is None:
+        train_epoch = jax.vmap(program.train_epoch, in_axes=(0, 0, None))
+    else:
+        def train_epoch(states, lams, data):
+            return jax.lax.map(lambda a: program.train_epoch(a[0], a[1], data), (states, lams),
+                               batch_size=run_batch)
     return CompiledProgram(
         # Seeds (not keys) go in, so the inputs are plain arrays that can be sharded across
         # processes; each run's key is made from its seed alone.
         init=jax.jit(jax.vmap(lambda seed, lam: program.init(jax.random.key(seed), lam))),
         # donate the old state: its buffers are reused for the new one.
-        train_epoch=jax.jit(jax.vmap(program.train_epoch, in_axes=(0, 0, None)),
-                            donate_argnums=(0,)),
+        train_epoch=jax.jit(train_epoch, donate_argnums=(0,)),
         evaluate=jax.jit(jax.vmap(program.evaluate, in_axes=(0, None, None))),
         represent=jax.jit(jax.vmap(program.represent, in_axes=(0, None))),
     )

@@ -155,7 +155,7 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = 
     placement = Placement.create()
     mem = _memory_plan(cfg, program, dataset, len(runs), placement.num_devices)
     log(mem.describe(len(runs)))
-    compiled = compile_program(program)
+    compiled = compile_program(program, run_batch=resolve_run_batch(cfg, placement))
     # The data is replicated on every device; per-run arrays are sharded over the run axis.
     data = placement.replicate(DeviceData(
         x_train=dataset.x_train, y_train=np.asarray(dataset.y_train, np.int32),
@@ -185,6 +185,15 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = 
         write_run_dir(out, result, dataset)
         result.out_dir = out
     return result
+
+
+def resolve_run_batch(cfg: SweepConfig, placement: Placement) -> int | None:
+    """Runs vmapped together per epoch (see :func:`engine.compile_program`); None = all."""
+    if placement.num_devices > 1:
+        return None  # the run axis is sharded: every device vmaps its own share
+    if cfg.run_batch is not None:
+        return cfg.run_batch
+    return 2 if jax.default_backend() == "cpu" else None
 
 
 def _memory_plan(cfg, program, dataset, num_runs, num_devices) -> memory.MemoryPlan:
