@@ -117,6 +117,7 @@ def main():
     p.add_argument("--out", default=None, help="Markdown file (default results/bench_<model>.md)")
     args = p.parse_args()
 
+    load_start = os.getloadavg()
     ds = fashion_sized(args.data_dir)
     cfg = SweepConfig(dataset="fashion_mnist", model=args.model, loss=args.loss, epochs=1)
     ex_per_epoch = (len(ds.y_train) // cfg.batch_size) * cfg.batch_size
@@ -144,6 +145,8 @@ def main():
         f"- JAX {jax.__version__}; data: {ds.name} ({len(ds.y_train)} train, "
         f"{len(ds.y_val)} val)",
         f"- fp32 matmul peak (2048² jnp.dot): {peak:.0f} GFLOP/s",
+        f"- load average (1 min) at start {load_start[0]:.2f}, at end {os.getloadavg()[0]:.2f} "
+        f"(other jobs on the machine inflate every timing)",
         f"- engine: one compiled epoch (shuffle + lax.scan over {ex_per_epoch // cfg.batch_size} "
         f"minibatches + Adam + validation), best of {args.epochs} after a warm-up epoch; "
         f"runs vmapped in groups of {run_batch or 'all'} (`run_batch`, the default here) and, "
