@@ -1,0 +1,36 @@
+"""Flax (linen) encoders: ``x -> h [B, D]``, the representation the COREL head scores.
+
+Every encoder's ``__call__(x, *, train=False)`` returns the last hidden layer; dropout uses the
+``'dropout'`` rng stream and is active only with ``train=True``. Compute is float32 unless a
+``dtype`` (e.g. ``jnp.bfloat16``) is given; params are stored in ``param_dtype`` (float32).
+Params are plain pytrees, so many runs are one ``jax.vmap(model.init)(keys, x)``.
+
+- :class:`MLP` -- the paper's FFNN (``"mlp"``).
+- :class:`ImageCNN` -- the paper's 3-block CNN (``"cnn"``).
+- :class:`TextMLP`, :class:`TextCNN` -- text encoders over token ids (``"text_mlp"``,
+  ``"text_cnn"``); :class:`FrozenTable` holds frozen pretrained vectors.
+- :class:`Conv`, :func:`max_pool` -- the building blocks with CPU-fast implementations.
+"""
+
+from corel_jax.models.cnn import ImageCNN
+from corel_jax.models.conv import Conv, conv
+from corel_jax.models.embed import FrozenTable, TokenEmbed
+from corel_jax.models.mlp import MLP
+from corel_jax.models.pool import masked_max_over_time, max_pool
+from corel_jax.models.registry import ENCODERS, make_encoder
+from corel_jax.models.text import TextCNN, TextMLP
+
+__all__ = [
+    "ENCODERS",
+    "MLP",
+    "Conv",
+    "FrozenTable",
+    "ImageCNN",
+    "TextCNN",
+    "TextMLP",
+    "TokenEmbed",
+    "conv",
+    "make_encoder",
+    "masked_max_over_time",
+    "max_pool",
+]
