@@ -4,6 +4,7 @@ Example::
 
     corel-jax train --dataset fashion_mnist --model mlp --loss gaussian --seeds 10 \\
         --lams 0.05:1.0:0.05 --epochs 150 --data-dir DIR --out runs/fmnist-mlp-gaussian
+    corel-jax train --resume runs/fmnist-mlp-gaussian     # after an interruption
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fixed-gamma", action="store_true", help="do not learn γ")
     p.add_argument("--center-alpha", type=float, default=DEFAULTS.center_alpha)
     p.add_argument("--width", type=int, default=DEFAULTS.width, help="hidden layer width")
-    p.add_argument("--dropout", type=float, default=DEFAULTS.dropout)
+    p.add_argument("--dropout", type=float, default=None,
+                   help="encoder dropout (default: 0 for image models, 0.5 for text models)")
     p.add_argument("--data-dir", default=None,
                    help="directory of the dataset files (e.g. the four MNIST IDX .gz files)")
     p.add_argument("--source", default="auto", choices=("auto", "files", "tfds"))
@@ -49,8 +51,56 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="address of process 0's coordinator service")
     g.add_argument("--num-processes", type=int, default=None)
     g.add_argument("--process-id", type=int, default=None)
-    p.add_argument("--out", required=True, help="run directory to write")
+    p.add_argument("--out", default=None, help="run directory to write")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="continue the sweep in RUN_DIR from its last checkpoint (its "
+                        "configuration comes from RUN_DIR/config.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+# Flags that may accompany --resume: they do not change what the sweep computes.
+RESUME_FLAGS = ("resume", "out", "quiet", "data_dir", "checkpoint_every", "memory_budget_gb",
+                "coordinator", "num_processes", "process_id")
+
+
+def _defaults() -> dict:
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    return vars(p.parse_args([]))
+
+
+def resume_config(args: argparse.Namespace) -> SweepConfig:
+    """The configuration of the sweep in ``args.resume`` (plus the flags allowed with it)."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from corel_jax import rundir
+    from corel_jax.errors import ConfigError
+
+    run_dir = Path(args.resume)
+    if args.out is not None and Path(args.out).resolve() != run_dir.resolve():
+        raise ConfigError(f"--out {args.out} conflicts with --resume {args.resume}; a resumed "
+                          f"sweep writes into its own run directory (drop --out)")
+    defaults = _defaults()
+    extra = [k for k, v in vars(args).items()
+             if k in defaults and k not in RESUME_FLAGS and v != defaults[k]]
+    if extra:
+        flags = ", ".join("--" + k.replace("_", "-") for k in extra)
+        raise ConfigError(f"--resume takes the sweep's configuration from "
+                          f"{run_dir / rundir.CONFIG}; drop {flags}")
+    path = run_dir / rundir.CONFIG
+    if not path.is_file():
+        raise ConfigError(f"cannot resume {run_dir}: {path} is missing (not a run directory "
+                          f"started by `corel-jax train`)")
+    try:
+        cfg = SweepConfig.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"cannot resume {run_dir}: {path} is unreadable ({e})") from None
+    overrides = {k: getattr(args, k) for k in ("data_dir", "checkpoint_every",
+                                               "memory_budget_gb")
+                 if getattr(args, k) != defaults[k]}
+    return dataclasses.replace(cfg, **overrides) if overrides else cfg
 
 
 def config_from_args(args: argparse.Namespace) -> SweepConfig:
@@ -68,18 +118,35 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = config_from_args(args)  # validated here, before JAX compiles anything
+    from corel_jax.errors import ConfigError
+
+    if args.resume is not None:
+        from pathlib import Path
+
+        from corel_jax import rundir
+
+        cfg = resume_config(args)
+        out = args.resume
+        if rundir.is_run_dir(out) and not (Path(out) / rundir.CHECKPOINT_SUBDIR).exists():
+            print(f"{out} is complete; nothing to resume")
+            return 0
+    elif args.out is None:
+        raise ConfigError("give --out RUN_DIR (a new sweep) or --resume RUN_DIR")
+    else:
+        cfg = config_from_args(args)  # validated here, before JAX compiles anything
+        out = args.out
     from corel_jax.train.placement import initialize
     from corel_jax.train.sweep import train_sweep
 
     initialize(args.coordinator, args.num_processes, args.process_id)
-    result = train_sweep(cfg, out_dir=args.out, progress=not args.quiet)
+    result = train_sweep(cfg, out_dir=out, progress=not args.quiet,
+                         resume=args.resume is not None)
     import jax
 
     if jax.process_index() != 0:
         return 0
     print(result.table())
     t = result.timings
-    print(f"wrote {args.out} ({cfg.num_runs} runs; compile {t['compile_s']:.1f}s, "
+    print(f"wrote {out} ({cfg.num_runs} runs; compile {t['compile_s']:.1f}s, "
           f"train {t['train_s']:.1f}s, total {t['total_s']:.1f}s)")
     return 0

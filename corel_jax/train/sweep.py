@@ -57,17 +57,24 @@ class SweepResult:
     final_params: Any = None
 
     def table(self) -> str:
-        """Mean ± std of best-epoch test accuracy per λ, as plain text."""
-        lines = [f"{'lambda':>8}  {'runs':>4}  {'val acc':>15}  {'test acc':>15}"]
+        """Mean ± std of best-epoch test accuracy per λ over the healthy runs, as plain text;
+        diverged runs are counted (and listed below the table)."""
+        lines = [f"{'lambda':>8}  {'runs':>4}  {'diverged':>8}  {'val acc':>15}  "
+                 f"{'test acc':>15}"]
         for lam in self.config.lams:
             rs = [r for r in self.records if r["lam"] == lam and not r["diverged"]]
+            nd = sum(1 for r in self.records if r["lam"] == lam and r["diverged"])
             v = np.array([r["best_val_acc"] for r in rs]) * 100
             t = np.array([r["test_acc"] for r in rs]) * 100
             if len(rs) == 0:
-                lines.append(f"{lam:8.3f}  {0:4d}  {'(all diverged)':>15}")
+                lines.append(f"{lam:8.3f}  {0:4d}  {nd:8d}  {'(all diverged)':>15}")
                 continue
-            lines.append(f"{lam:8.3f}  {len(rs):4d}  {v.mean():7.2f} ± {v.std():5.2f}  "
-                         f"{t.mean():7.2f} ± {t.std():5.2f}")
+            lines.append(f"{lam:8.3f}  {len(rs):4d}  {nd:8d}  {v.mean():7.2f} ± {v.std():5.2f}"
+                         f"  {t.mean():7.2f} ± {t.std():5.2f}")
+        for r in self.records:
+            if r["diverged"]:
+                lines.append(f"diverged: run {r['run']} (seed {r['seed']}, λ {r['lam']:g}) at "
+                             f"epoch {r['diverged_epoch']}")
         return "\n".join(lines)
 
 
@@ -86,11 +93,20 @@ def build_encoder(cfg: SweepConfig, dataset):
     from corel_jax.models import make_encoder
 
     kwargs: dict[str, Any] = dict(hidden=(cfg.width, cfg.width),
-                                  negative_slope=cfg.negative_slope, dropout=cfg.dropout)
+                                  negative_slope=cfg.negative_slope)
+    if cfg.dropout is not None:  # None: the model's own default (0 images, 0.5 text)
+        kwargs["dropout"] = cfg.dropout
     if cfg.model in ("text_mlp", "text_cnn"):
-        kwargs.pop("negative_slope")
-        kwargs["embeddings"] = dataset.embeddings
-        kwargs["freeze_embeddings"] = bool(dataset.info.get("frozen", True))
+        from corel_jax.models import FrozenTable
+
+        table = dataset.embeddings
+        if table is not None and dataset.info.get("frozen", True):
+            kwargs["frozen"] = FrozenTable(table)  # shared by all runs, never trained
+        else:  # a learned embedding of the vocabulary
+            kwargs["vocab_size"] = len(dataset.vocab) if dataset.vocab else int(
+                dataset.x_train.max()) + 1
+            if table is not None:
+                kwargs["embed_dim"] = table.shape[1]
     return make_encoder(cfg.model, **kwargs)
 
 
@@ -131,7 +147,8 @@ def _progress(total: int, desc: str, enabled: bool):
 
 
 def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = None,
-                progress: bool = True, log=print, objective_fn=None) -> SweepResult:
+                progress: bool = True, log=print, objective_fn=None,
+                resume: bool = False) -> SweepResult:
     """Trains every run of ``cfg`` and returns (and optionally writes) the results.
 
     Args:
@@ -141,6 +158,13 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = 
       progress: show a progress bar per epoch (mean and best validation accuracy over runs).
       log: where one-line messages go (``print`` by default; ``None`` for silence).
       objective_fn: optional custom training loss (see :func:`engine.make_program`).
+      resume: continue the sweep checkpointed in ``out_dir`` (see
+        :mod:`corel_jax.train.checkpoint`): finished chunks are read back, the chunk in
+        progress restarts from its last checkpoint. The results equal an uninterrupted
+        sweep's. Without a checkpoint the sweep starts from the beginning.
+
+    Checkpoints (``cfg.checkpoint_every``; written under ``out_dir/checkpoints/`` in
+    single-process sweeps) are removed once the run directory is complete.
     """
     log = log or (lambda *a, **k: None)
     t_start = time.perf_counter()
@@ -153,8 +177,26 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = 
 
     runs = cfg.runs
     placement = Placement.create()
-    mem = _memory_plan(cfg, program, dataset, len(runs), placement.num_devices)
-    log(mem.describe(len(runs)))
+    # Every process trains its share of the runs; process 0 writes the run directory.
+    out = Path(out_dir) if out_dir is not None and jax.process_index() == 0 else None
+    ckpt = _checkpointer(cfg, out, resume, log)
+    layout = ckpt.load_layout() if ckpt is not None else None
+    if layout is None:
+        mem = _memory_plan(cfg, program, dataset, len(runs), placement.num_devices)
+        log(mem.describe(len(runs)))
+        layout = {"num_runs": len(runs), "chunk_size": mem.runs_per_program,
+                  "num_chunks": mem.num_chunks, "num_devices": placement.num_devices}
+    else:
+        _check_layout(layout, len(runs), placement, ckpt.directory)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        # Written first, so that a sweep killed at any point can be resumed from it.
+        rundir.write_config(out, _config_dict(cfg, dataset))
+        if not resume:  # results of an earlier sweep in this directory are now stale
+            for name in (rundir.RUNS_JSON, rundir.RUNS_CSV):
+                (out / name).unlink(missing_ok=True)
+        if ckpt is not None:
+            ckpt.save_layout(layout)
     compiled = compile_program(program, run_batch=resolve_run_batch(cfg, placement))
     # The data is replicated on every device; per-run arrays are sharded over the run axis.
     data = placement.replicate(DeviceData(
@@ -162,29 +204,71 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = 
         x_val=dataset.x_val, y_val=np.asarray(dataset.y_val, np.int32)))
     x_test = placement.replicate(dataset.x_test)
 
-    # Every process trains its share of the runs; process 0 writes the run directory.
-    out = Path(out_dir) if out_dir is not None and jax.process_index() == 0 else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
     progress = progress and jax.process_index() == 0
 
-    chunk_size = mem.runs_per_program
+    chunk_size, num_chunks = layout["chunk_size"], layout["num_chunks"]
     pieces = []
     timings = {"compile_s": 0.0, "train_s": 0.0, "eval_s": 0.0}
-    for c in range(mem.num_chunks):
+    for c in range(num_chunks):
         chunk = runs[c * chunk_size:(c + 1) * chunk_size]
+        if ckpt is not None and ckpt.has_chunk(c):
+            log(f"chunk {c + 1}/{num_chunks}: finished before, read from {ckpt.chunk_path(c)}")
+            pieces.append(ckpt.load_chunk(c))
+            continue
         desc = f"{cfg.setting} {cfg.loss}"
-        if mem.num_chunks > 1:
-            desc += f" [{c + 1}/{mem.num_chunks}]"
-        pieces.append(_train_chunk(cfg, compiled, placement, data, x_test, chunk, chunk_size,
-                                   desc, progress, timings))
+        if num_chunks > 1:
+            desc += f" [{c + 1}/{num_chunks}]"
+        piece = _train_chunk(cfg, compiled, placement, data, x_test, chunk, chunk_size,
+                             desc, progress, timings, ckpt=ckpt, chunk_index=c, log=log)
+        if ckpt is not None and cfg.checkpoint_every != 0:
+            ckpt.save_chunk(c, piece)
+        pieces.append(piece)
 
     result = _assemble(cfg, pieces, runs, np.asarray(dataset.y_test, np.int32), timings)
     timings["total_s"] = time.perf_counter() - t_start
     if out is not None:
         write_run_dir(out, result, dataset)
         result.out_dir = out
+    if ckpt is not None:
+        ckpt.remove()  # the run directory is complete: nothing left to resume
     return result
+
+
+def _checkpointer(cfg: SweepConfig, out: Path | None, resume: bool, log):
+    """The sweep's checkpointer, or None (no run directory, checkpoint_every=0, or several
+    processes); refuses to start afresh over an unfinished sweep's checkpoints."""
+    from corel_jax.train import checkpoint
+
+    if resume and out is None and jax.process_index() == 0:
+        raise ConfigError("resuming a sweep needs its run directory (out_dir)")
+    if jax.process_count() > 1:
+        if resume:
+            raise ConfigError("--resume is supported for single-process sweeps only")
+        if cfg.checkpoint_every != 0:
+            log("checkpoints are off in multi-process sweeps")
+        return None
+    if out is None:
+        return None
+    ckpt = checkpoint.SweepCheckpoint(out / rundir.CHECKPOINT_SUBDIR, epochs=cfg.epochs,
+                                      resuming=resume)
+    if not resume and ckpt.exists():
+        raise ConfigError(f"{out} holds checkpoints of an unfinished sweep; continue it with "
+                          f"`corel-jax train --resume {out}`, or delete {ckpt.directory}")
+    if cfg.checkpoint_every == 0:
+        if resume and ckpt.exists():
+            return ckpt  # read what is there, write nothing new (see _train_chunk)
+        return None
+    return ckpt
+
+
+def _check_layout(layout, num_runs: int, placement: Placement, directory: Path) -> None:
+    if layout.get("num_runs") != num_runs:
+        raise ConfigError(f"the checkpoints in {directory} are for {layout.get('num_runs')} "
+                          f"runs, but the configuration has {num_runs}")
+    if layout.get("num_devices") != placement.num_devices:
+        raise ConfigError(f"the checkpoints in {directory} were written on "
+                          f"{layout.get('num_devices')} devices; resume on the same number "
+                          f"(this process sees {placement.num_devices})")
 
 
 def resolve_run_batch(cfg: SweepConfig, placement: Placement) -> int | None:
@@ -214,29 +298,52 @@ def _memory_plan(cfg, program, dataset, num_runs, num_devices) -> memory.MemoryP
 
 
 def _train_chunk(cfg, compiled: CompiledProgram, placement: Placement, data, x_test, chunk,
-                 size, desc, progress, timings):
-    """Trains one chunk of runs; pads it to ``size`` runs so every chunk shares one program."""
+                 size, desc, progress, timings, *, ckpt=None, chunk_index=0, log=None):
+    """Trains one chunk of runs; pads it to ``size`` runs so every chunk shares one program.
+
+    With a checkpointer the chunk starts from its last checkpoint (if any) and saves new ones
+    on its schedule (``cfg.checkpoint_every``).
+    """
+    from corel_jax.train.checkpoint import Schedule
+
     n = len(chunk)
     padded = list(chunk) + [chunk[0]] * (size - n)
     seeds = placement.shard_runs(np.asarray([s for s, _ in padded], np.uint32))
     lams = placement.shard_runs(np.asarray([lam for _, lam in padded], np.float32))
     state = compiled.init(seeds, lams)
-    losses_, accs = [], []
+    # Per-epoch curves, filled as the epochs go (NaN: not trained yet, or diverged).
+    curves = {"train_loss": np.full((n, cfg.epochs), np.nan, np.float32),
+              "val_acc": np.full((n, cfg.epochs), np.nan, np.float32)}
+    start = 0
+    if ckpt is not None and ckpt.resuming:
+        restored = ckpt.restore_state(chunk_index, state, curves)
+        if restored is not None:
+            start, state, curves = restored
+            if log is not None:
+                log(f"resumed {desc} from its checkpoint after epoch {start}")
+    schedule = Schedule(cfg.checkpoint_every) if ckpt is not None and \
+        cfg.checkpoint_every != 0 else None
     bar = _progress(cfg.epochs, desc, progress)
-    for epoch in range(cfg.epochs):
+    bar.update(start)
+    for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
         state, metrics = compiled.train_epoch(state, lams, data)
         m = placement.gather(metrics)
         dt = time.perf_counter() - t0
-        timings["compile_s" if epoch == 0 else "train_s"] += dt
-        losses_.append(m["train_loss"][:n])
-        accs.append(m["val_acc"][:n])
-        va = accs[-1]
+        timings["compile_s" if epoch == start else "train_s"] += dt
+        curves["train_loss"][:, epoch] = m["train_loss"][:n]
+        curves["val_acc"][:, epoch] = va = m["val_acc"][:n]
         healthy = va[np.isfinite(va)]
+        diverged = n - healthy.size
         bar.set_postfix_str(
-            f"val acc mean {np.mean(healthy):.4f} best {np.max(healthy):.4f}"
+            (f"val acc mean {np.mean(healthy):.4f} best {np.max(healthy):.4f}"
+             + (f", {diverged} diverged" if diverged else ""))
             if healthy.size else "all runs diverged")
         bar.update(1)
+        if schedule is not None and epoch + 1 < cfg.epochs and schedule.due(epoch + 1):
+            # (the chunk's last epoch is covered by its finished-chunk file)
+            ckpt.save_state(chunk_index, epoch + 1, state, curves)
+            schedule.saved()
     bar.close()
     t0 = time.perf_counter()
     h, pred, head = compiled.represent(state.best_params, x_test)
@@ -248,7 +355,7 @@ def _train_chunk(cfg, compiled: CompiledProgram, placement: Placement, data, x_t
                              "diverged_epoch": state.diverged_epoch})
     timings["eval_s"] += time.perf_counter() - t0
     return {
-        "train_loss": np.stack(losses_, axis=1), "val_acc": np.stack(accs, axis=1),
+        "train_loss": curves["train_loss"], "val_acc": curves["val_acc"],
         "pred": pred, "h": h, "head": head,
         **{k: np.asarray(v)[:n] for k, v in best.items()},
         "final_params": jax.tree.map(lambda x: x[:n], placement.gather(state.params)),
@@ -281,15 +388,20 @@ def _assemble(cfg, pieces, runs, y_test, timings) -> SweepResult:
     return result
 
 
+def _config_dict(cfg: SweepConfig, dataset) -> dict[str, Any]:
+    """``config.json``: the configuration (``SweepConfig.from_dict`` reads it back) + facts."""
+    config = cfg.to_dict()
+    config.update(setting=cfg.setting, num_runs=cfg.num_runs, num_classes=dataset.num_classes,
+                  class_names=list(dataset.class_names), dataset_sizes=dataset.sizes)
+    return config
+
+
 def write_run_dir(out: Path, result: SweepResult, dataset) -> None:
     """Writes the run directory (format: :mod:`corel_jax.rundir`)."""
     import flax.serialization
 
-    cfg = result.config
-    config = cfg.to_dict()
-    config.update(setting=cfg.setting, num_runs=cfg.num_runs, num_classes=dataset.num_classes,
-                  class_names=list(dataset.class_names), dataset_sizes=dataset.sizes,
-                  environment=environment(), timings=result.timings)
+    config = _config_dict(result.config, dataset)
+    config.update(environment=environment(), timings=result.timings)
     rundir.write_config(out, config)
     rundir.write_runs(out, result.records)
     rundir.write_curves(out, result.train_loss, result.val_acc)

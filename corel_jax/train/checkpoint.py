@@ -1,0 +1,246 @@
+"""Resumable sweeps: checkpoints of the whole sweep state under ``RUN_DIR/checkpoints/``.
+
+A sweep trains its runs in chunks (one compiled program each), epoch after epoch. What a
+checkpoint holds is everything the remaining epochs depend on, so a resumed sweep computes
+exactly what an uninterrupted one would have:
+
+- the chunk's :class:`corel_jax.train.engine.RunState`, stacked over its runs (parameters,
+  optimizer state, center-loss centers, the per-run PRNG keys (as raw key data), the
+  best-epoch parameters and records, divergence epochs, the epoch counter);
+- the per-epoch curves of the chunk so far (train loss, validation accuracy);
+- which chunk and epoch it is (JSON).
+
+Layout::
+
+    RUN_DIR/checkpoints/
+      layout.json             how the runs were split into chunks (fixed for the whole sweep)
+      state/<step>/           orbax checkpoints of the chunk in progress; the last 2 are kept;
+                              step = chunk * epochs + epoch, so steps only grow
+      chunks/chunk_000.npz    per-run results of each finished chunk
+
+Orbax writes each checkpoint into a temporary directory and renames it when complete, so a
+sweep killed while saving leaves the previous checkpoint intact; the ``.npz`` and JSON files
+are written atomically too (temporary file + rename). When the sweep has written its run
+directory, ``checkpoints/`` is removed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from corel_jax import rundir
+from corel_jax.errors import ConfigError
+
+AUTO_INTERVAL_S = 600.0  # checkpoint_every=None: about every 10 minutes of training
+LAYOUT = "layout.json"
+STATE_SUBDIR = "state"
+CHUNKS_SUBDIR = "chunks"
+KEEP = 2
+
+
+def _key_to_data(state):
+    """A RunState whose PRNG keys are raw ``uint32`` key data (plain arrays orbax can save)."""
+    return state.replace(key=jax.random.key_data(state.key))
+
+
+def _data_to_key(state, impl):
+    return state.replace(key=jax.random.wrap_key_data(state.key, impl=impl))
+
+
+class SweepCheckpoint:
+    """Reads and writes the checkpoints of one sweep (see the module docstring).
+
+    When to save is the caller's choice (see :class:`Schedule`).
+
+    Args:
+      directory: ``RUN_DIR/checkpoints``.
+      epochs: epochs per run (steps are ``chunk * epochs + epoch``).
+      resuming: whether the sweep continues from these checkpoints (else it starts afresh).
+    """
+
+    def __init__(self, directory: str | Path, *, epochs: int, resuming: bool = False):
+        self.directory = Path(directory)
+        self.epochs = epochs
+        self.resuming = resuming
+        self._manager = None
+
+    # -- the directory ------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Whether anything resumable is there."""
+        return self.directory.is_dir() and any(self.directory.iterdir())
+
+    def remove(self) -> None:
+        """Deletes every checkpoint (after the run directory is complete)."""
+        self.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._manager is not None:
+            self._manager.close()
+            self._manager = None
+
+    @property
+    def manager(self):
+        if self._manager is None:
+            import orbax.checkpoint as ocp
+
+            options = ocp.CheckpointManagerOptions(
+                max_to_keep=KEEP, enable_async_checkpointing=False, create=True,
+                cleanup_tmp_directories=True)
+            self._manager = ocp.CheckpointManager(self.directory / STATE_SUBDIR,
+                                                  options=options)
+        return self._manager
+
+    # -- the chunk layout ---------------------------------------------------------------------
+
+    def save_layout(self, layout: dict[str, Any]) -> None:
+        rundir.write_json(self.directory / LAYOUT, layout)
+
+    def load_layout(self) -> dict[str, Any] | None:
+        path = self.directory / LAYOUT
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except ValueError as e:
+            raise ConfigError(f"{path} is unreadable ({e}); delete {self.directory} to "
+                              f"restart the sweep from the beginning") from None
+
+    # -- finished chunks ----------------------------------------------------------------------
+
+    def chunk_path(self, chunk: int) -> Path:
+        return self.directory / CHUNKS_SUBDIR / f"chunk_{chunk:03d}.npz"
+
+    def has_chunk(self, chunk: int) -> bool:
+        return self.chunk_path(chunk).is_file()
+
+    def save_chunk(self, chunk: int, piece: dict[str, Any]) -> None:
+        """Stores a finished chunk's per-run results (the dict ``_train_chunk`` returns)."""
+        from flax import traverse_util
+
+        arrays: dict[str, np.ndarray] = {}
+        for k, v in piece.items():
+            if v is None:
+                continue
+            if k in ("head", "final_params"):
+                for path, leaf in traverse_util.flatten_dict(v).items():
+                    arrays["/".join((k,) + tuple(str(p) for p in path))] = np.asarray(leaf)
+            else:
+                arrays[k] = np.asarray(v)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        rundir.write_bytes(self.chunk_path(chunk), buf.getvalue())
+
+    def load_chunk(self, chunk: int) -> dict[str, Any]:
+        from flax import traverse_util
+
+        path = self.chunk_path(chunk)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{path} is unreadable ({e}); delete it to retrain that chunk"
+                              ) from None
+        piece: dict[str, Any] = {"h": None}
+        nested: dict[str, dict] = {"head": {}, "final_params": {}}
+        for k, v in arrays.items():
+            top, _, rest = k.partition("/")
+            if top in nested and rest:
+                nested[top][tuple(rest.split("/"))] = v
+            else:
+                piece[k] = v
+        piece["head"] = traverse_util.unflatten_dict(nested["head"])
+        piece["final_params"] = traverse_util.unflatten_dict(nested["final_params"])
+        return piece
+
+    # -- the chunk in progress ----------------------------------------------------------------
+
+    def step(self, chunk: int, epoch: int) -> int:
+        return chunk * self.epochs + epoch
+
+    def save_state(self, chunk: int, epoch: int, state, curves: dict[str, np.ndarray]) -> None:
+        """Saves a chunk's RunState (jax arrays, any sharding) and its curves after ``epoch``.
+
+        Synchronous: it returns when the checkpoint is committed, so the caller may donate
+        the state's buffers to the next epoch.
+        """
+        import orbax.checkpoint as ocp
+
+        leaves = jax.tree.leaves(_key_to_data(state))
+        tree = {"state": {f"{i:04d}": x for i, x in enumerate(leaves)},
+                "curves": {k: np.asarray(v) for k, v in curves.items()}}
+        meta = {"chunk": chunk, "epoch": epoch, "time": time.time()}
+        self.manager.save(self.step(chunk, epoch), args=ocp.args.Composite(
+            tree=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)), force=True)
+
+    def restore_state(self, chunk: int, template, curves: dict[str, np.ndarray]):
+        """The latest checkpoint of ``chunk``, or None if it has none.
+
+        Args:
+          chunk: the chunk index.
+          template: a freshly initialised RunState of the chunk (shapes, dtypes, shardings,
+            PRNG key implementation).
+          curves: arrays shaped like the saved curves.
+
+        Returns:
+          ``(epoch, state, curves)``.
+        """
+        import orbax.checkpoint as ocp
+
+        steps = [s for s in self.manager.all_steps()
+                 if self.step(chunk, 1) <= s <= self.step(chunk, self.epochs)]
+        if not steps:
+            return None
+        step = max(steps)
+        raw = _key_to_data(template)
+        leaves, treedef = jax.tree.flatten(raw)
+        abstract = {"state": {f"{i:04d}": ocp.utils.to_shape_dtype_struct(x)
+                              for i, x in enumerate(leaves)},
+                    "curves": {k: ocp.utils.to_shape_dtype_struct(np.asarray(v))
+                               for k, v in curves.items()}}
+        restored = self.manager.restore(step, args=ocp.args.Composite(
+            tree=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+        meta = restored["meta"]
+        if meta.get("chunk") != chunk:
+            raise ConfigError(f"checkpoint {step} under {self.directory} is for chunk "
+                              f"{meta.get('chunk')}, expected {chunk}")
+        state_leaves = [restored["tree"]["state"][f"{i:04d}"] for i in range(len(leaves))]
+        state = _data_to_key(jax.tree.unflatten(treedef, state_leaves),
+                             jax.random.key_impl(template.key))
+        out_curves = {k: np.asarray(restored["tree"]["curves"][k]) for k in curves}
+        return int(meta["epoch"]), state, out_curves
+
+
+class Schedule:
+    """When to checkpoint within a chunk.
+
+    Args:
+      every: after every ``every``-th epoch; ``None`` (automatic): after the first epoch that
+        ends ``interval_s`` seconds or more after the last checkpoint (or the chunk's start),
+        so an interruption loses about that much training at most.
+      interval_s: the automatic interval (10 minutes).
+    """
+
+    def __init__(self, every: int | None, interval_s: float = AUTO_INTERVAL_S):
+        if every is not None and every < 1:
+            raise ValueError(f"every must be >= 1 or None; got {every}")
+        self.every = every
+        self.interval_s = interval_s
+        self.last = time.monotonic()
+
+    def due(self, epoch: int) -> bool:
+        if self.every is not None:
+            return epoch % self.every == 0
+        return time.monotonic() - self.last >= self.interval_s
+
+    def saved(self) -> None:
+        self.last = time.monotonic()
