@@ -35,7 +35,8 @@ class SweepConfig:
       center_alpha: center-update rate α (``center``; Wen et al.: 0.5).
       width: width of the two fully connected hidden layers (the paper: 500).
       negative_slope: LeakyReLU slope (the paper: 0.2).
-      dropout: dropout rate in the encoder (text models; 0 for images as in the paper).
+      dropout: dropout rate in the encoder (None: the model's default -- 0 for the image
+        models as in the paper, 0.5 for the text models).
       data_dir: directory of the dataset's files (None: TFDS or the bundled dataset).
       data_source: ``auto``, ``files`` or ``tfds``.
       val_size: validation split size (None: the dataset's default, 5,000 for MNIST).
@@ -66,7 +67,7 @@ class SweepConfig:
     center_alpha: float = 0.5
     width: int = 500
     negative_slope: float = 0.2
-    dropout: float = 0.0
+    dropout: float | None = None
     data_dir: str | None = None
     data_source: str = "auto"
     val_size: int | None = None
@@ -146,7 +147,7 @@ class SweepConfig:
                 raise ConfigError(f"{name} must be a positive number; got {v!r}")
         if not 0.0 <= self.center_alpha <= 1.0:
             raise ConfigError(f"center_alpha must lie in [0, 1]; got {self.center_alpha}")
-        if not 0.0 <= self.dropout < 1.0:
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1); got {self.dropout}")
         if self.negative_slope < 0:
             raise ConfigError(f"negative_slope must be >= 0; got {self.negative_slope}")
