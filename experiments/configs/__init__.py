@@ -2,8 +2,9 @@
 
 Every setting module (``mnist_mlp``, ``mnist_cnn``, ``fashion_mnist_mlp``,
 ``fashion_mnist_cnn``, ``ag_news_mlp``, ``ag_news_cnn``) defines
-``PROFILES = {"paper": ..., "cpu": ...}`` of :class:`ReproConfig` and ``PAPER_BEST_VAL``: the paper's best validation accuracy (%) at its
-tuned λ, from its supplement. Its docstring gives the exact command and the expected runtime.
+``PROFILES = {"paper": ..., "cpu": ...}`` of :class:`ReproConfig` and ``PAPER_BEST_VAL``: the
+paper's best validation accuracy (%) at its tuned λ, from its supplement. Its docstring gives
+the exact command and the expected runtime.
 
 >>> cfg = get_config("mnist-mlp", "paper")
 >>> cfg.sweep_epochs, cfg.final_epochs, len(cfg.lams), len(cfg.final_seeds)
