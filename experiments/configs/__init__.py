@@ -79,6 +79,34 @@ class ReproConfig:
         return dataclasses.replace(self, **kw)
 
 
+def paper_profile(setting: str, dataset: str, model: str, expected_runtime: str) -> ReproConfig:
+    """The paper's protocol: 20 λ values × 1 seed, then 10 seeds; 150 epochs everywhere."""
+    return ReproConfig(setting=setting, dataset=dataset, model=model, profile="paper",
+                       expected_runtime=expected_runtime)
+
+
+def image_mlp_cpu_profile(paper: ReproConfig) -> ReproConfig:
+    """The FFNN ``cpu`` profile of MNIST and Fashion-MNIST (see their modules)."""
+    return paper.replace(
+        profile="cpu", sweep_epochs=3, final_seeds=tuple(range(5)), final_epochs=10,
+        reduced="training length and seeds: λ sweep 3 epochs per run (paper: 150); final runs "
+                "5 seeds × 10 epochs (paper: 10 seeds × 150 epochs). λ grid (20 values), model, "
+                "Adam 1e-3, batch 128 and the selection rule as in the paper",
+        expected_runtime="~30 min on 2 shared CPU cores (443 run-epochs)")
+
+
+def image_cnn_cpu_profile(paper: ReproConfig) -> ReproConfig:
+    """The CNN ``cpu`` profile of MNIST and Fashion-MNIST (see their modules)."""
+    return paper.replace(
+        profile="cpu", lams=(0.25, 0.5, 0.75, 1.0), sweep_epochs=1, final_seeds=(0, 1, 2),
+        final_epochs=3, original_gaussian=False,
+        reduced="λ grid, training length and seeds: λ sweep over 4 values (0.25, 0.5, 0.75, "
+                "1.0; paper: 20) with 1 epoch per run (paper: 150), no original-code Gaussian "
+                "sweep; final runs 3 seeds × 3 epochs (paper: 10 seeds × 150 epochs). Model, "
+                "Adam 1e-3, batch 128 and the selection rule as in the paper",
+        expected_runtime="~20 min on 2 shared CPU cores (49 run-epochs)")
+
+
 def get_config(setting: str, profile: str) -> ReproConfig:
     """The :class:`ReproConfig` of ``setting`` (e.g. ``mnist-mlp``) and ``profile``."""
     module = setting_module(setting)

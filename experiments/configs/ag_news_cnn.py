@@ -21,12 +21,10 @@ selection rule, and reduces training length and seeds:
 That is (3·20 + 1 + 20) · 2 + 4 · 5 · 6 = 282 run-epochs of 9,000 documents each.
 """
 
-from . import PAPER_LAMS, ReproConfig
+from . import paper_profile
 
-PAPER = ReproConfig(setting="ag-news-cnn", dataset="ag_news", model="text_cnn",
-                    profile="paper", lams=PAPER_LAMS, sweep_seeds=(0,), sweep_epochs=150,
-                    final_seeds=tuple(range(10)), final_epochs=150,
-                    expected_runtime="~1 day on 2 CPU cores; a few hours on one GPU")
+PAPER = paper_profile("ag-news-cnn", "ag_news", "text_cnn",
+                      expected_runtime="~1 day on 2 CPU cores; a few hours on one GPU")
 
 CPU = PAPER.replace(
     profile="cpu", sweep_epochs=2, final_seeds=tuple(range(5)), final_epochs=6,

@@ -24,12 +24,10 @@ selection rule, and reduces only the training length:
 That is (3·20 + 1 + 20) · 10 + 4 · 10 · 30 = 2,010 run-epochs of 9,000 documents each.
 """
 
-from . import PAPER_LAMS, ReproConfig
+from . import paper_profile
 
-PAPER = ReproConfig(setting="ag-news-mlp", dataset="ag_news", model="text_mlp",
-                    profile="paper", lams=PAPER_LAMS, sweep_seeds=(0,), sweep_epochs=150,
-                    final_seeds=tuple(range(10)), final_epochs=150,
-                    expected_runtime="~1 h on 2 CPU cores")
+PAPER = paper_profile("ag-news-mlp", "ag_news", "text_mlp",
+                      expected_runtime="~1 h on 2 CPU cores")
 
 CPU = PAPER.replace(
     profile="cpu", sweep_epochs=10, final_epochs=30,

@@ -21,22 +21,11 @@ and reduces:
 That is (3·4 + 1) · 1 + 4 · 3 · 3 = 49 run-epochs.
 """
 
-from . import PAPER_LAMS, ReproConfig
+from . import image_cnn_cpu_profile, paper_profile
 
-PAPER = ReproConfig(setting="mnist-cnn", dataset="mnist", model="cnn", profile="paper",
-                    lams=PAPER_LAMS, sweep_seeds=(0,), sweep_epochs=150,
-                    final_seeds=tuple(range(10)), final_epochs=150,
-                    expected_runtime="a few hours on one GPU; weeks on 2 CPU cores")
-
-CPU = PAPER.replace(
-    profile="cpu", lams=(0.25, 0.5, 0.75, 1.0), sweep_epochs=1, final_seeds=(0, 1, 2),
-    final_epochs=3, original_gaussian=False,
-    reduced="λ grid, training length and seeds: λ sweep over 4 values (0.25, 0.5, 0.75, 1.0; "
-            "paper: 20) with 1 epoch per run (paper: 150), no original-code Gaussian sweep; "
-            "final runs 3 seeds × 3 epochs (paper: 10 seeds × 150 epochs). Model, Adam 1e-3, "
-            "batch 128 and the selection rule as in the paper",
-    expected_runtime="~20 min on 2 shared CPU cores (49 run-epochs)")
-
+PAPER = paper_profile("mnist-cnn", "mnist", "cnn",
+                      expected_runtime="a few hours on one GPU; weeks on 2 CPU cores")
+CPU = image_cnn_cpu_profile(PAPER)
 PROFILES = {"paper": PAPER, "cpu": CPU}
 
 #: the paper's best validation accuracy (%) at its tuned λ (supplement)

@@ -18,20 +18,11 @@ examples + 5,000 validation examples), about 2.5 s each on an idle 2-core AMD EP
 when the machine is shared.
 """
 
-from . import PAPER_LAMS, ReproConfig
+from . import image_mlp_cpu_profile, paper_profile
 
-PAPER = ReproConfig(setting="mnist-mlp", dataset="mnist", model="mlp", profile="paper",
-                    lams=PAPER_LAMS, sweep_seeds=(0,), sweep_epochs=150,
-                    final_seeds=tuple(range(10)), final_epochs=150,
-                    expected_runtime="~2 days on 2 CPU cores; a few hours on one GPU")
-
-CPU = PAPER.replace(
-    profile="cpu", sweep_epochs=3, final_seeds=tuple(range(5)), final_epochs=10,
-    reduced="training length and seeds: λ sweep 3 epochs per run (paper: 150); final runs "
-            "5 seeds × 10 epochs (paper: 10 seeds × 150 epochs). λ grid (20 values), model, "
-            "Adam 1e-3, batch 128 and the selection rule as in the paper",
-    expected_runtime="~30 min on 2 shared CPU cores (443 run-epochs)")
-
+PAPER = paper_profile("mnist-mlp", "mnist", "mlp",
+                      expected_runtime="~2 days on 2 CPU cores; a few hours on one GPU")
+CPU = image_mlp_cpu_profile(PAPER)
 PROFILES = {"paper": PAPER, "cpu": CPU}
 
 #: the paper's best validation accuracy (%) at its tuned λ (supplement)
