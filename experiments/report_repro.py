@@ -81,6 +81,11 @@ def plot_gaussian_comparison(clean, original, path: Path, title: str) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=120)
+    # y range from the runs that trained; a λ whose runs diverged before any finished epoch has
+    # accuracy 0 and is marked × on the bottom edge instead of squashing the curves.
+    ok = [c["mean"] * 100 for c in clean + original
+          if math.isfinite(c["mean"]) and not c["diverged"]]
+    bottom = min(ok) - 2 if ok else 0.0
     for curve, label, color in ((clean, CURVE_LABELS["gaussian"], "C2"),
                                 (original, CURVE_LABELS[ORIGINAL], "C3")):
         lams = np.array([c["lam"] for c in curve])
@@ -89,17 +94,16 @@ def plot_gaussian_comparison(clean, original, path: Path, title: str) -> Path:
         ax.errorbar(lams, mean, yerr=std, marker="o", ms=4, capsize=3, color=color, label=label)
         div = np.array([c["diverged"] > 0 for c in curve])
         if div.any():
-            ax.scatter(lams[div], mean[div], marker="x", s=80, color="k", zorder=5,
+            ax.scatter(lams[div], np.maximum(mean[div], bottom), marker="x", s=80, color="k",
+                       zorder=5, clip_on=False,
                        label=f"diverged runs ({label.split(' (')[1].rstrip(')')})")
     ax.axvline(0.5, color="0.6", lw=0.8, ls="--")
     ax.set_xlabel("λ")
     ax.set_ylabel("best validation accuracy (%)")
-    finite = [c["mean"] * 100 for c in clean + original if math.isfinite(c["mean"])]
-    if finite:  # zoom on the interesting range; far-off points are clipped at the bottom
-        top = max(finite)
-        ax.set_ylim(max(min(finite) - 1, top - 15), top + 0.5)
+    if ok:
+        ax.set_ylim(bottom, max(ok) + 0.5)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower center", fontsize="small")
+    ax.legend(loc="center right", fontsize="small", framealpha=0.9)
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path)
