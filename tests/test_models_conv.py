@@ -64,6 +64,21 @@ def test_conv_extra_batch_axes_and_jit_vmap():
     np.testing.assert_allclose(y, y_vmap, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("impl", ["xla", "im2col"])
+def test_conv_grads_under_vmap_over_runs(impl):
+    # The engine's case: per-run kernels and per-run inputs, vmapped, differentiated.
+    runs, x = 3, jax.random.normal(jax.random.key(0), (3, 4, 7, 6, 2))
+    ours, ref = Conv(5, (3, 3), impl=impl), nn.Conv(5, (3, 3))
+    params = jax.vmap(lambda k: ref.init(k, x[0]))(jax.random.split(jax.random.key(1), runs))
+
+    def grads(layer):
+        loss = lambda p, x: _loss(layer.apply(p, x))
+        return jax.jit(jax.vmap(jax.grad(loss, argnums=(0, 1))))(params, x)
+
+    close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    jax.tree.map(close, grads(ours), grads(ref))
+
+
 def test_conv_bf16_compute_keeps_fp32_params():
     x = jnp.ones((1, 5, 5, 2))
     layer = Conv(3, (3, 3), dtype=jnp.bfloat16)

@@ -11,7 +11,10 @@ or ``VALID`` padding, stride 1) so that params move between the two unchanged. W
   ``[prod(window) * Cin, Cout]`` in one ``dot_general``. On CPU this is several times faster
   than XLA's convolution, and much more so under ``jax.vmap`` over runs: a vmapped
   convolution with per-run kernels becomes a grouped convolution, which XLA:CPU runs slowly,
-  whereas a vmapped matmul is just a batched matmul. (See ``experiments/bench_conv.py``.)
+  whereas a vmapped matmul is just a batched matmul. Its backward pass is written by hand so
+  that the weight gradient, too, is a matmul XLA:CPU runs fast (see :func:`_im2col_bwd` and
+  ``experiments/bench_conv.py``); it supports reverse mode (``grad``, ``vjp``) but not
+  forward mode (``jvp``; use ``"xla"`` for that).
 - ``"auto"``: ``"im2col"`` on CPU, ``"xla"`` elsewhere (decided at trace time from the
   backend JAX compiles for).
 
@@ -21,6 +24,7 @@ Both implementations are exact reformulations of the same sum; they agree with
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -114,13 +118,58 @@ def im2col(x, window: Sequence[int], padding: Padding = "SAME"):
     return jnp.concatenate(slices, axis=-1)
 
 
+# Rows of the weight gradient's contraction are split into this many chunks (see _im2col_bwd).
+_DW_CHUNKS = 8
+
+
 def conv_im2col(x, kernel, padding: Padding = "SAME", precision=None):
-    """Same as :func:`conv_xla`, computed as im2col patches times the reshaped kernel."""
-    n = kernel.ndim - 2
-    window, cout = kernel.shape[:n], kernel.shape[-1]
-    patches = im2col(x, window, padding)
-    w = kernel.reshape(-1, cout)
-    return lax.dot_general(patches, w, (((patches.ndim - 1,), (0,)), ((), ())), precision=precision)
+    """Same as :func:`conv_xla`, computed as im2col patches times the reshaped kernel.
+
+    Differentiable in reverse mode (``grad``/``vjp``, any ``vmap``); the backward pass is
+    written by hand (:func:`_im2col_bwd`). Forward mode (``jvp``) needs ``impl="xla"``.
+    """
+    window = tuple(kernel.shape[:-2])
+    w = kernel.reshape(-1, kernel.shape[-1])
+    y = _im2col_matmul(x, w, window, conv_padding(padding, window), precision)
+    return y
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _im2col_matmul(x, w, window, pads, precision):
+    return _im2col_fwd(x, w, window, pads, precision)[0]
+
+
+def _im2col_fwd(x, w, window, pads, precision):
+    patches = im2col(x, window, pads)
+    y = lax.dot_general(patches, w, (((patches.ndim - 1,), (0,)), ((), ())), precision=precision)
+    return y, (x, patches, w)
+
+
+def _im2col_bwd(window, pads, precision, res, g):
+    """Gradients of ``y = patches @ w``: ``dw = patches^T g`` and ``dx = col2im(g w^T)``.
+
+    Left to autodiff, XLA:CPU computes ``dw`` as a dot that contracts the *leading* axis of
+    both operands (``[M, K]^T [M, N]``, ``M = B * H * W`` in the tens of thousands), which its
+    fast matmul path (XNNPACK/YNNPACK) does not take: Eigen runs it at a fraction of the speed
+    of the forward matmul. Here ``g`` is transposed explicitly (it is small) and ``M`` split into
+    ``_DW_CHUNKS`` chunks, so ``dw^T = sum_c g_c^T patches_c`` is a plain batched matmul,
+    about 2x faster for the paper's CNN on CPU (``experiments/results/bench_conv.md``).
+    """
+    x, patches, w = res
+    k, cout = w.shape
+    m = math.prod(g.shape[:-1])
+    chunks = math.gcd(m, _DW_CHUNKS)
+    g_t = jnp.swapaxes(g.reshape(chunks, m // chunks, cout), 1, 2)  # [chunks, Cout, m]
+    dw_t = lax.dot_general(g_t, patches.reshape(chunks, m // chunks, k),
+                           (((2,), (1,)), ((0,), (0,))), precision=precision)
+    dw = jnp.sum(dw_t, axis=0).T
+    dpatches = lax.dot_general(g, w, (((g.ndim - 1,), (1,)), ((), ())), precision=precision)
+    _, col2im = jax.vjp(lambda x: im2col(x, window, pads), x)
+    (dx,) = col2im(dpatches.astype(patches.dtype))
+    return dx, dw.astype(w.dtype)
+
+
+_im2col_matmul.defvjp(_im2col_fwd, _im2col_bwd)
 
 
 def conv(x, kernel, padding: Padding = "SAME", impl: str = "auto", precision=None):
