@@ -122,7 +122,10 @@ def gaussian_answer(clean, original) -> list[str]:
         best = max(ok, key=lambda c: (c["mean"], -c["lam"]))
         at = {round(c["lam"], 4): c for c in curve}
         half = at.get(0.5)
-        nb = [at[k]["mean"] for k in (0.45, 0.55) if k in at and math.isfinite(at[k]["mean"])]
+        # neighbours whose runs all trained (a diverged λ's 0 % says nothing about a peak)
+        nb_lams = [k for k in (0.45, 0.55)
+                   if k in at and math.isfinite(at[k]["mean"]) and not at[k]["diverged"]]
+        nb = [at[k]["mean"] for k in nb_lams]
         low = [c for c in curve if c["lam"] < 0.5]
         high = [c for c in curve if c["lam"] > 0.5]
         low_div = sum(c["diverged"] for c in low)
@@ -130,8 +133,9 @@ def gaussian_answer(clean, original) -> list[str]:
         if half is not None and math.isfinite(half["mean"]):
             s += f"; at λ = 0.5: {100 * half['mean']:.2f} %"
             if nb:
-                s += (f", {100 * (half['mean'] - np.mean(nb)):+.2f} points against the mean of "
-                      f"λ = 0.45 and 0.55")
+                s += (f", {100 * (half['mean'] - np.mean(nb)):+.2f} points against "
+                      + " and ".join(f"λ = {k:g}" for k in nb_lams)
+                      + (" (their mean)" if len(nb) > 1 else ""))
         if low:
             lm = [c["mean"] for c in low if math.isfinite(c["mean"])]
             s += (f"; λ < 0.5: mean {100 * np.mean(lm):.2f} % (min {100 * min(lm):.2f} %), "

@@ -1,0 +1,48 @@
+"""One Markdown table of every committed reproduction (``experiments/results/*/results.json``).
+
+    python experiments/summarize_results.py            # prints the table (used in README.md)
+
+Per setting: profile, our best validation accuracy at the selected λ (mean over the final
+seeds) against the paper's, and the best loss on test accuracy. The numbers come from the
+reports' ``results.json``; nothing is typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LOSSES = ("cce", "center", "cosine", "gaussian")
+
+
+def row(path: Path) -> str:
+    r = json.loads(path.read_text())
+    final = r["final"]
+
+    def cell(loss: str) -> str:
+        f = final.get(loss)
+        if not f:
+            return "—"
+        ours = f"{100 * f['best_val_mean']:.2f}"
+        paper = (r.get("paper_best_val") or {}).get(loss)
+        return ours if paper is None else f"{ours} ({paper:.2f})"
+
+    best = max((loss for loss in LOSSES if loss in final), key=lambda k: final[k]["test_mean"])
+    rel = path.parent.relative_to(HERE.parent)
+    seeds = final[best]["n"]
+    return (f"| [{r['setting']}]({rel}/report.md) | `{r['profile']}` | "
+            + " | ".join(cell(loss) for loss in LOSSES)
+            + f" | {best} {100 * final[best]['test_mean']:.2f} ({seeds} seeds) |")
+
+
+def table(root: Path = HERE / "results") -> str:
+    lines = ["| setting | profile | CCE | center | cosine | Gaussian | best on test |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    lines += [row(p) for p in sorted(root.glob("*/results.json"))]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(table(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "results"))
