@@ -17,6 +17,7 @@ Expected runtime on 2 CPU cores: about 10 minutes for the FFNN table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import subprocess
@@ -36,16 +37,23 @@ from corel_jax.train.sweep import build_encoder, resolve_run_batch
 HERE = Path(__file__).resolve().parent
 
 
-def fashion_sized(data_dir: str | None) -> Dataset:
+def fashion_sized(data_dir: str | None, train_size: int = 55000) -> Dataset:
+    """Fashion-MNIST (or random data of its shape); ``train_size < 55000`` keeps the first
+    ``train_size`` training and ``train_size / 11`` validation examples (the same 11:1 ratio, so
+    validation takes the same share of an epoch)."""
+    val_size = max(1, round(train_size * 5000 / 55000))
     if data_dir:
         from corel_jax.data import load_dataset
 
-        return load_dataset("fashion_mnist", data_dir)
+        ds = load_dataset("fashion_mnist", data_dir)
+        return dataclasses.replace(ds, x_train=ds.x_train[:train_size],
+                                   y_train=ds.y_train[:train_size],
+                                   x_val=ds.x_val[:val_size], y_val=ds.y_val[:val_size])
     rng = np.random.default_rng(0)
     x = lambda n: rng.random((n, 28, 28, 1), dtype=np.float32)
     y = lambda n: rng.integers(0, 10, n).astype(np.int32)
-    return Dataset("random-fashion-sized", x(55000), y(55000), x(5000), y(5000), x(100), y(100),
-                   10, tuple(str(i) for i in range(10)), "image")
+    return Dataset("random-fashion-sized", x(train_size), y(train_size), x(val_size), y(val_size),
+                   x(100), y(100), 10, tuple(str(i) for i in range(10)), "image")
 
 
 def time_engine(cfg, ds, runs: int, epochs: int, run_batch: int | None) -> float:
@@ -114,11 +122,13 @@ def main():
                    help="minibatches per run timed for the Python-loop baseline")
     p.add_argument("--loss", default="gaussian")
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--train-size", type=int, default=55000,
+                   help="training examples per epoch (smaller: a shorter run, same rates)")
     p.add_argument("--out", default=None, help="Markdown file (default results/bench_<model>.md)")
     args = p.parse_args()
 
     load_start = os.getloadavg()
-    ds = fashion_sized(args.data_dir)
+    ds = fashion_sized(args.data_dir, args.train_size)
     cfg = SweepConfig(dataset="fashion_mnist", model=args.model, loss=args.loss, epochs=1)
     ex_per_epoch = (len(ds.y_train) // cfg.batch_size) * cfg.batch_size
     run_batch = resolve_run_batch(cfg, Placement.create())
@@ -140,7 +150,8 @@ def main():
     lines = [
         f"# Engine benchmark: {args.model.upper()}, {args.loss} loss, batch {cfg.batch_size}",
         "",
-        f"- command: `python experiments/bench_engine.py --model {args.model} --runs {args.runs}`",
+        f"- command: `python experiments/bench_engine.py --model {args.model} --runs {args.runs} "
+        f"--epochs {args.epochs} --loop-steps {args.loop_steps} --train-size {args.train_size}`",
         f"- device: {dev.platform} ({dev.device_kind}), {os.cpu_count()} cores; CPU: {cpu}",
         f"- JAX {jax.__version__}; data: {ds.name} ({len(ds.y_train)} train, "
         f"{len(ds.y_val)} val)",
