@@ -9,6 +9,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from corel_jax.models.conv import Conv
+from corel_jax.models.mlp import dense_layers
 from corel_jax.models.pool import max_pool
 
 
@@ -66,9 +67,4 @@ class ImageCNN(nn.Module):
             h = nn.leaky_relu(h, negative_slope=self.negative_slope)
             h = max_pool(h, (2, 2), impl=self.pool_impl)
         h = h.reshape(h.shape[0], -1)
-        for i, width in enumerate(self.hidden):
-            if self.dropout > 0:
-                h = nn.Dropout(self.dropout, deterministic=not train)(h)
-            h = nn.Dense(width, dtype=self.dtype, param_dtype=self.param_dtype, name=f"fc{i}")(h)
-            h = nn.leaky_relu(h, negative_slope=self.negative_slope)
-        return h
+        return dense_layers(self, h, train=train)

@@ -34,9 +34,20 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x, *, train: bool = False):
         h = jnp.asarray(x, self.dtype).reshape(x.shape[0], -1)
-        for i, width in enumerate(self.hidden):
-            if self.dropout > 0:
-                h = nn.Dropout(self.dropout, deterministic=not train)(h)
-            h = nn.Dense(width, dtype=self.dtype, param_dtype=self.param_dtype, name=f"fc{i}")(h)
-            h = nn.leaky_relu(h, negative_slope=self.negative_slope)
-        return h
+        return dense_layers(self, h, train=train)
+
+
+def dense_layers(module: nn.Module, h, *, train: bool):
+    """The fully connected layers every encoder ends with, inside ``module``'s compact call.
+
+    For each width in ``module.hidden``: dropout (rate ``module.dropout``, when > 0 and
+    ``train``), ``Dense`` named ``fc{i}`` in ``module``, LeakyReLU (``module.negative_slope``).
+    The layers are created in the caller's scope, so their parameters are ``module``'s own
+    ``fc0``, ``fc1``, ... (the same tree as writing the loop inline).
+    """
+    for i, width in enumerate(module.hidden):
+        if module.dropout > 0:
+            h = nn.Dropout(module.dropout, deterministic=not train)(h)
+        h = nn.Dense(width, dtype=module.dtype, param_dtype=module.param_dtype, name=f"fc{i}")(h)
+        h = nn.leaky_relu(h, negative_slope=module.negative_slope)
+    return h

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from corel_jax.models.conv import Conv
 from corel_jax.models.embed import PAD_ID, FrozenTable, TokenEmbed
-from corel_jax.models.mlp import MLP
+from corel_jax.models.mlp import MLP, dense_layers
 from corel_jax.models.pool import masked_max_over_time
 
 
@@ -122,9 +122,4 @@ class TextCNN(nn.Module):
             )(e)
             pooled.append(masked_max_over_time(c, mask))
         h = nn.relu(jnp.concatenate(pooled, axis=-1))
-        for i, width in enumerate(self.hidden):
-            if self.dropout > 0:
-                h = nn.Dropout(self.dropout, deterministic=not train)(h)
-            h = nn.Dense(width, dtype=self.dtype, param_dtype=self.param_dtype, name=f"fc{i}")(h)
-            h = nn.leaky_relu(h, negative_slope=self.negative_slope)
-        return h
+        return dense_layers(self, h, train=train)
