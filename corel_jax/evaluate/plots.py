@@ -36,6 +36,17 @@ def _save(fig, path: Path | str) -> Path:
     return Path(path)
 
 
+def _finish_line_plot(fig, ax, xlabel: str, ylabel: str, title: str | None, path) -> Path:
+    """Labels, grid, legend and title of a one-axes line plot, then saves it."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
 def pca_2d(h: Any, max_points: int | None = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """2-D PCA projection of ``h: [N, D]`` -> ``(xy [M, 2], index [M])``.
 
@@ -114,13 +125,7 @@ def plot_lambda_curves(
         err = np.where(np.isfinite(std), std, 0.0)[order]
         ax.errorbar(lams[order], mean[order], yerr=err, marker="o", ms=4, capsize=3,
                     label=loss)
-    ax.set_xlabel("λ")
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    if title:
-        ax.set_title(title)
-    return _save(fig, path)
+    return _finish_line_plot(fig, ax, "λ", ylabel, title, path)
 
 
 def plot_val_curves(
@@ -152,10 +157,4 @@ def plot_val_curves(
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    if title:
-        ax.set_title(title)
-    return _save(fig, path)
+    return _finish_line_plot(fig, ax, "epoch", ylabel, title, path)
