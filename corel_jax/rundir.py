@@ -33,6 +33,13 @@ A run record (one element of ``runs.json``) has these keys::
     final_val_acc   float  validation accuracy after the last epoch
     diverged        bool   the run's loss or parameters became NaN/inf
     diverged_epoch  int | None  1-based epoch at which it diverged
+
+and, in sweeps written since hyperparameter grids and early stopping exist (readers treat a
+missing key as "not recorded")::
+
+    lr, gamma, center_alpha  float  the run's learning rate, γ (initial, or fixed) and α
+    stopped_epoch   int | None  1-based epoch at which early stopping ended the run
+    epochs_trained  int    epochs the run trained (to its stop, divergence, or the last)
 """
 
 from __future__ import annotations
@@ -68,6 +75,10 @@ RUN_FIELDS = (
     "diverged",
     "diverged_epoch",
 )
+#: recorded by newer sweeps (see the module docstring); written to runs.csv when present
+OPTIONAL_RUN_FIELDS = ("lr", "gamma", "center_alpha", "stopped_epoch", "epochs_trained")
+#: the hyperparameters a run record may carry (grid axes), λ first
+HPARAM_FIELDS = ("lam", "lr", "gamma", "center_alpha")
 CURVE_FIELDS = ("run", "epoch", "train_loss", "val_acc")
 RUN_ARRAYS = ("test_h", "test_pred", "prototypes")
 
@@ -169,7 +180,26 @@ def write_runs(run_dir: Path | str, records: Sequence[Mapping[str, Any]]) -> Non
     """Writes ``runs.json`` and ``runs.csv`` from run records (see module docstring)."""
     records = [_normalise_record(r) for r in records]
     write_json(Path(run_dir) / RUNS_JSON, records)
-    write_csv(Path(run_dir) / RUNS_CSV, records, RUN_FIELDS)
+    optional = [k for k in OPTIONAL_RUN_FIELDS if records and k in records[0]]
+    write_csv(Path(run_dir) / RUNS_CSV, records, RUN_FIELDS + tuple(optional))
+
+
+#: what a sweep writes into its run directory (a new sweep removes these first)
+RESULT_FILES = (CONFIG, RUNS_JSON, RUNS_CSV, CURVES_CSV, TEST_LABELS)
+RESULT_SUBDIRS = (RUNS_SUBDIR, PARAMS_SUBDIR)
+
+
+def clear_results(run_dir: Path | str) -> None:
+    """Removes an earlier sweep's results from ``run_dir`` (files this module writes, the
+    per-run arrays and the parameters), so nothing stale is read with the new sweep's."""
+    import shutil
+
+    run_dir = Path(run_dir)
+    for name in RESULT_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+    for name in RESULT_SUBDIRS:
+        if (run_dir / name).is_dir():
+            shutil.rmtree(run_dir / name)
 
 
 def write_curves(run_dir: Path | str, train_loss: np.ndarray, val_acc: np.ndarray) -> None:

@@ -61,7 +61,7 @@ def time_engine(cfg, ds, runs: int, epochs: int, run_batch: int | None) -> float
     compiled = eng.compile_program(program, run_batch=run_batch)
     data = jax.device_put(eng.DeviceData(jnp.asarray(ds.x_train), jnp.asarray(ds.y_train),
                                          jnp.asarray(ds.x_val), jnp.asarray(ds.y_val)))
-    lams = jnp.full((runs,), 0.5)
+    lams = {k: jnp.full((runs,), v) for k, v in program.default_hparams.items()}
     state = compiled.init(eng.run_seeds(list(range(runs))), lams)
     state, m = compiled.train_epoch(state, lams, data)  # compile + warm up
     jax.block_until_ready(m)
@@ -84,18 +84,20 @@ def time_loop(cfg, ds, runs: int, steps: int) -> float:
     steps_per_epoch = n // b
     total = 0.0
     for r in range(runs):
-        state = program.init(jax.random.key(r), 0.5)
+        hp = program.default_hparams
+        state = program.init(jax.random.key(r), hp)
         carry = (state.params, state.opt_state, state.centers)
         rng = np.random.default_rng(r)
         key = jax.random.key(r)
         perm = rng.permutation(n)
         idx = jnp.asarray(perm[: b])
-        carry = step(*carry, x_train[idx], y_train[idx], 0.5, key)[:3]  # compile
+        valid = jnp.ones((b,), bool)
+        carry = step(*carry, x_train[idx], y_train[idx], valid, hp, key)[:3]  # compile
         jax.block_until_ready(carry)
         t0 = time.perf_counter()
         for i in range(steps):
             idx = jnp.asarray(perm[(i % steps_per_epoch) * b:(i % steps_per_epoch + 1) * b])
-            *carry, loss = step(*carry, x_train[idx], y_train[idx], 0.5, key)
+            *carry, loss = step(*carry, x_train[idx], y_train[idx], valid, hp, key)
         jax.block_until_ready(loss)
         total += (time.perf_counter() - t0) * steps_per_epoch / steps
     return total

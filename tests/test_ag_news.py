@@ -98,3 +98,31 @@ def test_text_flags_with_an_image_dataset_are_an_error(capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert "--embeddings" in err and "--dataset ag_news" in err
+
+
+@pytest.mark.parametrize("embeddings", ["glove", "none"])
+def test_learned_embeddings_start_from_the_datasets_table(corpus, embeddings):
+    """A learned embedding's initial value is the dataset's table (GloVe or the seeded random
+    one), padding row zero; it is not Flax's random init."""
+    import jax
+
+    from corel_jax.train import SweepConfig
+    from corel_jax.train.engine import make_program
+    from corel_jax.train.sweep import build_encoder, load_data
+
+    opts = {"learned": True}
+    if embeddings == "none":
+        opts["embeddings"] = None
+    else:
+        opts["embeddings"] = str(corpus / "glove.txt")
+    cfg = SweepConfig(dataset="ag_news", model="text_cnn", loss="cce", data_dir=str(corpus),
+                      epochs=1, batch_size=16, width=16, val_size=40,
+                      dataset_options=tuple(opts.items()))
+    ds = load_data(cfg)
+    assert ds.info["frozen"] is False
+    program = make_program(cfg, build_encoder(cfg, ds), ds.num_classes, ds.x_train[:1])
+    state = program.init(jax.random.key(3), program.default_hparams)
+    table = np.asarray(state.params["params"]["encoder"]["embed"]["embedding"]["embedding"])
+    expected = np.array(ds.embeddings, np.float32)
+    expected[0] = 0
+    np.testing.assert_array_equal(table, expected)

@@ -130,7 +130,7 @@ def test_diverging_run_is_frozen_and_others_unaffected(digits):
     compiled = engine_lib.compile_program(program)
     data = engine_lib.DeviceData(jnp.asarray(digits.x_train), jnp.asarray(digits.y_train),
                                  jnp.asarray(digits.x_val), jnp.asarray(digits.y_val))
-    lams = jnp.full((3,), 0.5)
+    lams = engine_lib.hparams(cfg.runs)
     state = compiled.init(engine_lib.run_seeds([0, 1, 2]), lams)
     # Poison run 1: its first layer's weights become inf, so its loss is NaN at once.
     poison = lambda x: x.at[1].set(jnp.inf) if x.ndim > 2 else x
@@ -145,7 +145,8 @@ def test_diverging_run_is_frozen_and_others_unaffected(digits):
     assert list(np.asarray(bad.diverged_epoch)) == [0, 1, 0]
     for r in (0, 2):  # healthy runs are bit-for-bit what they would be alone
         np.testing.assert_array_equal(m_bad["train_loss"][r], m_clean["train_loss"][r])
-    assert int(bad.epoch[1]) == 2 and int(bad.best_epoch[1]) == 0
+    # frozen from its divergence on: not even the epoch counter moves
+    assert int(bad.epoch[1]) == 1 and int(bad.best_epoch[1]) == 0 and int(bad.epoch[0]) == 2
 
 
 def test_bad_config_values_raise_one_line_errors():
@@ -191,3 +192,46 @@ def test_config_round_trips_through_json(digits, tmp_path):
     cfg = small(dataset_options=(("foo", 1),))
     again = SweepConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
+
+
+def test_memory_plan_never_has_an_empty_chunk():
+    from corel_jax.train import memory
+
+    for runs in range(1, 9):
+        for max_runs in range(1, 5):
+            for devices in (1, 2, 3):
+                p = memory.plan(num_runs=runs, params_bytes=1, step_activation_bytes=1,
+                                eval_activation_bytes=1, data_bytes=0, budget_bytes=10**9,
+                                max_runs=max_runs, num_devices=devices)
+                chunks = [list(range(runs))[c * p.runs_per_program:
+                                            (c + 1) * p.runs_per_program]
+                          for c in range(p.num_chunks)]
+                assert all(chunks), (runs, max_runs, devices, chunks)
+                assert sum(map(len, chunks)) == runs
+                assert p.runs_per_program % devices == 0
+
+
+def test_new_sweep_clears_the_old_results(digits, tmp_path):
+    train_sweep(small(seeds=(0, 1), epochs=1), dataset=digits, out_dir=tmp_path,
+                progress=False, log=None)
+    assert rundir.run_array_path(tmp_path, 3, "test_h").is_file()
+    train_sweep(small(seeds=(0,), lams=(0.5,), epochs=1, save_representations=False),
+                dataset=digits, out_dir=tmp_path, progress=False, log=None)
+    assert not list((tmp_path / rundir.RUNS_SUBDIR).rglob("test_h.npy"))
+    assert not rundir.run_array_path(tmp_path, 1, "test_pred").is_file()
+    assert len(rundir.load_runs(tmp_path)) == 1
+
+
+def test_resume_refuses_other_settings_or_data(digits, tmp_path):
+    cfg = small(epochs=1)
+    train_sweep(cfg, dataset=digits, out_dir=tmp_path, progress=False, log=None)
+    sweep_lib.check_resumable(tmp_path, cfg, digits)  # the same: fine
+    # a field that does not change the numbers may differ
+    sweep_lib.check_resumable(tmp_path, small(epochs=1, eval_batch_size=7), digits)
+    with pytest.raises(ConfigError, match=r"cannot resume .*lams: \[0\.5, 0\.9\] then"):
+        sweep_lib.check_resumable(tmp_path, small(epochs=1, lams=(0.5, 0.8)), digits)
+    with pytest.raises(ConfigError, match="lr: .*width: "):
+        sweep_lib.check_resumable(tmp_path, small(epochs=1, lr=1e-2, width=32), digits)
+    other = digits.subset(n_train=500)
+    with pytest.raises(ConfigError, match="data_fingerprint"):
+        sweep_lib.check_resumable(tmp_path, cfg, other)

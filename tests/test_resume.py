@@ -1,10 +1,11 @@
 """A sweep that survives: SIGKILL mid-way, resume, and get exactly the uninterrupted results.
 
-The sweep (digits, 2 seeds x 2 λ, split into 2 programs of 2 runs, a checkpoint after every
-epoch) is killed in a subprocess once its second program has written a checkpoint, then resumed
-with ``corel-jax train --resume``. Every result file must equal, byte for byte, those of an
-uninterrupted sweep with the same configuration (the per-run PRNG keys are part of the
-checkpoint and the epoch is deterministic, so no tolerance is needed).
+The sweep (digits, a grid of 2 λ x 2 learning rates with early stopping, split into 2 programs
+of 2 runs, a checkpoint after every epoch) is killed in a subprocess once its second program
+has written a checkpoint, then resumed with ``corel-jax train --resume``. Every result file
+must equal, byte for byte, those of an uninterrupted sweep with the same configuration (the
+per-run PRNG keys are part of the checkpoint and the epoch is deterministic, so no tolerance is
+needed).
 """
 
 import json
@@ -21,8 +22,9 @@ from corel_jax import rundir
 from corel_jax.cli import main
 
 EPOCHS = 6
-ARGS = ["train", "--dataset", "digits", "--model", "mlp", "--loss", "gaussian", "--seeds", "2",
-        "--lams", "0.5,0.9", "--epochs", str(EPOCHS), "--width", "32", "--batch-size", "64",
+ARGS = ["train", "--dataset", "digits", "--model", "mlp", "--loss", "gaussian", "--seeds", "1",
+        "--lams", "0.5,0.9", "--lr", "1e-3,3e-3", "--patience", "2", "--epochs", str(EPOCHS),
+        "--width", "32", "--batch-size", "64",
         "--checkpoint-every", "1", "--max-runs-per-program", "2", "--quiet"]
 TIMEOUT = 180
 

@@ -82,12 +82,15 @@ class TokenEmbed(nn.Module):
 
     With ``frozen`` set, the vectors come from it (no params are created; ``vocab_size`` and
     ``features`` are ignored); otherwise an ``nn.Embed(vocab_size, features)`` table named
-    ``embedding`` is learned. Ids must be in ``[0, V)`` (0 = padding).
+    ``embedding`` is learned, starting from ``init_table`` when given (e.g. GloVe vectors or
+    the dataset's seeded random table; its padding row is zeroed) and from Flax's default
+    initialiser otherwise. Ids must be in ``[0, V)`` (0 = padding).
     """
 
     vocab_size: int | None = None
     features: int | None = None
     frozen: FrozenTable | None = None
+    init_table: FrozenTable | None = None
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
 
@@ -98,12 +101,29 @@ class TokenEmbed(nn.Module):
         if self.frozen is not None:
             table = jnp.asarray(self.frozen.array, self.dtype)
             return jnp.take(table, ids, axis=0, mode="clip")
-        if not self.vocab_size or not self.features:
-            raise ValueError("a learned embedding needs vocab_size and features (or pass frozen=)")
+        if self.init_table is not None:
+            vocab_size, features = self.init_table.shape
+            if (self.vocab_size not in (None, vocab_size)
+                    or self.features not in (None, features)):
+                raise ValueError(
+                    f"init_table has shape {self.init_table.shape} but vocab_size="
+                    f"{self.vocab_size}, features={self.features}; leave those unset or match")
+            init_array = np.asarray(self.init_table.array)
+
+            def embedding_init(key, shape, dtype):
+                del key  # the table is the initial value, the same for every run
+                return jnp.asarray(init_array, dtype).at[PAD_ID].set(0)
+        else:
+            vocab_size, features = self.vocab_size, self.features
+            embedding_init = nn.linear.default_embed_init
+        if not vocab_size or not features:
+            raise ValueError("a learned embedding needs vocab_size and features, or init_table "
+                             "(or pass frozen=)")
         return nn.Embed(
-            self.vocab_size,
-            self.features,
+            vocab_size,
+            features,
             dtype=self.dtype,
             param_dtype=self.param_dtype,
+            embedding_init=embedding_init,
             name="embedding",
         )(ids)

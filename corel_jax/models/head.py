@@ -5,7 +5,9 @@
 - ``W: [K, D]``: one prototype per class (Xavier-normal init), for every loss;
 - ``b: [K]``: the output bias, for ``cce`` and ``center`` (CCE needs it; COREL losses have none);
 - ``log_gamma``: for ``gaussian``, γ = exp(log_gamma), init γ = 0.5. Learning log γ keeps γ > 0
-  whatever step Adam takes (a raw γ could cross zero and turn attraction into repulsion).
+  whatever step Adam takes (a raw γ could cross zero and turn attraction into repulsion). With
+  ``learn_gamma=False`` it stays a parameter but receives no gradient (γ fixed, as in the
+  paper).
 
 The center-loss centers are *state*, not parameters: the engine keeps them beside the params
 and updates them with :func:`corel_jax.losses.update_centers` after each step.
@@ -56,7 +58,7 @@ class CorelNet(nn.Module):
       num_classes: K.
       loss: one of :data:`LOSS_NAMES`; decides which head parameters exist.
       gamma_init: initial γ for ``gaussian``.
-      learn_gamma: learn γ (``gaussian`` only); otherwise it stays ``gamma_init``.
+      learn_gamma: learn γ (``gaussian`` only); otherwise it stays at its initial value.
     """
 
     encoder: nn.Module
@@ -74,11 +76,11 @@ class CorelNet(nn.Module):
         if self.loss in ("cce", "center"):
             b = self.param("b", nn.initializers.zeros_init(), (self.num_classes,), jnp.float32)
         if self.loss == "gaussian":
-            if self.learn_gamma:
-                init = lambda _key: jnp.log(jnp.float32(self.gamma_init))
-                gamma = jnp.exp(self.param("log_gamma", init))
-            else:
-                gamma = jnp.float32(self.gamma_init)
+            init = lambda _key: jnp.log(jnp.float32(self.gamma_init))
+            log_gamma = self.param("log_gamma", init)
+            # A fixed γ is still a (per-run) parameter, so a grid over γ needs no recompile;
+            # its gradient is zero, so Adam never moves it.
+            gamma = jnp.exp(log_gamma if self.learn_gamma else jax.lax.stop_gradient(log_gamma))
         return h, Head(W=W, b=b, gamma=gamma)
 
 

@@ -42,6 +42,7 @@ class TextMLP(nn.Module):
     vocab_size: int | None = None
     embed_dim: int = 300
     frozen: FrozenTable | None = None
+    init_table: FrozenTable | None = None
     hidden: Sequence[int] = (500, 500)
     negative_slope: float = 0.2
     dropout: float = 0.5
@@ -53,7 +54,8 @@ class TextMLP(nn.Module):
         _check_ids(ids)
         mask = (ids != PAD_ID).astype(self.dtype)[..., None]  # [B, L, 1]
         e = TokenEmbed(
-            self.vocab_size, self.embed_dim, self.frozen, self.dtype, self.param_dtype, name="embed"
+            self.vocab_size, self.embed_dim, self.frozen, self.init_table, self.dtype,
+            self.param_dtype, name="embed"
         )(ids)
         mean = jnp.sum(e * mask, axis=1) / jnp.maximum(jnp.sum(mask, axis=1), 1)
         return MLP(
@@ -92,6 +94,7 @@ class TextCNN(nn.Module):
     vocab_size: int | None = None
     embed_dim: int = 300
     frozen: FrozenTable | None = None
+    init_table: FrozenTable | None = None
     windows: Sequence[int] = (3, 4, 5)
     num_filters: int = 100
     hidden: Sequence[int] = (500, 500)
@@ -106,7 +109,8 @@ class TextCNN(nn.Module):
         _check_ids(ids)
         mask = ids != PAD_ID  # [B, L]
         e = TokenEmbed(
-            self.vocab_size, self.embed_dim, self.frozen, self.dtype, self.param_dtype, name="embed"
+            self.vocab_size, self.embed_dim, self.frozen, self.init_table, self.dtype,
+            self.param_dtype, name="embed"
         )(ids)
         e = e * mask[..., None].astype(e.dtype)
         pooled = []

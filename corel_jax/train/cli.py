@@ -5,13 +5,24 @@ Example::
     corel-jax train --dataset fashion_mnist --model mlp --loss gaussian --seeds 10 \\
         --lams 0.05:1.0:0.05 --epochs 150 --data-dir DIR --out runs/fmnist-mlp-gaussian
     corel-jax train --resume runs/fmnist-mlp-gaussian     # after an interruption
+    # a grid: 10 seeds × 2 learning rates × 2 fixed γ, early stopping after 20 flat epochs
+    corel-jax train --dataset mnist --loss gaussian --seeds 10 --lr 1e-3,3e-4 \
+        --gamma 0.5,1.0 --fixed-gamma --patience 20 --data-dir DIR --out runs/grid
 """
 
 from __future__ import annotations
 
 import argparse
 
-from corel_jax.train.config import DATASETS, LOSSES, MODELS, SweepConfig, parse_lams, parse_seeds
+from corel_jax.train.config import (
+    DATASETS,
+    LOSSES,
+    MODELS,
+    SweepConfig,
+    parse_lams,
+    parse_seeds,
+    parse_values,
+)
 
 DEFAULTS = SweepConfig()
 
@@ -26,11 +37,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="λ values: 0.5, a list 0.1,0.5,0.9, or start:stop:step (stop included)")
     p.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
     p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    p.add_argument("--lr", type=float, default=DEFAULTS.lr)
-    p.add_argument("--gamma", type=float, default=DEFAULTS.gamma,
-                   help="initial γ of Gaussian-COREL")
+    p.add_argument("--lr", default=f"{DEFAULTS.lr[0]:g}",
+                   help="Adam learning rate(s): a value, a list or start:stop:step (a grid)")
+    p.add_argument("--gamma", default=f"{DEFAULTS.gamma[0]:g}",
+                   help="γ of Gaussian-COREL, initial (learned) or with --fixed-gamma fixed; "
+                        "a list or range is a grid")
     p.add_argument("--fixed-gamma", action="store_true", help="do not learn γ")
-    p.add_argument("--center-alpha", type=float, default=DEFAULTS.center_alpha)
+    p.add_argument("--center-alpha", default=f"{DEFAULTS.center_alpha[0]:g}",
+                   help="center-loss update rate α (a list or range is a grid)")
+    p.add_argument("--patience", type=int, default=None,
+                   help="early stopping: end a run after this many epochs without a better "
+                        "validation accuracy (default: off, every epoch is trained)")
+    p.add_argument("--min-epochs", type=int, default=0,
+                   help="early stopping never ends a run before this epoch")
     p.add_argument("--width", type=int, default=DEFAULTS.width, help="hidden layer width")
     p.add_argument("--dropout", type=float, default=None,
                    help="encoder dropout (default: 0 for image models, 0.5 for text models)")
@@ -133,8 +152,10 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
     return SweepConfig(
         dataset=args.dataset, model=args.model, loss=args.loss,
         seeds=parse_seeds(args.seeds), lams=parse_lams(args.lams), epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, gamma=args.gamma,
-        learn_gamma=not args.fixed_gamma, center_alpha=args.center_alpha, width=args.width,
+        batch_size=args.batch_size, lr=parse_values(args.lr, "lr"),
+        gamma=parse_values(args.gamma, "gamma"), learn_gamma=not args.fixed_gamma,
+        center_alpha=parse_values(args.center_alpha, "center-alpha"),
+        patience=args.patience, min_epochs=args.min_epochs, width=args.width,
         dropout=args.dropout, data_dir=args.data_dir, data_source=args.source,
         val_size=args.val_size, split_seed=args.split_seed,
         save_representations=not args.no_representations,

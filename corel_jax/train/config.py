@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from corel_jax.errors import ConfigError
 
@@ -14,9 +15,31 @@ DATASETS = ("digits", "mnist", "fashion_mnist", "ag_news")
 MODELS = ("mlp", "cnn", "text_mlp", "text_cnn")
 
 
+#: the grid axes besides seeds: (SweepConfig field, run attribute), outermost first
+GRID_FIELDS = (("lr", "lr"), ("gamma", "gamma"), ("center_alpha", "center_alpha"),
+               ("lams", "lam"))
+
+
+class Run(NamedTuple):
+    """One run of a sweep: its seed and its values of every grid axis."""
+
+    seed: int
+    lam: float
+    lr: float
+    gamma: float
+    center_alpha: float
+
+    def hparams(self) -> dict[str, float]:
+        """The values of the grid axes (the per-run hyperparameters)."""
+        return {"lam": self.lam, "lr": self.lr, "gamma": self.gamma,
+                "center_alpha": self.center_alpha}
+
+
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:
-    """A sweep: every (seed, λ) pair of ``seeds × lams`` is one run; all share one program.
+    """A sweep: every combination of ``seeds × lams`` and of the values of ``lr``, ``gamma``
+    and ``center_alpha`` (each a number or a tuple of numbers: a grid axis) is one run; all
+    share one compiled program, the hyperparameters being traced per-run values.
 
     Attributes:
       dataset: ``digits`` (offline, bundled with scikit-learn), ``mnist``, ``fashion_mnist``
@@ -27,12 +50,17 @@ class SweepConfig:
       seeds: one run per seed and λ; the seed fixes init, shuffling and dropout.
       lams: λ values in [0, 1]; for ``center`` λ weighs the center loss; ``cce`` ignores it.
       epochs: passes over the training set (the paper: 150).
-      batch_size: minibatch size (the paper: 128). The last partial batch of an epoch is
-        dropped (each epoch reshuffles, so every example is seen).
-      lr: Adam learning rate (the paper: 1e-3).
-      gamma: initial γ for ``gaussian`` (the paper: 0.5).
-      learn_gamma: learn γ with the network (``gaussian``).
-      center_alpha: center-update rate α (``center``; Wen et al.: 0.5).
+      batch_size: minibatch size (the paper: 128). Every example is trained on once per epoch;
+        the last minibatch is partial (its missing examples are masked out of the loss).
+      lr: Adam learning rate(s) (the paper uses Adam; our default 1e-3).
+      gamma: γ for ``gaussian``, initial or fixed (the paper: a fixed hyperparameter; our
+        default 0.5).
+      learn_gamma: learn γ with the network (``gaussian``; our extension: False keeps γ fixed,
+        as in the paper).
+      center_alpha: center-update rate(s) α (``center``; Wen et al.: 0.5).
+      patience: early stopping: a run stops once its best validation accuracy has not improved
+        for this many epochs (None: train every epoch, the paper's protocol).
+      min_epochs: early stopping never ends a run before this epoch.
       width: width of the two fully connected hidden layers (the paper: 500).
       negative_slope: LeakyReLU slope (the paper: 0.2).
       dropout: dropout rate in the encoder (None: the model's default -- 0 for the image
@@ -61,10 +89,12 @@ class SweepConfig:
     lams: tuple[float, ...] = (0.5,)
     epochs: int = 150
     batch_size: int = 128
-    lr: float = 1e-3
-    gamma: float = 0.5
+    lr: float | tuple[float, ...] = 1e-3
+    gamma: float | tuple[float, ...] = 0.5
     learn_gamma: bool = True
-    center_alpha: float = 0.5
+    center_alpha: float | tuple[float, ...] = 0.5
+    patience: int | None = None
+    min_epochs: int = 0
     width: int = 500
     negative_slope: float = 0.2
     dropout: float | None = None
@@ -83,19 +113,54 @@ class SweepConfig:
     def __post_init__(self):
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         object.__setattr__(self, "lams", tuple(float(v) for v in self.lams))
+        for name in ("lr", "gamma", "center_alpha"):
+            object.__setattr__(self, name, _as_grid(name, getattr(self, name)))
         object.__setattr__(self, "dataset_options", tuple(tuple(p) for p in self.dataset_options))
         self.validate()
 
     # -- derived ---------------------------------------------------------------------------
 
     @property
-    def runs(self) -> list[tuple[int, float]]:
-        """The (seed, λ) of every run, λ-major: run ``i`` is ``runs[i]``."""
-        return [(s, lam) for lam in self.lams for s in self.seeds]
+    def lrs(self) -> tuple[float, ...]:
+        return self.lr
+
+    @property
+    def gammas(self) -> tuple[float, ...]:
+        return self.gamma
+
+    @property
+    def center_alphas(self) -> tuple[float, ...]:
+        return self.center_alpha
+
+    @property
+    def grid(self) -> dict[str, tuple[float, ...]]:
+        """``{run attribute: values}`` of every grid axis (see :data:`GRID_FIELDS`)."""
+        return {attr: tuple(getattr(self, field)) for field, attr in GRID_FIELDS}
+
+    @property
+    def varied(self) -> tuple[str, ...]:
+        """The run attributes (``lam``, ``lr``, ...) that take more than one value."""
+        return tuple(k for k, v in self.grid.items() if len(v) > 1)
+
+    def grid_values(self, i: int = 0) -> tuple[float, float, float, float]:
+        """(λ, lr, γ, α) of the ``i``-th value of every axis (clipped to its length)."""
+        g = self.grid
+        pick = lambda k: g[k][min(i, len(g[k]) - 1)]
+        return pick("lam"), pick("lr"), pick("gamma"), pick("center_alpha")
+
+    @property
+    def runs(self) -> list[Run]:
+        """Every run of the grid: seeds innermost, then λ, α, γ, and the learning rate
+        outermost; run ``i`` is ``runs[i]``."""
+        return [Run(seed=s, lam=lam, lr=lr, gamma=g, center_alpha=a)
+                for lr, g, a, lam in itertools.product(self.lr, self.gamma,
+                                                       self.center_alpha, self.lams)
+                for s in self.seeds]
 
     @property
     def num_runs(self) -> int:
-        return len(self.seeds) * len(self.lams)
+        return (len(self.seeds) * len(self.lams) * len(self.lr) * len(self.gamma)
+                * len(self.center_alpha))
 
     @property
     def setting(self) -> str:
@@ -105,6 +170,9 @@ class SweepConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["seeds"], d["lams"] = list(self.seeds), list(self.lams)
+        for name in ("lr", "gamma", "center_alpha"):  # a single value stays a number
+            v = getattr(self, name)
+            d[name] = v[0] if len(v) == 1 else list(v)
         d["dataset_options"] = {k: v for k, v in self.dataset_options}
         return d
 
@@ -142,11 +210,28 @@ class SweepConfig:
         for name in ("epochs", "batch_size", "width", "eval_batch_size"):
             _positive_int(name, getattr(self, name))
         for name in ("lr", "gamma"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
-                raise ConfigError(f"{name} must be a positive number; got {v!r}")
-        if not 0.0 <= self.center_alpha <= 1.0:
-            raise ConfigError(f"center_alpha must lie in [0, 1]; got {self.center_alpha}")
+            bad = [v for v in getattr(self, name) if not (v > 0 and math.isfinite(v))]
+            if bad:
+                raise ConfigError(f"{name} must be a positive number; got {bad}")
+        bad = [v for v in self.center_alpha if not 0.0 <= v <= 1.0]
+        if bad:
+            raise ConfigError(f"center_alpha must lie in [0, 1]; got {bad}")
+        for name, axis, loss in (("gamma", self.gamma, "gaussian"),
+                                 ("center_alpha", self.center_alpha, "center")):
+            if len(axis) > 1 and self.loss != loss:
+                raise ConfigError(f"a grid over {name} needs --loss {loss} (the {self.loss} "
+                                  f"loss does not use it); give one value")
+            if len(set(axis)) != len(axis):
+                raise ConfigError(f"{name} has duplicates: {list(axis)}")
+        if len(set(self.lr)) != len(self.lr):
+            raise ConfigError(f"lr has duplicates: {list(self.lr)}")
+        if len(set(self.lams)) != len(self.lams):
+            raise ConfigError(f"lams has duplicates: {list(self.lams)}")
+        if self.patience is not None:
+            _positive_int("patience", self.patience)
+        if not isinstance(self.min_epochs, int) or isinstance(self.min_epochs, bool) \
+                or self.min_epochs < 0:
+            raise ConfigError(f"min_epochs must be an integer >= 0; got {self.min_epochs!r}")
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1); got {self.dropout}")
         if self.negative_slope < 0:
@@ -166,6 +251,19 @@ class SweepConfig:
                               f"{self.checkpoint_every!r}")
 
 
+def _as_grid(name: str, value) -> tuple[float, ...]:
+    """A number or a sequence of numbers -> a non-empty tuple of floats."""
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    try:
+        out = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number or a list of numbers; got {value!r}") \
+            from None
+    if not out:
+        raise ConfigError(f"{name} is empty: give at least one value")
+    return out
+
+
 def _one_of(name: str, value: str, choices: Sequence[str]) -> None:
     if value not in choices:
         raise ConfigError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
@@ -176,7 +274,17 @@ def _positive_int(name: str, value) -> None:
         raise ConfigError(f"{name} must be a positive integer; got {value!r}")
 
 
-def parse_lams(text: str) -> tuple[float, ...]:
+def parse_values(text: str, name: str = "λ") -> tuple[float, ...]:
+    """Parses a grid axis: ``"0.5"``, ``"1e-3,3e-3"`` or a range ``"start:stop:step"`` (stop
+    included).
+
+    >>> parse_values("1e-3,3e-3", "lr")
+    (0.001, 0.003)
+    """
+    return parse_lams(text, name)
+
+
+def parse_lams(text: str, name: str = "λ") -> tuple[float, ...]:
     """Parses ``"0.5"``, ``"0.1,0.5,0.9"`` or a range ``"start:stop:step"`` (stop included).
 
     >>> parse_lams("0.05:0.2:0.05")
@@ -189,13 +297,13 @@ def parse_lams(text: str) -> tuple[float, ...]:
         if ":" in text:
             start, stop, step = (float(p) for p in text.split(":"))
             if step <= 0:
-                raise ConfigError(f"the λ range step must be > 0; got {text!r}")
+                raise ConfigError(f"the {name} range step must be > 0; got {text!r}")
             n = int(math.floor((stop - start) / step + 1e-9)) + 1
             return tuple(round(start + i * step, 10) for i in range(max(n, 0)))
         return tuple(float(p) for p in text.split(",") if p.strip())
     except ValueError:
         raise ConfigError(
-            f"cannot parse λ values {text!r}; use 0.5, 0.1,0.5,0.9 or start:stop:step"
+            f"cannot parse {name} values {text!r}; use 0.5, 0.1,0.5,0.9 or start:stop:step"
         ) from None
 
 

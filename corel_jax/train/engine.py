@@ -1,19 +1,27 @@
 """The sweep engine: many runs (seeds × λ) trained by one compiled program.
 
-A run is a pure function of its PRNG key and λ (as in purejaxrl): :func:`make_program`
-builds per-run functions — ``init(key, lam)``, ``train_epoch(state, lam, data)``,
-``evaluate(params, x, y)``, ``represent(params, x)`` — and the driver applies
-``jax.jit(jax.vmap(...))`` over a leading run axis. One compiled epoch serves every run and
-every epoch; λ is a traced per-run value.
+A run is a pure function of its PRNG key and its hyperparameters (as in purejaxrl):
+:func:`make_program` builds per-run functions — ``init(key, hp)``, ``train_epoch(state, hp,
+data)``, ``evaluate(params, x, y)``, ``represent(params, x)`` — and the driver applies
+``jax.jit(jax.vmap(...))`` over a leading run axis. ``hp`` holds the run's scalar
+hyperparameters (:data:`HPARAMS`: λ, learning rate, γ, center-loss α) as traced values, so one
+compiled epoch serves every run, every epoch and every value of the grid.
 
 Inside an epoch each run draws its own shuffle from its own key, and the minibatch steps are
-one ``lax.scan`` over the device-resident training set. After the steps the run is evaluated on
-the validation set; the parameters of the best validation epoch are kept on the device, so the
-test metrics and representations "at the best epoch" are computed once, at the end, from
-them (evaluation is deterministic, so this equals evaluating the test set every epoch).
+one ``lax.scan`` over the device-resident training set. Every example is trained on once per
+epoch: the last, partial minibatch is filled up with examples of the epoch's permutation that
+are masked out of the loss and the center update, so every step has one compiled shape. After
+the steps the run is evaluated on the validation set; the parameters of the best validation
+epoch are kept on the device, so the test metrics and representations "at the best epoch" are
+computed once, at the end, from them (evaluation is deterministic, so this equals evaluating
+the test set every epoch).
 
 A run whose loss or parameters become NaN/inf is frozen at its last finite state and marked
-diverged with the epoch; the other runs in the program are unaffected.
+diverged with the epoch; the other runs in the program are unaffected. With early stopping
+(``cfg.patience``) a run whose best validation accuracy has not improved for ``patience``
+epochs is frozen the same way and marked stopped; its state is then exactly that of the same
+run trained alone for that many epochs. Groups of runs that have all stopped are skipped
+(``lax.cond``), and the driver ends a program once every run in it has stopped.
 """
 
 from __future__ import annotations
@@ -44,7 +52,13 @@ class RunState:
     best_val_acc: jax.Array  # float32, -1 before the first epoch
     best_epoch: jax.Array  # int32, 1-based; 0 before the first epoch
     diverged_epoch: jax.Array  # int32, 1-based epoch the run went NaN/inf; 0 = healthy
+    stopped_epoch: jax.Array  # int32, 1-based epoch early stopping ended the run; 0 = going
     epoch: jax.Array  # int32, epochs completed
+
+    @property
+    def active(self) -> jax.Array:
+        """Whether the run still trains (neither diverged nor stopped)."""
+        return (self.diverged_epoch == 0) & (self.stopped_epoch == 0)
 
 
 @flax.struct.dataclass
@@ -57,17 +71,30 @@ class DeviceData:
     y_val: jax.Array
 
 
+#: the per-run scalar hyperparameters a sweep may grid over, and their SweepConfig fields
+HPARAMS = ("lam", "lr", "gamma", "center_alpha")
+
+
+def hparams(runs) -> dict[str, jax.Array]:
+    """The ``hp`` the compiled functions take: ``{name: float32 [R]}`` for runs with
+    attributes or keys named as :data:`HPARAMS` (e.g. :attr:`SweepConfig.runs`)."""
+    get = (lambda r, k: r[k]) if runs and isinstance(runs[0], dict) else getattr
+    return {k: jnp.asarray([float(get(r, k)) for r in runs], jnp.float32) for k in HPARAMS}
+
+
 class Program(NamedTuple):
     """Per-run pure functions; vmap them over runs (see :func:`compile_program`)."""
 
     net: CorelNet
     tx: optax.GradientTransformation
-    init: Callable[[jax.Array, jax.Array], RunState]
-    # (params, opt_state, centers, x, y, lam, dropout_key) -> (params, opt_state, centers, loss)
+    init: Callable[[jax.Array, dict], RunState]
+    # (params, opt_state, centers, x, y, valid, hp, dropout_key)
+    #   -> (params, opt_state, centers, loss)
     train_step: Callable
-    train_epoch: Callable[[RunState, jax.Array, DeviceData], tuple[RunState, dict]]
+    train_epoch: Callable[[RunState, dict, DeviceData], tuple[RunState, dict]]
     evaluate: Callable[[Any, jax.Array, jax.Array], jax.Array]
     represent: Callable[[Any, jax.Array], tuple[jax.Array, jax.Array, dict]]
+    default_hparams: dict  # one run's hp from the configuration's first values
 
 
 def update_best(best_val_acc, best_epoch, val_acc, epoch, healthy):
@@ -86,6 +113,17 @@ def update_best(best_val_acc, best_epoch, val_acc, epoch, healthy):
 
 def _tree_where(cond, a, b):
     return jax.tree.map(lambda x, y: jnp.where(cond, x, y), a, b)
+
+
+def should_stop(best_epoch, epoch, *, patience: int | None, min_epochs: int = 0):
+    """Early stopping: no improvement for ``patience`` epochs, and at least ``min_epochs``.
+
+    ``best_epoch`` and ``epoch`` are 1-based; a run whose best epoch is ``b`` stops after
+    epoch ``b + patience`` (``patience=None``: never).
+    """
+    if patience is None:
+        return jnp.zeros(jnp.shape(epoch), bool)
+    return (epoch >= min_epochs) & (epoch - best_epoch >= patience)
 
 
 def _all_finite(tree) -> jax.Array:
@@ -112,7 +150,8 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
     """Builds the per-run functions of a sweep.
 
     Args:
-      cfg: the sweep configuration.
+      cfg: the sweep configuration (its grids give the per-run ``hp``; everything else is
+        fixed for the program).
       encoder: a Flax module ``x -> h: [B, D]`` called as ``encoder(x, train=...)``.
       num_classes: K.
       example_x: one batch of inputs (any batch size) for shape inference at init.
@@ -121,43 +160,53 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         head's parameters and the prediction rule still follow ``cfg.loss``).
     """
     net = CorelNet(encoder=encoder, num_classes=num_classes, loss=cfg.loss,
-                   gamma_init=cfg.gamma, learn_gamma=cfg.learn_gamma)
-    tx = optax.adam(cfg.lr)
+                   gamma_init=cfg.gammas[0], learn_gamma=cfg.learn_gamma)
+    # The learning rate lives in the optimizer state, so it is a per-run (traced) value.
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lrs[0])
     loss_name, batch = cfg.loss, cfg.batch_size
+    patience, min_epochs = cfg.patience, cfg.min_epochs
     if objective_fn is None:
         objective_fn = functools.partial(objective, loss_name)
     example_x = jnp.asarray(example_x[:1])
+    default_hparams = {k: jnp.float32(v) for k, v in zip(HPARAMS, cfg.grid_values(0))}
 
-    def init(key, lam, x_example=example_x):
-        del lam
+    def init(key, hp, x_example=example_x):
         init_key, run_key = jax.random.split(key)
         params = net.init({"params": init_key, "dropout": init_key}, x_example)
+        if loss_name == "gaussian":  # the run's own initial (or fixed) γ
+            inner = dict(params["params"])
+            inner["log_gamma"] = jnp.log(jnp.asarray(hp["gamma"], jnp.float32))
+            params = {**params, "params": inner}
         h, head = net.apply(params, x_example)
         centers = jnp.zeros(head.W.shape, jnp.float32)
+        opt_state = tx.init(params)
+        opt_state.hyperparams["learning_rate"] = jnp.asarray(hp["lr"], jnp.float32)
         return RunState(
-            params=params, opt_state=tx.init(params), centers=centers, key=run_key,
+            params=params, opt_state=opt_state, centers=centers, key=run_key,
             best_params=params, best_val_acc=jnp.float32(-1.0), best_epoch=jnp.int32(0),
-            diverged_epoch=jnp.int32(0), epoch=jnp.int32(0),
+            diverged_epoch=jnp.int32(0), stopped_epoch=jnp.int32(0), epoch=jnp.int32(0),
         )
 
-    def loss_fn(params, centers, x, y, lam, dropout_key):
+    def loss_fn(params, centers, x, y, valid, lam, dropout_key):
         h, head = net.apply(params, x, train=True, rngs={"dropout": dropout_key})
         per_example = objective_fn(h, head, y, lam=lam, centers=centers)
-        return per_example.mean(), h
+        # The filler examples of the last, partial minibatch do not count.
+        total = jnp.sum(jnp.where(valid, per_example, 0.0))
+        return total / jnp.maximum(jnp.sum(valid), 1), h
 
-    def train_step(params, opt_state, centers, x, y, lam, dropout_key):
+    def train_step(params, opt_state, centers, x, y, valid, hp, dropout_key):
         (loss, h), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, centers, x, y, lam, dropout_key)
+            params, centers, x, y, valid, hp["lam"], dropout_key)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         if loss_name == "center":
             centers = losses.update_centers(centers, jax.lax.stop_gradient(h), y,
-                                            alpha=cfg.center_alpha)
+                                            alpha=hp["center_alpha"], where=valid)
         return params, opt_state, centers, loss
 
-    def step(carry, inputs, data, lam):
-        idx, dropout_key = inputs
-        *carry, loss = train_step(*carry, data.x_train[idx], data.y_train[idx], lam,
+    def step(carry, inputs, data, hp):
+        idx, valid, dropout_key = inputs
+        *carry, loss = train_step(*carry, data.x_train[idx], data.y_train[idx], valid, hp,
                                   dropout_key)
         return tuple(carry), loss
 
@@ -179,36 +228,44 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         return h, pred, {k: v for k, v in (("W", head.W), ("b", head.b), ("gamma", head.gamma))
                          if v is not None}
 
-    def train_epoch(state: RunState, lam, data: DeviceData):
+    def train_epoch(state: RunState, hp, data: DeviceData):
         key, perm_key, drop_key = jax.random.split(state.key, 3)
         n = data.y_train.shape[0]
-        steps = n // batch
-        perm = jax.random.permutation(perm_key, n)[: steps * batch].reshape(steps, batch)
+        steps = -(-n // batch)
+        perm = jax.random.permutation(perm_key, n)
+        # Fill the last minibatch up with the permutation's first examples, masked out.
+        fill = steps * batch - n
+        idx = jnp.concatenate([perm, perm[:fill]]).reshape(steps, batch)
+        valid = (jnp.arange(steps * batch) < n).reshape(steps, batch)
         drop_keys = jax.random.split(drop_key, steps)
         (params, opt_state, centers), step_losses = jax.lax.scan(
-            functools.partial(step, data=data, lam=lam),
-            (state.params, state.opt_state, state.centers), (perm, drop_keys))
+            functools.partial(step, data=data, hp=hp),
+            (state.params, state.opt_state, state.centers), (idx, valid, drop_keys))
         train_loss = jnp.mean(step_losses)
         epoch = state.epoch + 1
 
         finite = jnp.isfinite(train_loss) & _all_finite(params)
-        healthy = finite & (state.diverged_epoch == 0)
+        healthy = finite & state.active
         # A diverged run keeps its last finite state: frozen, so it cannot poison anything.
         params = _tree_where(healthy, params, state.params)
         opt_state = _tree_where(healthy, opt_state, state.opt_state)
         centers = jnp.where(healthy, centers, state.centers)
-        diverged_epoch = jnp.where((state.diverged_epoch == 0) & ~finite, epoch,
-                                   state.diverged_epoch)
+        diverged_epoch = jnp.where(state.active & ~finite, epoch, state.diverged_epoch)
 
         val_acc = evaluate(params, data.x_val, data.y_val)
         improved, best_val_acc, best_epoch = update_best(
             state.best_val_acc, state.best_epoch, val_acc, epoch, healthy)
+        stop = healthy & should_stop(best_epoch, epoch, patience=patience,
+                                     min_epochs=min_epochs)
         new_state = RunState(
             params=params, opt_state=opt_state, centers=centers, key=key,
             best_params=_tree_where(improved, params, state.best_params),
             best_val_acc=best_val_acc, best_epoch=best_epoch,
-            diverged_epoch=diverged_epoch, epoch=epoch,
+            diverged_epoch=diverged_epoch,
+            stopped_epoch=jnp.where(stop, epoch, state.stopped_epoch), epoch=epoch,
         )
+        # A run that had stopped or diverged before this epoch does not change at all.
+        new_state = _tree_where(state.active, new_state, state)
         metrics = {
             "train_loss": jnp.where(healthy, train_loss, jnp.nan),
             "val_acc": jnp.where(healthy, val_acc, jnp.nan),
@@ -216,14 +273,20 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         return new_state, metrics
 
     return Program(net=net, tx=tx, init=init, train_step=train_step, train_epoch=train_epoch,
-                   evaluate=evaluate, represent=represent)
+                   evaluate=evaluate, represent=represent, default_hparams=default_hparams)
+
+
+def _idle(states):
+    """An epoch of runs that have all stopped or diverged: nothing changes."""
+    nan = jnp.full(states.epoch.shape, jnp.nan, jnp.float32)
+    return states, {"train_loss": nan, "val_acc": nan}
 
 
 class CompiledProgram(NamedTuple):
-    """The vmapped, jitted functions over a leading run axis."""
+    """The vmapped, jitted functions over a leading run axis (``hp``: ``{name: [R]}``)."""
 
-    init: Callable  # (seeds uint32 [R], lams [R]) -> RunState[R]
-    train_epoch: Callable  # (RunState[R], lams [R], DeviceData) -> (RunState[R], metrics [R])
+    init: Callable  # (seeds uint32 [R], hp) -> RunState[R]
+    train_epoch: Callable  # (RunState[R], hp, DeviceData) -> (RunState[R], metrics [R])
     evaluate: Callable  # (params[R], x, y) -> acc [R]
     represent: Callable  # (params[R], x) -> (h [R, N, D], pred [R, N], head dict [R, ...])
 
@@ -235,21 +298,39 @@ def compile_program(program: Program, run_batch: int | None = None) -> CompiledP
       program: the per-run functions.
       run_batch: how many runs an epoch vmaps together. ``None``: all of them (one
         ``jit(vmap(epoch))``; best on GPU/TPU, and required when the run axis is sharded over
-        devices). ``k``: ``lax.map(epoch, runs, batch_size=k)``, groups of ``k`` vmapped runs
-        one after another inside the same compiled program. On a CPU the unbatched matmuls of
-        a small group run faster than one batched matmul over all runs (measured in
-        ``experiments/results/bench_engine.md``). Results are the same either way.
+        devices). ``k``: groups of ``k`` vmapped runs one after another (``lax.map``) inside
+        the same compiled program. On a CPU the unbatched matmuls of a small group run faster
+        than one batched matmul over all runs (measured in
+        ``experiments/results/bench_engine.md``), and a group whose runs have all stopped is
+        skipped. Results are the same either way.
     """
+    vmapped = jax.vmap(program.train_epoch, in_axes=(0, 0, None))
+
+    def group_epoch(states, hp, data):
+        # lax.cond: a group whose runs have all stopped or diverged costs nothing.
+        return jax.lax.cond(jnp.any(states.active), lambda s: vmapped(s, hp, data), _idle,
+                            states)
+
     if run_batch is None:
-        train_epoch = jax.vmap(program.train_epoch, in_axes=(0, 0, None))
+        train_epoch = group_epoch
     else:
-        def train_epoch(states, lams, data):
-            return jax.lax.map(lambda a: program.train_epoch(a[0], a[1], data), (states, lams),
-                               batch_size=run_batch)
+        def train_epoch(states, hp, data):
+            r = states.epoch.shape[0]
+            k = min(run_batch, r)
+            g, rest = divmod(r, k)
+            split = lambda t, a, b: jax.tree.map(lambda x: x[a:b], t)
+            head = jax.tree.map(lambda x: x.reshape((g, k) + x.shape[1:]),
+                                (split(states, 0, g * k), split(hp, 0, g * k)))
+            out = jax.lax.map(lambda a: group_epoch(a[0], a[1], data), head)
+            out = jax.tree.map(lambda x: x.reshape((g * k,) + x.shape[2:]), out)
+            if rest:
+                tail = group_epoch(split(states, g * k, r), split(hp, g * k, r), data)
+                out = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, tail)
+            return out
     return CompiledProgram(
         # Seeds (not keys) go in, so the inputs are plain arrays that can be sharded across
         # processes; each run's key is made from its seed alone.
-        init=jax.jit(jax.vmap(lambda seed, lam: program.init(jax.random.key(seed), lam))),
+        init=jax.jit(jax.vmap(lambda seed, hp: program.init(jax.random.key(seed), hp))),
         # donate the old state: its buffers are reused for the new one.
         train_epoch=jax.jit(train_epoch, donate_argnums=(0,)),
         evaluate=jax.jit(jax.vmap(program.evaluate, in_axes=(0, None, None))),

@@ -87,5 +87,6 @@ def plan(*, num_runs: int, params_bytes: int, step_activation_bytes: int,
     chunks = math.ceil(num_runs / runs)
     runs = math.ceil(num_runs / chunks)  # balance the chunks
     runs = -(-runs // num_devices) * num_devices  # pad to fill every device
+    chunks = math.ceil(num_runs / runs)  # padding may leave fewer chunks with runs in them
     return MemoryPlan(shared_bytes=data_bytes, per_run_bytes=per_run, budget_bytes=budget_bytes,
                       runs_per_program=runs, num_chunks=chunks)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import platform
 import sys
 import time
@@ -11,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from corel_jax import rundir
@@ -19,6 +19,7 @@ from corel_jax.errors import ConfigError
 from corel_jax.train import memory
 from corel_jax.train.config import SweepConfig
 from corel_jax.train.engine import (
+    HPARAMS,
     CompiledProgram,
     DeviceData,
     compile_program,
@@ -57,19 +58,27 @@ class SweepResult:
     final_params: Any = None
 
     def table(self) -> str:
-        """Mean ± std of best-epoch test accuracy per λ over the healthy runs, as plain text;
-        diverged runs are counted (and listed below the table)."""
-        lines = [f"{'lambda':>8}  {'runs':>4}  {'diverged':>8}  {'val acc':>15}  "
-                 f"{'test acc':>15}"]
-        for lam in self.config.lams:
-            rs = [r for r in self.records if r["lam"] == lam and not r["diverged"]]
-            nd = sum(1 for r in self.records if r["lam"] == lam and r["diverged"])
+        """Mean ± std of best-epoch validation and test accuracy per configuration (every
+        combination of the varied hyperparameters; λ when nothing else varies) over the
+        healthy runs, as plain text; diverged runs are counted (and listed below the table)."""
+        keys = [k for k in ("lr", "gamma", "center_alpha") if k in self.config.varied]
+        keys.append("lam")
+        names = {"lam": "lambda", "lr": "lr", "gamma": "gamma", "center_alpha": "alpha"}
+        head = "  ".join(f"{names[k]:>8}" for k in keys)
+        lines = [f"{head}  {'runs':>4}  {'diverged':>8}  {'val acc':>15}  {'test acc':>15}"]
+        configs = list(dict.fromkeys(tuple(r[k] for k in keys) for r in self.records))
+        for values in configs:
+            group = [r for r in self.records if tuple(r[k] for k in keys) == values]
+            rs = [r for r in group if not r["diverged"]]
+            nd = len(group) - len(rs)
+            label = "  ".join(f"{v:8.3g}" if k != "lam" else f"{v:8.3f}"
+                              for k, v in zip(keys, values))
+            if not rs:
+                lines.append(f"{label}  {0:4d}  {nd:8d}  {'(all diverged)':>15}")
+                continue
             v = np.array([r["best_val_acc"] for r in rs]) * 100
             t = np.array([r["test_acc"] for r in rs]) * 100
-            if len(rs) == 0:
-                lines.append(f"{lam:8.3f}  {0:4d}  {nd:8d}  {'(all diverged)':>15}")
-                continue
-            lines.append(f"{lam:8.3f}  {len(rs):4d}  {nd:8d}  {v.mean():7.2f} ± {v.std():5.2f}"
+            lines.append(f"{label}  {len(rs):4d}  {nd:8d}  {v.mean():7.2f} ± {v.std():5.2f}"
                          f"  {t.mean():7.2f} ± {t.std():5.2f}")
         for r in self.records:
             if r["diverged"]:
@@ -102,11 +111,12 @@ def build_encoder(cfg: SweepConfig, dataset):
         table = dataset.embeddings
         if table is not None and dataset.info.get("frozen", True):
             kwargs["frozen"] = FrozenTable(table)  # shared by all runs, never trained
-        else:  # a learned embedding of the vocabulary
+        elif table is not None:  # learned, starting from the dataset's table (GloVe or seeded)
+            kwargs["init_table"] = FrozenTable(table)
+            kwargs["vocab_size"], kwargs["embed_dim"] = table.shape
+        else:  # a learned embedding of the vocabulary, Flax's default init
             kwargs["vocab_size"] = len(dataset.vocab) if dataset.vocab else int(
                 dataset.x_train.max()) + 1
-            if table is not None:
-                kwargs["embed_dim"] = table.shape[1]
     return make_encoder(cfg.model, **kwargs)
 
 
@@ -181,6 +191,8 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = 
     out = Path(out_dir) if out_dir is not None and jax.process_index() == 0 else None
     ckpt = _checkpointer(cfg, out, resume, log)
     layout = ckpt.load_layout() if ckpt is not None else None
+    if resume and layout is not None:
+        check_resumable(out, cfg, dataset)
     if layout is None:
         mem = _memory_plan(cfg, program, dataset, len(runs), placement.num_devices)
         log(mem.describe(len(runs)))
@@ -190,11 +202,10 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = 
         _check_layout(layout, len(runs), placement, ckpt.directory)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+        if not resume:  # results of an earlier sweep in this directory are now stale
+            rundir.clear_results(out)
         # Written first, so that a sweep killed at any point can be resumed from it.
         rundir.write_config(out, _config_dict(cfg, dataset))
-        if not resume:  # results of an earlier sweep in this directory are now stale
-            for name in (rundir.RUNS_JSON, rundir.RUNS_CSV):
-                (out / name).unlink(missing_ok=True)
         if ckpt is not None:
             ckpt.save_layout(layout)
     compiled = compile_program(program, run_batch=resolve_run_batch(cfg, placement))
@@ -261,6 +272,35 @@ def _checkpointer(cfg: SweepConfig, out: Path | None, resume: bool, log):
     return ckpt
 
 
+#: config fields that do not change a sweep's numbers (may differ when resuming)
+NOT_RESULT_FIELDS = ("data_dir", "data_source", "checkpoint_every", "memory_budget_gb",
+                     "max_runs_per_program", "run_batch", "eval_batch_size",
+                     "save_representations")
+
+
+def check_resumable(out: Path, cfg: SweepConfig, dataset) -> None:
+    """Refuses to resume ``out`` under a configuration or data that differ from the one its
+    checkpoints were made with (``config.json``), naming what differs."""
+    try:
+        saved = rundir.load_config(out)
+    except (rundir.RunDirError, ValueError):
+        raise ConfigError(f"{out} has checkpoints but no readable config.json; it cannot be "
+                          f"resumed safely (delete {out / rundir.CHECKPOINT_SUBDIR})") from None
+    now = _config_dict(cfg, dataset)
+    fields = [f.name for f in dataclasses.fields(SweepConfig) if f.name not in NOT_RESULT_FIELDS]
+    differ = [k for k in fields + ["data_fingerprint"]
+              if k in saved and _canonical(saved[k]) != _canonical(now.get(k))]
+    if differ:
+        detail = "; ".join(f"{k}: {saved[k]!r} then, {now.get(k)!r} now" for k in differ)
+        raise ConfigError(f"cannot resume {out}: its sweep was started with other settings "
+                          f"({detail}); resume with the same ones, or start a new sweep in "
+                          f"another directory")
+
+
+def _canonical(v):
+    return json.loads(json.dumps(v, default=str))
+
+
 def _check_layout(layout, num_runs: int, placement: Placement, directory: Path) -> None:
     if layout.get("num_runs") != num_runs:
         raise ConfigError(f"the checkpoints in {directory} are for {layout.get('num_runs')} "
@@ -282,7 +322,7 @@ def resolve_run_batch(cfg: SweepConfig, placement: Placement) -> int | None:
 
 def _memory_plan(cfg, program, dataset, num_runs, num_devices) -> memory.MemoryPlan:
     key = jax.random.key(0)
-    state_shape = jax.eval_shape(program.init, key, jnp.float32(0.5))
+    state_shape = jax.eval_shape(program.init, key, program.default_hparams)
     params_bytes = memory.tree_bytes(state_shape.params)
     x = dataset.x_train
     step_x = jax.ShapeDtypeStruct((cfg.batch_size,) + x.shape[1:], x.dtype)
@@ -308,10 +348,11 @@ def _train_chunk(cfg, compiled: CompiledProgram, placement: Placement, data, x_t
 
     n = len(chunk)
     padded = list(chunk) + [chunk[0]] * (size - n)
-    seeds = placement.shard_runs(np.asarray([s for s, _ in padded], np.uint32))
-    lams = placement.shard_runs(np.asarray([lam for _, lam in padded], np.float32))
-    state = compiled.init(seeds, lams)
-    # Per-epoch curves, filled as the epochs go (NaN: not trained yet, or diverged).
+    seeds = placement.shard_runs(np.asarray([r.seed for r in padded], np.uint32))
+    hp = placement.shard_runs({k: np.asarray([r.hparams()[k] for r in padded], np.float32)
+                               for k in HPARAMS})
+    state = compiled.init(seeds, hp)
+    # Per-epoch curves, filled as the epochs go (NaN: not trained, stopped or diverged).
     curves = {"train_loss": np.full((n, cfg.epochs), np.nan, np.float32),
               "val_acc": np.full((n, cfg.epochs), np.nan, np.float32)}
     start = 0
@@ -326,19 +367,23 @@ def _train_chunk(cfg, compiled: CompiledProgram, placement: Placement, data, x_t
     bar = _progress(cfg.epochs, desc, progress)
     bar.update(start)
     for epoch in range(start, cfg.epochs):
+        if epoch > start and not _any_active(placement, state, n):
+            # Every run has stopped (or diverged): the program ends here.
+            bar.set_postfix_str(f"all runs stopped after epoch {epoch}")
+            bar.update(cfg.epochs - epoch)
+            break
         t0 = time.perf_counter()
-        state, metrics = compiled.train_epoch(state, lams, data)
+        state, metrics = compiled.train_epoch(state, hp, data)
         m = placement.gather(metrics)
         dt = time.perf_counter() - t0
         timings["compile_s" if epoch == start else "train_s"] += dt
+        timings["epochs"] = timings.get("epochs", 0) + 1
         curves["train_loss"][:, epoch] = m["train_loss"][:n]
         curves["val_acc"][:, epoch] = va = m["val_acc"][:n]
         healthy = va[np.isfinite(va)]
-        diverged = n - healthy.size
         bar.set_postfix_str(
-            (f"val acc mean {np.mean(healthy):.4f} best {np.max(healthy):.4f}"
-             + (f", {diverged} diverged" if diverged else ""))
-            if healthy.size else "all runs diverged")
+            f"val acc mean {np.mean(healthy):.4f} best {np.max(healthy):.4f}, "
+            f"{healthy.size}/{n} training" if healthy.size else "no run training")
         bar.update(1)
         if schedule is not None and epoch + 1 < cfg.epochs and schedule.due(epoch + 1):
             # (the chunk's last epoch is covered by its finished-chunk file)
@@ -352,7 +397,8 @@ def _train_chunk(cfg, compiled: CompiledProgram, placement: Placement, data, x_t
     h = placement.gather(h)[:n] if cfg.save_representations else None
     best = placement.gather({"best_val_acc": state.best_val_acc,
                              "best_epoch": state.best_epoch,
-                             "diverged_epoch": state.diverged_epoch})
+                             "diverged_epoch": state.diverged_epoch,
+                             "stopped_epoch": state.stopped_epoch})
     timings["eval_s"] += time.perf_counter() - t0
     return {
         "train_loss": curves["train_loss"], "val_acc": curves["val_acc"],
@@ -362,21 +408,40 @@ def _train_chunk(cfg, compiled: CompiledProgram, placement: Placement, data, x_t
     }
 
 
+def _any_active(placement: Placement, state, n: int) -> bool:
+    """Whether any of the chunk's ``n`` real runs still trains."""
+    ended = placement.gather({"d": state.diverged_epoch, "s": state.stopped_epoch})
+    return bool(np.any((ended["d"][:n] == 0) & (ended["s"][:n] == 0)))
+
+
+def _last_finite(row: np.ndarray) -> float:
+    finite = row[np.isfinite(row)]
+    return float(finite[-1]) if finite.size else float("nan")
+
+
 def _assemble(cfg, pieces, runs, y_test, timings) -> SweepResult:
     cat = lambda k: np.concatenate([p[k] for p in pieces], axis=0)
     pred = cat("pred")
     test_acc = (pred == y_test[None]).mean(axis=1)
     val_acc = cat("val_acc")
     records = []
-    for i, (seed, lam) in enumerate(runs):
-        d_epoch = int(cat("diverged_epoch")[i])
+    diverged_epoch, best_epoch = cat("diverged_epoch"), cat("best_epoch")
+    best_val = cat("best_val_acc")
+    # chunks finished before early stopping existed have no stopped_epoch: none stopped
+    stopped = np.concatenate([p.get("stopped_epoch", np.zeros(len(p["pred"]), np.int32))
+                              for p in pieces])
+    for i, run in enumerate(runs):
+        d_epoch, s_epoch = int(diverged_epoch[i]), int(stopped[i])
         records.append({
-            "run": i, "seed": seed, "lam": lam,
-            "best_epoch": int(cat("best_epoch")[i]),
-            "best_val_acc": float(max(cat("best_val_acc")[i], 0.0)),
+            "run": i, "seed": run.seed, "lam": run.lam,
+            "best_epoch": int(best_epoch[i]),
+            "best_val_acc": float(max(best_val[i], 0.0)),
             "test_acc": float(test_acc[i]),
-            "final_val_acc": float(val_acc[i, -1]),
+            "final_val_acc": _last_finite(val_acc[i]),
             "diverged": d_epoch > 0, "diverged_epoch": d_epoch or None,
+            "lr": run.lr, "gamma": run.gamma, "center_alpha": run.center_alpha,
+            "stopped_epoch": s_epoch or None,
+            "epochs_trained": s_epoch or d_epoch or cfg.epochs,
         })
     heads = {k: np.concatenate([p["head"][k] for p in pieces]) for k in pieces[0]["head"]}
     result = SweepResult(
@@ -392,8 +457,26 @@ def _config_dict(cfg: SweepConfig, dataset) -> dict[str, Any]:
     """``config.json``: the configuration (``SweepConfig.from_dict`` reads it back) + facts."""
     config = cfg.to_dict()
     config.update(setting=cfg.setting, num_runs=cfg.num_runs, num_classes=dataset.num_classes,
-                  class_names=list(dataset.class_names), dataset_sizes=dataset.sizes)
+                  class_names=list(dataset.class_names), dataset_sizes=dataset.sizes,
+                  data_fingerprint=data_fingerprint(dataset))
     return config
+
+
+def data_fingerprint(dataset) -> str:
+    """SHA-256 over the arrays a sweep reads (every split, and the embedding table): equal
+    exactly when the data are, whichever files or source they came from."""
+    import hashlib
+
+    h = hashlib.sha256()
+    arrays = [dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val, dataset.x_test,
+              dataset.y_test]
+    if getattr(dataset, "embeddings", None) is not None:
+        arrays.append(dataset.embeddings)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.data)
+    return h.hexdigest()
 
 
 def write_run_dir(out: Path, result: SweepResult, dataset) -> None:

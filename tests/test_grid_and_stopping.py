@@ -1,0 +1,206 @@
+"""Hyperparameter grids, early stopping and the partial last minibatch, on scikit-learn's digits.
+
+The engine's promises: a run's numbers depend only on its own seed and hyperparameters (not on
+which runs share its program), changing grid values does not recompile, and a run ended by
+early stopping is exactly the same run trained alone for that many epochs.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from corel_jax.data import load_dataset
+from corel_jax.errors import ConfigError
+from corel_jax.train import SweepConfig, train_sweep
+from corel_jax.train import engine as engine_lib
+from corel_jax.train import sweep as sweep_lib
+from corel_jax.train.config import parse_values
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def small(**kw):
+    base = dict(dataset="digits", model="mlp", loss="gaussian", seeds=(0,), lams=(0.5,),
+                epochs=3, batch_size=64, width=32, lr=3e-3)
+    base.update(kw)
+    return SweepConfig(**base)
+
+
+def run(cfg, digits, **kw):
+    return train_sweep(cfg, dataset=digits, progress=False, log=None, **kw)
+
+
+# --------------------------------------------------------------------------- grids
+
+
+def test_grid_expansion_order_and_names():
+    cfg = small(seeds=(0, 1), lams=(0.3, 0.7), lr=(1e-3, 3e-3), gamma=(0.5, 1.0))
+    assert cfg.num_runs == 16 and len(cfg.runs) == 16
+    assert cfg.varied == ("lr", "gamma", "lam")
+    # seeds innermost, learning rate outermost
+    assert cfg.runs[0] == (0, 0.3, 1e-3, 0.5, 0.5) and cfg.runs[1].seed == 1
+    assert cfg.runs[2].lam == 0.7 and cfg.runs[4].gamma == 1.0 and cfg.runs[8].lr == 3e-3
+    assert len(set(cfg.runs)) == 16
+    d = cfg.to_dict()
+    assert d["lr"] == [1e-3, 3e-3] and d["center_alpha"] == 0.5  # one value stays a number
+    assert SweepConfig.from_dict(d) == cfg
+    assert parse_values("1e-3,3e-3", "lr") == (1e-3, 3e-3)
+
+
+def test_grid_errors_name_the_problem():
+    with pytest.raises(ConfigError, match="a grid over gamma needs --loss gaussian"):
+        small(loss="cosine", gamma=(0.5, 1.0))
+    with pytest.raises(ConfigError, match="a grid over center_alpha needs --loss center"):
+        small(center_alpha=(0.1, 0.5))
+    with pytest.raises(ConfigError, match="lr must be a positive number"):
+        small(lr=(1e-3, -1.0))
+    with pytest.raises(ConfigError, match="lr has duplicates"):
+        small(lr=(1e-3, 1e-3))
+    with pytest.raises(ConfigError, match="center_alpha must lie in"):
+        small(loss="center", center_alpha=(0.5, 2.0))
+    with pytest.raises(ConfigError, match="patience must be a positive integer"):
+        small(patience=0)
+    with pytest.raises(ConfigError, match="min_epochs must be an integer"):
+        small(min_epochs=-1)
+
+
+@pytest.mark.parametrize("loss,axes", [
+    ("gaussian", dict(lr=(1e-3, 3e-3), gamma=(0.5, 2.0))),
+    ("center", dict(lr=(3e-3,), center_alpha=(0.1, 0.5))),
+])
+def test_a_run_in_a_grid_equals_the_run_alone(digits, loss, axes):
+    together = run(small(loss=loss, seeds=(0, 1), lams=(0.7,), epochs=2, **axes), digits)
+    for r in together.records[::3]:
+        alone = run(small(loss=loss, seeds=(r["seed"],), lams=(r["lam"],), epochs=2,
+                          lr=r["lr"], gamma=r["gamma"], center_alpha=r["center_alpha"]),
+                    digits)
+        np.testing.assert_allclose(together.val_acc[r["run"]], alone.val_acc[0], atol=1e-6)
+        np.testing.assert_allclose(together.train_loss[r["run"]], alone.train_loss[0],
+                                   rtol=2e-5)
+        assert alone.records[0]["test_acc"] == pytest.approx(r["test_acc"], abs=1e-6)
+
+
+def test_grid_values_change_the_numbers(digits):
+    res = run(small(seeds=(0,), lr=(1e-3, 1e-2), gamma=(0.5, 2.0), learn_gamma=False,
+                    epochs=1), digits)
+    losses = res.train_loss[:, 0]
+    assert len(set(np.round(losses, 6))) == 4  # every (lr, γ) trains differently
+    np.testing.assert_allclose(res.heads["gamma"], [0.5, 2.0, 0.5, 2.0], rtol=1e-6)
+
+
+def test_fixed_gamma_stays_fixed_learned_gamma_moves(digits):
+    fixed = run(small(gamma=(0.25,), learn_gamma=False, epochs=2), digits)
+    learned = run(small(gamma=(0.25,), learn_gamma=True, epochs=2), digits)
+    assert float(fixed.heads["gamma"][0]) == pytest.approx(0.25, rel=1e-6)
+    assert abs(float(learned.heads["gamma"][0]) - 0.25) > 1e-3
+
+
+def test_changing_grid_values_does_not_recompile(digits):
+    cfg = small(seeds=(0, 1), lams=(0.5, 0.9), lr=(1e-3,))
+    program = engine_lib.make_program(cfg, sweep_lib.build_encoder(cfg, digits),
+                                      digits.num_classes, digits.x_train[:1])
+    compiled = engine_lib.compile_program(program, run_batch=2)
+    data = engine_lib.DeviceData(jnp.asarray(digits.x_train[:256]),
+                                 jnp.asarray(digits.y_train[:256]),
+                                 jnp.asarray(digits.x_val), jnp.asarray(digits.y_val))
+    seeds = engine_lib.run_seeds([0, 1, 0, 1])
+    for lr, gamma in ((1e-3, 0.5), (3e-2, 4.0)):
+        hp = engine_lib.hparams([dict(lam=0.5, lr=lr, gamma=gamma, center_alpha=0.5)] * 4)
+        state = compiled.init(seeds, hp)
+        state, _ = compiled.train_epoch(state, hp, data)
+    assert compiled.init._cache_size() == 1
+    assert compiled.train_epoch._cache_size() == 1
+
+
+def test_table_groups_by_every_varied_hyperparameter(digits):
+    res = run(small(seeds=(0, 1), lr=(1e-3, 3e-3), epochs=1), digits)
+    lines = res.table().splitlines()
+    assert lines[0].split()[:2] == ["lr", "lambda"]
+    assert len(lines) == 3 and all(" 2 " in line for line in lines[1:])
+
+
+# --------------------------------------------------------------------------- early stopping
+
+
+def test_should_stop_rule():
+    stop = lambda best, epoch, **kw: bool(engine_lib.should_stop(
+        jnp.int32(best), jnp.int32(epoch), **kw))
+    assert not stop(1, 5, patience=None)
+    assert stop(2, 5, patience=3) and not stop(3, 5, patience=3)
+    assert not stop(2, 5, patience=3, min_epochs=6) and stop(2, 6, patience=3, min_epochs=6)
+
+
+def test_early_stopped_run_equals_the_run_trained_alone_that_long(digits):
+    # λ = 1 (pure attraction) at a high learning rate plateaus early on digits
+    cfg = small(seeds=(0, 1), lams=(0.5, 1.0), lr=(3e-2,), epochs=12, patience=2)
+    res = run(cfg, digits)
+    stopped = [r for r in res.records if r["stopped_epoch"]]
+    assert stopped, "no run stopped early: the test needs one"
+    for r in res.records:
+        e = r["stopped_epoch"] or cfg.epochs
+        assert r["epochs_trained"] == e
+        assert np.isfinite(res.val_acc[r["run"], :e]).all()
+        assert np.isnan(res.val_acc[r["run"], e:]).all()  # nothing after the stop
+        if r["stopped_epoch"]:
+            assert r["stopped_epoch"] - r["best_epoch"] == 2
+    r = stopped[0]
+    alone = run(small(seeds=(r["seed"],), lams=(r["lam"],), lr=(3e-2,),
+                      epochs=r["stopped_epoch"]), digits)
+    np.testing.assert_allclose(res.val_acc[r["run"], :r["stopped_epoch"]], alone.val_acc[0],
+                               atol=1e-6)
+    assert alone.records[0]["best_epoch"] == r["best_epoch"]
+    assert alone.records[0]["test_acc"] == pytest.approx(r["test_acc"], abs=1e-6)
+    # equal up to float rounding (vmapped with another run vs alone)
+    np.testing.assert_allclose(res.heads["W"][r["run"]], alone.heads["W"][0], atol=1e-4)
+
+
+def test_program_ends_when_every_run_has_stopped(digits):
+    res = run(small(seeds=(0,), lams=(1.0,), lr=(3e-2,), epochs=40, patience=1), digits)
+    r = res.records[0]
+    assert r["stopped_epoch"] is not None and r["stopped_epoch"] < 40
+    assert res.timings["epochs"] == r["stopped_epoch"]  # no epoch was run after the stop
+
+
+def test_min_epochs_delays_the_stop(digits):
+    res = run(small(seeds=(0,), lams=(1.0,), lr=(3e-2,), epochs=8, patience=1, min_epochs=8),
+              digits)
+    assert res.records[0]["stopped_epoch"] in (None, 8)
+    assert np.isfinite(res.val_acc[0]).all()
+
+
+# --------------------------------------------------------------------------- the last minibatch
+
+
+def test_every_example_is_trained_on_each_epoch(digits):
+    """The partial last minibatch is trained on (masked), not dropped: an epoch has
+    ceil(n / batch) steps and its filler examples do not change the update."""
+    n = 100  # 100 = 64 + 36: one full batch and a partial one
+    ds = digits.subset(n_train=n)
+    assert len(ds.y_train) == n
+    cfg = small(loss="cce", batch_size=64, epochs=1)
+    program = engine_lib.make_program(cfg, sweep_lib.build_encoder(cfg, ds), ds.num_classes,
+                                      ds.x_train[:1])
+    hp = program.default_hparams
+    state = program.init(jax.random.key(0), hp)
+    x, y = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
+    # A partial batch of 36 real examples + 28 filler ones equals the 36 alone.
+    valid = jnp.arange(64) < 36
+    key = jax.random.key(1)
+    xs = jnp.concatenate([x[64:], x[:28]])
+    ys = jnp.concatenate([y[64:], y[:28]])
+    masked = program.train_step(state.params, state.opt_state, state.centers, xs, ys, valid,
+                                hp, key)
+    plain = program.train_step(state.params, state.opt_state, state.centers, x[64:], y[64:],
+                               jnp.ones(36, bool), hp, key)
+    assert float(masked[3]) == pytest.approx(float(plain[3]), rel=1e-5)
+    for a, b in zip(jax.tree.leaves(masked[0]), jax.tree.leaves(plain[0])):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    # The epoch's scan runs ceil(100 / 64) = 2 steps.
+    data = engine_lib.DeviceData(x, y, jnp.asarray(ds.x_val), jnp.asarray(ds.y_val))
+    steps = jax.make_jaxpr(lambda s: program.train_epoch(s, hp, data))(state)
+    lengths = [e.params["length"] for e in steps.jaxpr.eqns if e.primitive.name == "scan"]
+    assert 2 in lengths
