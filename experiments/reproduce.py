@@ -2,16 +2,24 @@
 
     python experiments/reproduce.py --setting mnist-mlp --profile cpu --data-dir ../shared/data
 
-Stages (each one compiled program per loss; a stage whose run directory is complete is skipped,
-so a re-run after an interruption resumes at stage granularity):
+Stages (each one compiled program per loss). Every finished stage's compact results (its
+``config.json``, ``runs.json``/``runs.csv``, ``curves.csv``, the stage record and, for final
+stages, the clustering scores; never parameters or representations) are copied to
+``--store`` (default ``experiments/results/<setting>/<profile>/stages/<stage>/``), which is
+meant for git: started again later, even on a new machine with a fresh clone, the script skips
+every stage found there with the same configuration, and continues. A stage interrupted within
+a session resumes from its last checkpoint (about every 10 minutes). With ``--commit`` each
+stage's store is committed as soon as it is written.
 
 1. ``sweep-<loss>`` for center, cosine and gaussian: every λ of the profile's grid ×
    ``sweep_seeds`` (no representations saved); ``sweep-cce``: CCE once (it has no λ).
 2. λ selection per loss: the λ with the highest mean best validation accuracy over the sweep's
    seeds (ties: the smaller; :func:`corel_jax.evaluate.select_lambda`).
-3. ``final-<loss>``: ``final_seeds`` at the selected λ, with test representations.
-4. ``sweep-gaussian_original``: the same λ grid with the original PyTorch code's
-   Gaussian-COREL (:mod:`gaussian_original`), for the λ-curve comparison only.
+3. ``sweep-gaussian_original``: the same λ grid with the original PyTorch code's
+   Gaussian-COREL (:mod:`gaussian_original`).
+4. ``final-<loss>``: ``final_seeds`` at the selected λ, with test representations (clustering
+   scores computed at once); ``final-gaussian_original`` at its own selected λ, and, where the
+   profile asks, ``final-gaussian_learned`` (learned γ, our extension) at Gaussian's λ.
 5. Reports: the evaluator's tables and figures for the final runs
    (:func:`corel_jax.evaluate.write_report`), the λ curves of the sweeps, the Gaussian
    comparison figure, the paper's numbers beside ours, hardware and wall times, written to
@@ -48,6 +56,9 @@ from configs import (  # noqa: E402
 
 STAGE_FILE = "stage.json"  # written into a run directory once its stage has finished
 ORIGINAL = "gaussian_original"
+LEARNED = "gaussian_learned"  # Gaussian-COREL with learned γ (our extension)
+STORE_FILES = ("config.json", "runs.json", "runs.csv", "curves.csv", STAGE_FILE)
+CLUSTERING_CSV = "clustering.csv"
 
 
 # --------------------------------------------------------------------------- stages
@@ -57,17 +68,20 @@ def sweep_config(cfg: ReproConfig, loss: str, kind: str, data_dir: str | None, l
     """The :class:`SweepConfig` of one stage (``kind``: ``sweep`` or ``final``)."""
     from corel_jax.train import SweepConfig
 
-    train_loss = "gaussian" if loss == ORIGINAL else loss
+    train_loss = "gaussian" if loss in (ORIGINAL, LEARNED) else loss
     if kind == "sweep":
         lams = (cfg.cce_lam,) if loss == "cce" else cfg.lams
         seeds, epochs, save = cfg.sweep_seeds, cfg.sweep_epochs, False
     else:
         seeds, epochs, save = cfg.final_seeds, cfg.final_epochs, True
+    full = f"{kind}-{loss}" in cfg.full_stages
     return SweepConfig(
         dataset=cfg.dataset, model=cfg.model, loss=train_loss, seeds=seeds, lams=tuple(lams),
         epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr, width=cfg.width, gamma=cfg.gamma,
+        learn_gamma=cfg.learn_gamma or loss == LEARNED,
+        patience=None if full else cfg.patience, min_epochs=0 if full else cfg.min_epochs,
         data_dir=data_dir, save_representations=save, run_batch=cfg.run_batch,
-        checkpoint_every=0,
+        checkpoint_every=cfg.checkpoint_every,
     )
 
 
@@ -81,7 +95,8 @@ def _stage_key(scfg) -> dict[str, Any]:
 
 
 def stage_done(run_dir: Path, scfg, variant: str | None) -> dict | None:
-    """The stage record if ``run_dir`` holds this exact stage, finished; else None."""
+    """The stage record if ``run_dir`` (a run directory or a store folder) holds this exact
+    stage, finished; else None."""
     f = run_dir / STAGE_FILE
     if not f.is_file():
         return None
@@ -89,41 +104,145 @@ def stage_done(run_dir: Path, scfg, variant: str | None) -> dict | None:
         rec = json.loads(f.read_text())
     except ValueError:
         return None
-    if rec.get("sweep") != _stage_key(scfg) or rec.get("variant") != variant:
+    if _canonical(rec.get("sweep")) != _canonical(_stage_key(scfg)) \
+            or rec.get("variant") != variant:
         return None
     return rec
 
 
+def _canonical(d):
+    """JSON round trip (tuples -> lists), and a single-valued grid written as a number."""
+    d = json.loads(json.dumps(d))
+    if isinstance(d, dict):
+        for k in ("lr", "gamma", "center_alpha"):
+            if isinstance(d.get(k), list) and len(d[k]) == 1:
+                d[k] = d[k][0]
+        # fields added later, at their defaults, do not make an older record stale
+        for k, default in (("learn_gamma", True), ("patience", None), ("min_epochs", 0)):
+            if d.get(k, default) == default:
+                d.pop(k, None)
+    return d
+
+
+def store_stage(run_dir: Path, store: Path, *, clustering: bool, log=print) -> Path:
+    """Copies a finished stage's compact results to ``store`` (see the module docstring);
+    for a final stage also computes every run's clustering scores there."""
+    from corel_jax import rundir
+
+    store.mkdir(parents=True, exist_ok=True)
+    for name in STORE_FILES:
+        rundir.write_bytes(store / name, (run_dir / name).read_bytes())
+    if clustering:
+        from corel_jax.evaluate.report import ReportOptions, evaluate_run
+
+        config = rundir.load_config(run_dir)
+        labels = rundir.load_test_labels(run_dir)
+        loss = config["loss"]
+        rows = []
+        for r in rundir.load_runs(run_dir):
+            t0 = time.perf_counter()
+            row = {"run": r["run"], "seed": r["seed"], "lam": r["lam"]}
+            row.update(evaluate_run(run_dir, r["run"], loss, labels, ReportOptions()))
+            rows.append(row)
+            log(f"  clustering run {r['run']}: {time.perf_counter() - t0:.0f} s")
+        rundir.write_csv(store / CLUSTERING_CSV, rows, list(rows[0]))
+    return store
+
+
+def commit_store(store: Path, message: str, log=print) -> None:
+    """``git commit --only`` of the stage's store: nothing else that is staged goes with it
+    (retried while another git command holds the index lock)."""
+    repo = subprocess.run(["git", "-C", str(store), "rev-parse", "--show-toplevel"],
+                          capture_output=True, text=True)
+    if repo.returncode != 0:
+        log(f"not committed: {store} is not in a git repository")
+        return
+    top = repo.stdout.strip()
+    for attempt in range(10):
+        add = subprocess.run(["git", "-C", top, "add", "--", str(store)], capture_output=True,
+                             text=True)
+        ci = add.returncode == 0 and subprocess.run(
+            ["git", "-C", top, "commit", "-q", "--only", "-m", message, "--", str(store)],
+            capture_output=True, text=True)
+        if ci and ci.returncode == 0:
+            log(f"committed {store}")
+            return
+        time.sleep(3 + 3 * attempt)
+    log(f"could not commit {store}; commit it by hand")
+
+
 def run_stage(name: str, run_dir: Path, scfg, dataset, *, variant=None, objective_fn=None,
-              log=print, progress=True) -> dict:
-    """Trains one stage into ``run_dir`` unless it is already complete; returns its record."""
+              log=print, progress=True, store: Path | None = None, commit: bool = False
+              ) -> dict:
+    """Trains one stage into ``run_dir`` unless it is already complete (in ``store`` or in
+    ``run_dir``); resumes it from its checkpoints when a session stopped mid-stage; returns
+    its record."""
     from corel_jax import rundir
     from corel_jax.train import train_sweep
 
-    done = stage_done(run_dir, scfg, variant)
-    if done is not None:
-        log(f"[{name}] complete in {run_dir} ({done['wall_s']:.0f} s when run); skipped")
-        return {**done, "skipped": True}
+    for where in (store, run_dir):
+        done = stage_done(where, scfg, variant) if where is not None else None
+        if done is not None:
+            log(f"[{name}] complete in {where} ({done['wall_s']:.0f} s when run); skipped")
+            if store is not None and where != store:
+                store_stage(run_dir, store, clustering=scfg.save_representations, log=log)
+                if commit:
+                    commit_store(store, f"reproduce: {store.parent.parent.name} "
+                                        f"{store.parent.name} {name} (stored)", log)
+            return {**done, "skipped": True}
     (run_dir / STAGE_FILE).unlink(missing_ok=True)
+    resume = _resumable(run_dir, scfg)
     log(f"[{name}] {scfg.num_runs} runs ({len(scfg.seeds)} seeds × {len(scfg.lams)} λ), "
-        f"{scfg.epochs} epochs -> {run_dir}")
+        f"{scfg.epochs} epochs" + (f", patience {scfg.patience}" if scfg.patience else "")
+        + f" -> {run_dir}" + (" (resuming)" if resume else ""))
     t0 = time.perf_counter()
     result = train_sweep(scfg, dataset=dataset, out_dir=run_dir, progress=progress,
-                         log=log, objective_fn=objective_fn)
+                         log=log, objective_fn=objective_fn, resume=resume)
     wall = time.perf_counter() - t0
     if variant is not None:  # mark the variant in the run directory's config
         config = rundir.load_config(run_dir)
         config["variant"] = variant
-        config["variant_note"] = ("Gaussian-COREL as the original PyTorch code computes it "
-                                  "(experiments/gaussian_original.py); not the library's loss")
+        config["variant_note"] = VARIANT_NOTES[variant]
         rundir.write_config(run_dir, config)
     rec = {"stage": name, "variant": variant, "sweep": _stage_key(scfg), "wall_s": wall,
            "timings": result.timings, "num_runs": scfg.num_runs,
-           "run_epochs": scfg.num_runs * scfg.epochs,
+           "run_epochs": int(sum(r.get("epochs_trained", scfg.epochs)
+                                 for r in result.records)),
+           "max_run_epochs": scfg.num_runs * scfg.epochs,
+           "resumed": resume, "hardware": hardware(),
            "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
     rundir.write_json(run_dir / STAGE_FILE, rec)
     log(f"[{name}] done in {wall:.0f} s")
+    if store is not None:
+        store_stage(run_dir, store, clustering=scfg.save_representations, log=log)
+        if commit:
+            commit_store(store, f"reproduce: {store.parent.parent.name} {store.parent.name} "
+                                f"{name} ({wall / 60:.0f} min)", log)
     return {**rec, "skipped": False}
+
+
+VARIANT_NOTES = {
+    ORIGINAL: "Gaussian-COREL as the original PyTorch code computes it "
+              "(experiments/gaussian_original.py); not the library's loss",
+    LEARNED: "Gaussian-COREL with γ learned with the network (our extension; the paper's γ "
+             "is a fixed hyperparameter)",
+}
+
+
+def _resumable(run_dir: Path, scfg) -> bool:
+    """Whether ``run_dir`` holds checkpoints of this very stage (same configuration)."""
+    from corel_jax import rundir
+
+    ckpt = run_dir / rundir.CHECKPOINT_SUBDIR
+    if not (ckpt.is_dir() and any(ckpt.iterdir()) and (run_dir / rundir.CONFIG).is_file()):
+        return False
+    try:
+        saved = rundir.load_config(run_dir)
+    except ValueError:
+        return False
+    keep = set(_stage_key(scfg))
+    return _canonical({k: v for k, v in saved.items() if k in keep}) == \
+        _canonical(_stage_key(scfg))
 
 
 def pick_lambda(run_dir: Path) -> float:
@@ -139,8 +258,12 @@ def pick_lambda(run_dir: Path) -> float:
 
 def reproduce(cfg: ReproConfig, *, data_dir: str | None, runs_root: Path, out: Path,
               command: str, log=print, progress=True, dataset=None, report_options=None,
-              stages: str = "all") -> dict:
-    """Runs every stage of ``cfg`` and writes the report; returns the measured numbers."""
+              stages: str = "all", store: Path | None = None, commit: bool = False) -> dict:
+    """Runs every stage of ``cfg`` and writes the report; returns the measured numbers.
+
+    ``store``: the folder of compact stage results (None: none; stages are then found only in
+    their run directories under ``runs_root``).
+    """
     t_start = time.perf_counter()
     if dataset is None:
         from corel_jax.train.sweep import load_data
@@ -149,36 +272,43 @@ def reproduce(cfg: ReproConfig, *, data_dir: str | None, runs_root: Path, out: P
     runs_root = Path(runs_root)
     records: dict[str, dict] = {}
 
-    # 1. λ sweeps (CCE once)
+    def stage(name, scfg, **kw):
+        where = store / name if store is not None else None
+        records[name] = run_stage(name, runs_root / name, scfg, dataset, log=log,
+                                  progress=progress, store=where, commit=commit, **kw)
+        return where if where is not None else runs_root / name
+
+    from gaussian_original import original_gaussian_objective
+
+    original = dict(variant=ORIGINAL, objective_fn=original_gaussian_objective)
+    # 1. λ sweeps (CCE once); the original code's Gaussian-COREL on the same grid
+    sweep_dirs = {}
     for loss in ALL_LOSSES:
         name = f"sweep-{loss}"
-        records[name] = run_stage(name, runs_root / name,
-                                  sweep_config(cfg, loss, "sweep", data_dir), dataset,
-                                  log=log, progress=progress)
+        sweep_dirs[loss] = stage(name, sweep_config(cfg, loss, "sweep", data_dir))
+    if cfg.original_gaussian and stages in ("all", "final"):
+        sweep_dirs[ORIGINAL] = stage(f"sweep-{ORIGINAL}",
+                                     sweep_config(cfg, ORIGINAL, "sweep", data_dir), **original)
     # 2. λ per loss
-    lam_of = {loss: pick_lambda(runs_root / f"sweep-{loss}") for loss in ALL_LOSSES}
+    lam_of = {loss: pick_lambda(d) for loss, d in sweep_dirs.items()}
     log("selected λ: " + ", ".join(f"{k} {v:g}" for k, v in lam_of.items()))
     # 3. final runs at the selected λ
     if stages in ("all", "final"):
         for loss in ALL_LOSSES:
-            name = f"final-{loss}"
-            records[name] = run_stage(name, runs_root / name,
-                                      sweep_config(cfg, loss, "final", data_dir,
-                                                   lams=(lam_of[loss],)),
-                                      dataset, log=log, progress=progress)
-    # 4. the original code's Gaussian-COREL, same grid
-    if cfg.original_gaussian and stages in ("all", "final"):
-        from gaussian_original import original_gaussian_objective
-
-        name = f"sweep-{ORIGINAL}"
-        records[name] = run_stage(name, runs_root / name,
-                                  sweep_config(cfg, ORIGINAL, "sweep", data_dir), dataset,
-                                  variant=ORIGINAL, objective_fn=original_gaussian_objective,
-                                  log=log, progress=progress)
+            stage(f"final-{loss}",
+                  sweep_config(cfg, loss, "final", data_dir, lams=(lam_of[loss],)))
+        if cfg.original_gaussian and cfg.profile == "paper":
+            stage(f"final-{ORIGINAL}",
+                  sweep_config(cfg, ORIGINAL, "final", data_dir, lams=(lam_of[ORIGINAL],)),
+                  **original)
+        if cfg.learned_gamma_final:
+            stage(f"final-{LEARNED}",
+                  sweep_config(cfg, LEARNED, "final", data_dir, lams=(lam_of["gaussian"],)),
+                  variant=LEARNED)
     train_wall = time.perf_counter() - t_start
     if stages != "all":
         return {"lam_of": lam_of, "stages": records}
-    # 5. reports
+    # 4. reports
     import report_repro
 
     return report_repro.write(cfg, runs_root=runs_root, out=out, lam_of=lam_of,
@@ -199,6 +329,11 @@ def main(argv=None) -> int:
                    help="run directories (default runs/reproduce/<setting>/<profile>)")
     p.add_argument("--stages", default="all", choices=("all", "sweep", "final"),
                    help="stop after the sweeps or the final runs (default: all, with reports)")
+    p.add_argument("--store", default=None,
+                   help="compact stage results, for git (default "
+                        "experiments/results/<setting>/<profile>/stages; 'none': none)")
+    p.add_argument("--commit", action="store_true",
+                   help="git-commit each stage's store as soon as it is written")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     cfg = get_config(args.setting, args.profile)
@@ -207,8 +342,11 @@ def main(argv=None) -> int:
     command = "python " + " ".join(shlex.quote(a) for a in [
         os.path.relpath(__file__) if not os.path.isabs(sys.argv[0]) else sys.argv[0],
         *(argv if argv is not None else sys.argv[1:])])
+    store = (None if args.store == "none" else
+             Path(args.store or HERE / "results" / args.setting / args.profile / "stages"))
     result = reproduce(cfg, data_dir=args.data_dir, runs_root=runs_root, out=out,
-                       command=command, progress=not args.quiet, stages=args.stages)
+                       command=command, progress=not args.quiet, stages=args.stages,
+                       store=store, commit=args.commit)
     if args.stages == "all":
         print(f"wrote {out}/report.md")
     else:

@@ -25,7 +25,8 @@ from corel_jax.similarity import sqdist  # noqa: E402
 
 TINY = ReproConfig(setting="digits-mlp", dataset="digits", model="mlp", profile="test",
                    lams=(0.5, 0.9), sweep_seeds=(0,), sweep_epochs=1, final_seeds=(0, 1),
-                   final_epochs=2, width=32)
+                   final_epochs=2, width=32, learn_gamma=False, learned_gamma_final=True,
+                   patience=1, full_stages=("sweep-cce",))
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def repro(tmp_path_factory):
     logs: list[str] = []
     result = reproduce.reproduce(TINY, data_dir=None, runs_root=root / "runs",
                                  out=root / "out", command="pytest", log=logs.append,
-                                 progress=False)
+                                 progress=False, store=root / "store")
     return root, result, logs
 
 
@@ -49,7 +50,7 @@ def test_pipeline_writes_the_report(repro):
                 "fig1_pca_digits-mlp.png"):
         assert (out / png).stat().st_size > 5000, png
     saved = json.loads((out / "results.json").read_text())
-    assert set(saved["lam_of"]) == {"cce", "center", "cosine", "gaussian"}
+    assert set(saved["lam_of"]) == {"cce", "center", "cosine", "gaussian", "gaussian_original"}
     for loss in ("center", "cosine", "gaussian"):
         assert saved["lam_of"][loss] in TINY.lams
     # every final run trained at its loss's selected λ, one per seed
@@ -69,8 +70,45 @@ def test_second_invocation_reuses_finished_stages(repro):
     again = reproduce.reproduce(TINY, data_dir=None, runs_root=root / "runs",
                                 out=root / "out2", command="pytest", log=logs.append,
                                 progress=False)
-    assert sum("skipped" in line for line in logs) == 9  # 4 sweeps, 4 finals, original
+    # 4 sweeps, the original's sweep, 4 finals, the learned-γ final
+    assert sum("skipped" in line for line in logs) == 10
     assert again["lam_of"] == first["lam_of"]
+
+
+def test_a_new_machine_continues_from_the_store(repro, tmp_path):
+    """Only the store (what git holds) survives: every stage in it is skipped, a missing one
+    is trained again, and the results equal the first invocation's."""
+    import shutil
+
+    root, first, _ = repro
+    store = tmp_path / "store"
+    shutil.copytree(root / "store", store)
+    shutil.rmtree(store / "final-cosine")
+    for d in store.iterdir():  # the store holds compact files only
+        assert {p.name for p in d.iterdir()} <= {
+            "config.json", "runs.json", "runs.csv", "curves.csv", "stage.json",
+            "clustering.csv"}, d
+    assert (store / "final-gaussian" / "clustering.csv").read_text().count("\n") == 3
+    logs: list[str] = []
+    result = reproduce.reproduce(TINY, data_dir=None, runs_root=tmp_path / "runs",
+                                 out=tmp_path / "out", command="pytest", log=logs.append,
+                                 progress=False, store=store, stages="final")
+    assert sum("skipped" in line for line in logs) == 9
+    assert any(line.startswith("[final-cosine] done") for line in logs)
+    assert result["lam_of"] == first["lam_of"]
+    a = json.loads((root / "store" / "final-cosine" / "runs.json").read_text())
+    b = json.loads((store / "final-cosine" / "runs.json").read_text())
+    assert [r["test_acc"] for r in a] == [r["test_acc"] for r in b]
+
+
+def test_stage_configs_follow_the_profile():
+    full = reproduce.sweep_config(TINY, "cce", "sweep", None)
+    assert full.patience is None and not full.learn_gamma
+    assert reproduce.sweep_config(TINY, "cosine", "sweep", None).patience == 1
+    learned = reproduce.sweep_config(TINY, "gaussian_learned", "final", None, lams=(0.5,))
+    assert learned.learn_gamma and learned.loss == "gaussian"
+    paper = get_config("mnist-mlp", "paper")
+    assert not paper.learn_gamma and paper.gamma == 0.5 and paper.learned_gamma_final
 
 
 def test_original_gaussian_is_clean_at_half_and_double_weighted_elsewhere():
