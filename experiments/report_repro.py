@@ -150,6 +150,7 @@ def gaussian_answer(clean, original) -> list[str]:
 
 
 def write(cfg: ReproConfig, *, runs_root: Path, out: Path, lam_of: dict[str, float],
+          sweep_dirs: dict[str, Path] | None = None,
           stages: dict[str, dict], command: str, train_wall_s: float, options=None,
           log=print) -> dict[str, Any]:
     """Writes ``out/report.md``, CSVs, PNGs and ``results.json``; returns the numbers."""
@@ -174,9 +175,12 @@ def write(cfg: ReproConfig, *, runs_root: Path, out: Path, lam_of: dict[str, flo
     t_eval = time.perf_counter() - t0
 
     # ---- λ curves of the sweeps
-    curves = {loss: sweep_curve(runs_root / f"sweep-{loss}") for loss in ALL_LOSSES}
-    if cfg.original_gaussian and (runs_root / f"sweep-{ORIGINAL}").is_dir():
-        curves[ORIGINAL] = sweep_curve(runs_root / f"sweep-{ORIGINAL}")
+    sweep_dirs = dict(sweep_dirs or {})
+    for loss in (*ALL_LOSSES, ORIGINAL):
+        sweep_dirs.setdefault(loss, runs_root / f"sweep-{loss}")
+    curves = {loss: sweep_curve(sweep_dirs[loss]) for loss in ALL_LOSSES}
+    if cfg.original_gaussian and (sweep_dirs[ORIGINAL] / "runs.json").is_file():
+        curves[ORIGINAL] = sweep_curve(sweep_dirs[ORIGINAL])
     rows = []
     for loss, curve in curves.items():
         for c in curve:

@@ -43,6 +43,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
@@ -70,7 +72,7 @@ def sweep_config(cfg: ReproConfig, loss: str, kind: str, data_dir: str | None, l
 
     train_loss = "gaussian" if loss in (ORIGINAL, LEARNED) else loss
     if kind == "sweep":
-        lams = (cfg.cce_lam,) if loss == "cce" else cfg.lams
+        lams = lams or ((cfg.cce_lam,) if loss == "cce" else cfg.lams)
         seeds, epochs, save = cfg.sweep_seeds, cfg.sweep_epochs, False
     else:
         seeds, epochs, save = cfg.final_seeds, cfg.final_epochs, True
@@ -229,6 +231,39 @@ VARIANT_NOTES = {
 }
 
 
+def merge_parts(dirs: list[Path], out: Path, full, variant, part_records) -> dict:
+    """Joins the parts of a λ sweep into one stage folder with the files of ``full`` (runs
+    renumbered in ``full``'s order), and writes its stage record."""
+    from corel_jax import rundir
+
+    config = rundir.load_config(dirs[0])
+    config.update(lams=list(full.lams), num_runs=full.num_runs,
+                  parts=[str(d.name) for d in dirs])
+    runs, train_loss, val_acc = [], [], []
+    for d in dirs:
+        for r in rundir.load_runs(d):
+            runs.append({**r, "run": len(runs)})
+        c = rundir.load_curves(d)
+        train_loss.append(c["train_loss"])
+        val_acc.append(c["val_acc"])
+    if [(r["seed"], r["lam"]) for r in runs] != [(r.seed, r.lam) for r in full.runs]:
+        raise RuntimeError(f"the parts in {out} do not make up the sweep {full.lams}")
+    out.mkdir(parents=True, exist_ok=True)
+    rundir.write_config(out, config)
+    rundir.write_runs(out, runs)
+    rundir.write_curves(out, np.concatenate(train_loss), np.concatenate(val_acc))
+    rec = {"stage": out.name, "variant": variant, "sweep": _stage_key(full),
+           "wall_s": sum(p["wall_s"] for p in part_records),
+           "timings": {k: sum(p["timings"].get(k, 0) for p in part_records)
+                       for k in ("compile_s", "train_s", "eval_s", "total_s")},
+           "num_runs": full.num_runs,
+           "run_epochs": sum(p["run_epochs"] for p in part_records),
+           "max_run_epochs": full.num_runs * full.epochs,
+           "parts": [d.name for d in dirs], "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+    rundir.write_json(out / STAGE_FILE, rec)
+    return {**rec, "skipped": False}
+
+
 def _resumable(run_dir: Path, scfg) -> bool:
     """Whether ``run_dir`` holds checkpoints of this very stage (same configuration)."""
     from corel_jax import rundir
@@ -278,17 +313,44 @@ def reproduce(cfg: ReproConfig, *, data_dir: str | None, runs_root: Path, out: P
                                   progress=progress, store=where, commit=commit, **kw)
         return where if where is not None else runs_root / name
 
+    def sweep(loss, **kw):
+        """A λ sweep, trained in parts of ``cfg.sweep_part_size`` λ values (each a stage of
+        its own, so an interrupted session loses at most one part), then merged."""
+        name, full = f"sweep-{loss}", sweep_config(cfg, loss, "sweep", data_dir)
+        size = cfg.sweep_part_size or len(full.lams)
+        if len(full.lams) <= size:
+            return stage(name, full, **kw)
+        where = store / name if store is not None else runs_root / name
+        done = stage_done(where, full, kw.get("variant"))
+        if done is not None:
+            log(f"[{name}] complete in {where}; skipped")
+            records[name] = {**done, "skipped": True}
+            return where
+        parts = [full.lams[i:i + size] for i in range(0, len(full.lams), size)]
+        dirs = [stage(f"{name}/part-{i + 1}of{len(parts)}",
+                      sweep_config(cfg, loss, "sweep", data_dir, lams=part), **kw)
+                for i, part in enumerate(parts)]
+        records[name] = merge_parts(dirs, where, full, kw.get("variant"),
+                                    [records[f"{name}/part-{i + 1}of{len(parts)}"]
+                                     for i in range(len(parts))])
+        if commit and store is not None:
+            commit_store(where, f"reproduce: {cfg.setting} {cfg.profile} {name} (merged)",
+                         log)
+        return where
+
     from gaussian_original import original_gaussian_objective
 
     original = dict(variant=ORIGINAL, objective_fn=original_gaussian_objective)
-    # 1. λ sweeps (CCE once); the original code's Gaussian-COREL on the same grid
+    # 1. λ sweeps (CCE once); the original code's Gaussian-COREL on the same grid. The
+    #    stages trained in full (the patience measurement) go first.
     sweep_dirs = {}
-    for loss in ALL_LOSSES:
-        name = f"sweep-{loss}"
-        sweep_dirs[loss] = stage(name, sweep_config(cfg, loss, "sweep", data_dir))
+    order = sorted(ALL_LOSSES, key=lambda loss: f"sweep-{loss}" not in cfg.full_stages)
+    for loss in order:
+        sweep_dirs[loss] = sweep(loss)
+    if stages == "measure":
+        return {"lam_of": {}, "stages": records}
     if cfg.original_gaussian and stages in ("all", "final"):
-        sweep_dirs[ORIGINAL] = stage(f"sweep-{ORIGINAL}",
-                                     sweep_config(cfg, ORIGINAL, "sweep", data_dir), **original)
+        sweep_dirs[ORIGINAL] = sweep(ORIGINAL, **original)
     # 2. λ per loss
     lam_of = {loss: pick_lambda(d) for loss, d in sweep_dirs.items()}
     log("selected λ: " + ", ".join(f"{k} {v:g}" for k, v in lam_of.items()))
@@ -312,7 +374,7 @@ def reproduce(cfg: ReproConfig, *, data_dir: str | None, runs_root: Path, out: P
     import report_repro
 
     return report_repro.write(cfg, runs_root=runs_root, out=out, lam_of=lam_of,
-                              stages=records, command=command, train_wall_s=train_wall,
+                              sweep_dirs=sweep_dirs, stages=records, command=command, train_wall_s=train_wall,
                               options=report_options, log=log)
 
 
@@ -327,8 +389,9 @@ def main(argv=None) -> int:
                    help="report folder (default experiments/results/<setting>)")
     p.add_argument("--runs", default=None,
                    help="run directories (default runs/reproduce/<setting>/<profile>)")
-    p.add_argument("--stages", default="all", choices=("all", "sweep", "final"),
-                   help="stop after the sweeps or the final runs (default: all, with reports)")
+    p.add_argument("--stages", default="all", choices=("all", "measure", "sweep", "final"),
+                   help="stop after the fully trained sweeps (measure), the sweeps or the final "
+                        "runs (default: all, with reports)")
     p.add_argument("--store", default=None,
                    help="compact stage results, for git (default "
                         "experiments/results/<setting>/<profile>/stages; 'none': none)")

@@ -26,7 +26,7 @@ from corel_jax.similarity import sqdist  # noqa: E402
 TINY = ReproConfig(setting="digits-mlp", dataset="digits", model="mlp", profile="test",
                    lams=(0.5, 0.9), sweep_seeds=(0,), sweep_epochs=1, final_seeds=(0, 1),
                    final_epochs=2, width=32, learn_gamma=False, learned_gamma_final=True,
-                   patience=1, full_stages=("sweep-cce",))
+                   patience=1, full_stages=("sweep-cce",), sweep_part_size=1)
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +69,9 @@ def test_second_invocation_reuses_finished_stages(repro):
     logs: list[str] = []
     again = reproduce.reproduce(TINY, data_dir=None, runs_root=root / "runs",
                                 out=root / "out2", command="pytest", log=logs.append,
-                                progress=False)
-    # 4 sweeps, the original's sweep, 4 finals, the learned-γ final
+                                progress=False, store=root / "store")
+    # 4 sweeps (3 of them merged from 2 parts), the original's sweep, 4 finals, the learned-γ
+    # final
     assert sum("skipped" in line for line in logs) == 10
     assert again["lam_of"] == first["lam_of"]
 
@@ -84,10 +85,13 @@ def test_a_new_machine_continues_from_the_store(repro, tmp_path):
     store = tmp_path / "store"
     shutil.copytree(root / "store", store)
     shutil.rmtree(store / "final-cosine")
-    for d in store.iterdir():  # the store holds compact files only
-        assert {p.name for p in d.iterdir()} <= {
+    for d in store.rglob("*"):  # the store holds compact files only
+        assert d.is_dir() or d.name in {
             "config.json", "runs.json", "runs.csv", "curves.csv", "stage.json",
             "clustering.csv"}, d
+    merged = json.loads((store / "sweep-gaussian" / "runs.json").read_text())
+    assert [r["lam"] for r in merged] == list(TINY.lams) and (
+        store / "sweep-gaussian" / "part-2of2" / "runs.json").is_file()
     assert (store / "final-gaussian" / "clustering.csv").read_text().count("\n") == 3
     logs: list[str] = []
     result = reproduce.reproduce(TINY, data_dir=None, runs_root=tmp_path / "runs",

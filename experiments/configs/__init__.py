@@ -62,6 +62,8 @@ class ReproConfig:
       full_stages: stages trained for all their epochs whatever ``patience`` says (the
         measurement that chose the patience).
       checkpoint_every: checkpoint epochs of a stage (None: about every 10 minutes).
+      sweep_part_size: λ values per stage of a λ sweep (None: the whole grid in one stage);
+        smaller stages lose less to an interrupted session.
       run_batch: runs vmapped together on the CPU (None: the engine's default).
       reduced: what this profile reduces relative to the paper ("" for the paper profile).
       expected_runtime: a measured or estimated wall time, for the docstring and report.
@@ -88,6 +90,7 @@ class ReproConfig:
     min_epochs: int = 0
     full_stages: tuple[str, ...] = ()
     checkpoint_every: int | None = None
+    sweep_part_size: int | None = None
     run_batch: int | None = None
     reduced: str = ""
     expected_runtime: str = ""
@@ -102,14 +105,15 @@ def paper_profile(setting: str, dataset: str, model: str, expected_runtime: str,
     epochs; γ fixed at 0.5; learned γ (our extension) in final rows of its own; the original
     code's Gaussian variant through the same protocol."""
     return ReproConfig(setting=setting, dataset=dataset, model=model, profile="paper",
-                       learn_gamma=False, learned_gamma_final=True,
+                       learn_gamma=False, learned_gamma_final=True, sweep_part_size=4,
                        expected_runtime=expected_runtime, **kw)
 
 
 def image_mlp_cpu_profile(paper: ReproConfig) -> ReproConfig:
     """The FFNN ``cpu`` profile of MNIST and Fashion-MNIST (see their modules)."""
     return paper.replace(
-        profile="cpu", learn_gamma=True, learned_gamma_final=False, sweep_epochs=3,
+        profile="cpu", learn_gamma=True, learned_gamma_final=False, sweep_part_size=None,
+        sweep_epochs=3,
         final_seeds=tuple(range(5)), final_epochs=10,
         reduced="training length and seeds: λ sweep 3 epochs per run (paper: 150); final runs "
                 "5 seeds × 10 epochs (paper: 10 seeds × 150 epochs). λ grid (20 values), model, "
@@ -120,7 +124,7 @@ def image_mlp_cpu_profile(paper: ReproConfig) -> ReproConfig:
 def image_cnn_cpu_profile(paper: ReproConfig) -> ReproConfig:
     """The CNN ``cpu`` profile of MNIST and Fashion-MNIST (see their modules)."""
     return paper.replace(
-        profile="cpu", learn_gamma=True, learned_gamma_final=False,
+        profile="cpu", learn_gamma=True, learned_gamma_final=False, sweep_part_size=None,
         lams=(0.25, 0.5, 0.75, 1.0), sweep_epochs=1, final_seeds=(0, 1, 2),
         final_epochs=3, original_gaussian=False,
         reduced="λ grid, training length and seeds: λ sweep over 4 values (0.25, 0.5, 0.75, "
