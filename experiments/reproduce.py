@@ -374,8 +374,8 @@ def reproduce(cfg: ReproConfig, *, data_dir: str | None, runs_root: Path, out: P
     import report_repro
 
     return report_repro.write(cfg, runs_root=runs_root, out=out, lam_of=lam_of,
-                              sweep_dirs=sweep_dirs, stages=records, command=command, train_wall_s=train_wall,
-                              options=report_options, log=log)
+                              sweep_dirs=sweep_dirs, stages=records, command=command,
+                              train_wall_s=train_wall, options=report_options, log=log)
 
 
 def main(argv=None) -> int:
