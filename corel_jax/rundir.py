@@ -9,8 +9,10 @@ Layout of one run directory (one sweep = one loss x one model x one dataset, man
 
     RUN_DIR/
       config.json        the sweep configuration, plus "setting" (e.g. "mnist-mlp"),
-                         "num_runs", "num_classes", and "environment" (versions, device,
-                         wall time); see :func:`write_config`.
+                         "num_runs", "num_classes", "similarity" (what the loss predicts
+                         with: "dot", "cosine" or "gaussian"), "lam_meaning" (what λ is for
+                         the loss; null: unused), and "environment" (versions, device,
+                         wall time); see :func:`write_config`, :func:`similarity_of`.
       runs.json          one record per run, in run order (the list below);
       runs.csv           the same records as CSV.
       curves.csv         long format: run, epoch, train_loss, val_acc (one row per run x epoch).
@@ -265,6 +267,29 @@ def load_config(run_dir: Path | str) -> dict[str, Any]:
     path = _require(Path(run_dir) / CONFIG, "the sweep configuration")
     with open(path) as f:
         return json.load(f)
+
+
+#: older run directories (written before config.json recorded the loss's similarity and the
+#: meaning of λ) name one of the paper's losses; this is what those losses record
+_LEGACY_LOSSES = {"cce": ("dot", None), "center": ("dot", "the weight of the center loss"),
+                  "cosine": ("cosine", "the weight of attraction"),
+                  "gaussian": ("gaussian", "the weight of attraction")}
+
+
+def similarity_of(config: Mapping[str, Any]) -> str:
+    """The similarity the sweep's loss predicts with (``"dot"``, ``"cosine"`` or
+    ``"gaussian"``), from ``config.json``; ``"dot"`` when neither recorded nor known."""
+    if config.get("similarity"):
+        return str(config["similarity"])
+    return _LEGACY_LOSSES.get(str(config.get("loss")), ("dot", None))[0]
+
+
+def uses_lam(config: Mapping[str, Any]) -> bool:
+    """Whether the sweep's loss reads λ (reports show "—" for λ when it does not)."""
+    if "lam_meaning" in config:
+        return config["lam_meaning"] is not None
+    legacy = _LEGACY_LOSSES.get(str(config.get("loss")))
+    return True if legacy is None else legacy[1] is not None
 
 
 def load_runs(run_dir: Path | str) -> list[dict[str, Any]]:

@@ -86,7 +86,7 @@ def time_loop(cfg, ds, runs: int, steps: int) -> float:
     for r in range(runs):
         hp = program.default_hparams
         state = program.init(jax.random.key(r), hp)
-        carry = (state.params, state.opt_state, state.centers)
+        carry = (state.params, state.opt_state, state.aux)
         rng = np.random.default_rng(r)
         key = jax.random.key(r)
         perm = rng.permutation(n)

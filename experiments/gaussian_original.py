@@ -45,13 +45,13 @@ from corel_jax.similarity import sqdist
 LOG_EPS = 1e-10
 
 
-def original_gaussian_objective(h, head, labels, *, lam, centers=None):
+def original_gaussian_objective(h, head, labels, *, lam, aux=None):
     """Per-example training loss ``[B]`` of the original code's Gaussian-COREL (see module doc).
 
     Signature of the engine's ``objective_fn`` hook
     (:func:`corel_jax.train.engine.make_program`); ``lam`` is a traced per-run scalar.
     """
-    del centers
+    del aux
     lam = jnp.asarray(lam, jnp.float32)
     gamma = head.gamma
     d = sqdist(h, head.W)  # [B, K]

@@ -139,12 +139,12 @@ def store_stage(run_dir: Path, store: Path, *, clustering: bool, log=print) -> P
 
         config = rundir.load_config(run_dir)
         labels = rundir.load_test_labels(run_dir)
-        loss = config["loss"]
+        similarity = rundir.similarity_of(config)
         rows = []
         for r in rundir.load_runs(run_dir):
             t0 = time.perf_counter()
             row = {"run": r["run"], "seed": r["seed"], "lam": r["lam"]}
-            row.update(evaluate_run(run_dir, r["run"], loss, labels, ReportOptions()))
+            row.update(evaluate_run(run_dir, r["run"], similarity, labels, ReportOptions()))
             rows.append(row)
             log(f"  clustering run {r['run']}: {time.perf_counter() - t0:.0f} s")
         rundir.write_csv(store / CLUSTERING_CSV, rows, list(rows[0]))

@@ -20,7 +20,7 @@ from corel_jax import rundir
 from corel_jax.errors import ConfigError, MissingDataError
 from corel_jax.evaluate import ReportOptions, load_sweeps, select_lambda, write_report
 from corel_jax.evaluate import cli as report_cli
-from corel_jax.evaluate.clustering import LOSS_SIMILARITY, similarity_scores
+from corel_jax.evaluate.clustering import similarity_scores
 
 SEEDS = (0, 1)
 LAMS = (0.1, 0.5)
@@ -44,7 +44,7 @@ def _make_sweep(root, setting, loss, x_tr, y_tr, x_te, y_te):
         h_tr = np.tanh(x_tr @ proj / 8) + 0.05 * rng.normal(size=(x_tr.shape[0], width))
         h_te = np.tanh(x_te @ proj / 8) + noise * 0.1 * rng.normal(size=(x_te.shape[0], width))
         w = np.stack([h_tr[y_tr == k].mean(0) for k in range(10)])
-        pred = similarity_scores(h_te, w, LOSS_SIMILARITY[loss]).argmax(1)
+        pred = similarity_scores(h_te, w, rundir.similarity_of({"loss": loss})).argmax(1)
         test_acc = float(np.mean(pred == y_te))
         truth[(seed, lam)] = test_acc
         best_val = 0.9 - (0.0 if lam == BEST_LAM[loss] else 0.05) + 0.01 * seed

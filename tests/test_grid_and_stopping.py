@@ -192,9 +192,9 @@ def test_every_example_is_trained_on_each_epoch(digits):
     key = jax.random.key(1)
     xs = jnp.concatenate([x[64:], x[:28]])
     ys = jnp.concatenate([y[64:], y[:28]])
-    masked = program.train_step(state.params, state.opt_state, state.centers, xs, ys, valid,
+    masked = program.train_step(state.params, state.opt_state, state.aux, xs, ys, valid,
                                 hp, key)
-    plain = program.train_step(state.params, state.opt_state, state.centers, x[64:], y[64:],
+    plain = program.train_step(state.params, state.opt_state, state.aux, x[64:], y[64:],
                                jnp.ones(36, bool), hp, key)
     assert float(masked[3]) == pytest.approx(float(plain[3]), rel=1e-5)
     for a, b in zip(jax.tree.leaves(masked[0]), jax.tree.leaves(plain[0])):

@@ -14,7 +14,6 @@ so results can be read and reported on a machine without it.
 """
 
 from corel_jax.evaluate.clustering import (
-    LOSS_SIMILARITY,
     ClusterScores,
     agreement,
     aligned_assignment,
@@ -44,7 +43,6 @@ from corel_jax.evaluate.stats import (
 )
 
 __all__ = [
-    "LOSS_SIMILARITY",
     "ClusterScores",
     "LossSummary",
     "ReportOptions",

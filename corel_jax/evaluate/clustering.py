@@ -42,9 +42,6 @@ METHODS = ("kmeans", "gmm")
 SIMILARITIES = ("dot", "cosine", "gaussian")
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
-#: The similarity of each loss's output layer (what "argmax similarity" means for it).
-LOSS_SIMILARITY = {"cce": "dot", "center": "dot", "cosine": "cosine", "gaussian": "gaussian"}
-
 
 class ClusterScores(NamedTuple):
     """Scores of one clustering of ``h`` against the true labels (all floats).
@@ -202,7 +199,7 @@ def prototype_accuracy(h: Any, prototypes: Any, labels: Any, similarity: str = "
 
     ``h: [N, D]``, ``prototypes: [K, D]`` (row ``k`` is class ``k``), ``labels: [N]``.
     ``similarity`` is the output layer's (see :func:`similarity_scores`;
-    :data:`LOSS_SIMILARITY` maps loss names to it).
+    a run directory records it, see :func:`corel_jax.rundir.similarity_of`).
 
     >>> W = np.array([[1.0, 0.0], [0.0, 1.0]])
     >>> prototype_accuracy([[2.0, 0.1], [0.3, 1.0], [1.0, 0.9]], W, [0, 1, 1])

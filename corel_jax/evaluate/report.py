@@ -31,7 +31,6 @@ from corel_jax import rundir
 from corel_jax.errors import ConfigError, DataError, MissingDataError
 from corel_jax.evaluate.clustering import (
     COVARIANCE_TYPES,
-    LOSS_SIMILARITY,
     METHODS,
     agreement,
     cluster_scores,
@@ -89,10 +88,12 @@ class ReportOptions:
         if self.pca_points < 2:
             raise ConfigError(f"pca_points must be >= 2; got {self.pca_points}")
 
-    def normalizes(self, loss: str) -> bool:
-        """Whether representations of ``loss`` are L2-normalised before clustering / PCA."""
+    def normalizes(self, similarity: str) -> bool:
+        """Whether representations of a loss that predicts with ``similarity`` (the run
+        directory's, see :func:`corel_jax.rundir.similarity_of`) are L2-normalised before
+        clustering / PCA."""
         if self.normalize == "auto":
-            return LOSS_SIMILARITY.get(loss) == "cosine"
+            return similarity == "cosine"
         return self.normalize == "always"
 
 
@@ -101,13 +102,16 @@ class Sweep:
     """The runs of one ``(setting, loss)``, possibly from several run directories.
 
     ``runs``: run records (see :mod:`corel_jax.rundir`) with two extra keys, ``"_dir"``
-    (the run directory) and ``"_run"`` (the run's index there).
+    (the run directory) and ``"_run"`` (the run's index there). ``similarity``: what the loss
+    predicts with; ``uses_lam``: whether it reads λ (from ``config.json``).
     """
 
     setting: str
     loss: str
     dirs: list[Path]
     runs: list[dict[str, Any]] = field(default_factory=list)
+    similarity: str = "dot"
+    uses_lam: bool = True
 
     @property
     def lams(self) -> list[float]:
@@ -162,7 +166,9 @@ def load_sweeps(paths: Iterable[Path | str]) -> list[Sweep]:
         if "loss" not in config:
             raise DataError(f"{d / rundir.CONFIG} names no 'loss'")
         key = (_setting_of(config, d), str(config["loss"]))
-        sweep = sweeps.setdefault(key, Sweep(key[0], key[1], []))
+        sweep = sweeps.setdefault(key, Sweep(key[0], key[1], [],
+                                             similarity=rundir.similarity_of(config),
+                                             uses_lam=rundir.uses_lam(config)))
         sweep.dirs.append(d)
         seen = {(int(r["seed"]), float(r["lam"])): r["_dir"] for r in sweep.runs}
         for r in records:
@@ -260,7 +266,7 @@ def load_labels(run_dir: Path) -> np.ndarray:
 
 
 def evaluate_run(
-    run_dir: Path, run: int, loss: str, labels: np.ndarray, options: ReportOptions
+    run_dir: Path, run: int, similarity: str, labels: np.ndarray, options: ReportOptions
 ) -> dict[str, Any]:
     """Prototype accuracy and clustering scores of one run: a flat dict
     ``{"proto_acc", "kmeans_acc", "kmeans_ari", ..., "gmm_agreement", "seconds", "note"}``.
@@ -295,13 +301,13 @@ def evaluate_run(
     elif finite:
         w = _load_array(run_dir, run, "prototypes")
         if w is not None and np.all(np.isfinite(w)):
-            row["proto_acc"] = prototype_accuracy(h, w, labels, LOSS_SIMILARITY.get(loss, "dot"))
+            row["proto_acc"] = prototype_accuracy(h, w, labels, similarity)
     if not finite:
         row["note"] = "non-finite test_h (diverged)"
         return {**row, "seconds": time.perf_counter() - t0}
     for m in options.methods:
         scores, assignment = cluster_scores(
-            h, labels, m, seed=options.seed, normalize=options.normalizes(loss),
+            h, labels, m, seed=options.seed, normalize=options.normalizes(similarity),
             silhouette_metric=options.silhouette_metric,
             silhouette_sample=options.silhouette_sample, n_init=options.n_init,
             covariance_type=options.covariance_type, max_iter=options.max_iter,
@@ -330,7 +336,7 @@ def clustering_records(
             labels_cache[d] = load_labels(d)
         row = {"setting": s.setting, "loss": s.loss, "seed": int(r["seed"]),
                "lam": float(r["lam"]), "run_dir": str(d), "run": r["_run"]}
-        row.update(evaluate_run(d, r["_run"], s.loss, labels_cache[d], options))
+        row.update(evaluate_run(d, r["_run"], s.similarity, labels_cache[d], options))
         rows.append(row)
         if progress is not None:
             progress(f"[{i + 1}/{len(todo)}] {s.setting} {s.loss} seed {row['seed']}: "
@@ -616,7 +622,7 @@ def _write_figures(sweeps, lam_of, options: ReportOptions, out: Path, written) -
             h = h.reshape(h.shape[0], -1)
             if not np.all(np.isfinite(h)):
                 continue
-            if options.normalizes(s.loss):
+            if options.normalizes(s.similarity):
                 from corel_jax.evaluate.clustering import l2_normalize
 
                 h = l2_normalize(h)

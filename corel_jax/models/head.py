@@ -1,16 +1,18 @@
 """The COREL output head: class prototypes ``W: [K, D]`` on top of an encoder, and the loss.
 
-:class:`CorelNet` wraps any encoder (``x -> h: [B, D]``) and owns the head's parameters:
+:class:`CorelNet` wraps any encoder (``x -> h: [B, D]``) and owns the head's parameters, as the
+loss's :class:`~corel_jax.models.loss_spec.LossSpec` asks for them:
 
 - ``W: [K, D]``: one prototype per class (Xavier-normal init), for every loss;
-- ``b: [K]``: the output bias, for ``cce`` and ``center`` (CCE needs it; COREL losses have none);
-- ``log_gamma``: for ``gaussian``, γ = exp(log_gamma), init γ = 0.5. Learning log γ keeps γ > 0
-  whatever step Adam takes (a raw γ could cross zero and turn attraction into repulsion). With
-  ``learn_gamma=False`` it stays a parameter but receives no gradient (γ fixed, as in the
-  paper).
+- ``b: [K]``: the output bias (``spec.bias``: CCE and center);
+- ``log_gamma`` (``spec.gamma``: Gaussian-COREL): γ = exp(log_gamma), init γ = 0.5. Learning
+  log γ keeps γ > 0 whatever step Adam takes (a raw γ could cross zero and turn attraction
+  into repulsion). With ``learn_gamma=False`` it stays a parameter but receives no gradient
+  (γ fixed, as in the paper);
+- the spec's own parameters (``spec.params``), in ``head.extra``.
 
-The center-loss centers are *state*, not parameters: the engine keeps them beside the params
-and updates them with :func:`corel_jax.losses.update_centers` after each step.
+Per-run auxiliary state (the center loss's centers) is not a parameter: the engine keeps it
+beside the params and updates it with ``spec.update_aux`` after each step.
 
 :func:`similarity_matrix` and :func:`objective` are pure functions of ``(h, head)``, so the
 engine, the evaluator and user code all compute predictions and losses the same way.
@@ -18,35 +20,14 @@ engine, the evaluator and user code all compute predictions and losses the same 
 
 from __future__ import annotations
 
-from typing import Any
-
 import flax.linen as nn
-import flax.struct
 import jax
 import jax.numpy as jnp
 
-from corel_jax import losses, similarity
-from corel_jax.errors import ConfigError
+from corel_jax.models.loss_spec import Head, LossSpec, get_loss
+from corel_jax.models.loss_spec import similarity_matrix as _similarity_of_kind
 
-LOSS_NAMES = ("cce", "center", "cosine", "gaussian")
-
-# Which similarity each loss predicts with (argmax over classes).
-SIMILARITY_OF = {"cce": "dot", "center": "dot", "cosine": "cosine", "gaussian": "gaussian"}
-
-
-def check_loss_name(loss: str) -> str:
-    if loss not in LOSS_NAMES:
-        raise ConfigError(f"unknown loss {loss!r}; choose one of {', '.join(LOSS_NAMES)}")
-    return loss
-
-
-@flax.struct.dataclass
-class Head:
-    """The head's values for one forward pass: ``W: [K, D]``, ``b: [K] | None``, ``gamma``."""
-
-    W: jax.Array
-    b: jax.Array | None = None
-    gamma: jax.Array | None = None
+__all__ = ["CorelNet", "Head", "objective", "similarity_matrix"]
 
 
 class CorelNet(nn.Module):
@@ -56,64 +37,52 @@ class CorelNet(nn.Module):
       encoder: a Flax module mapping a batch ``x`` to representations ``h: [B, D]``; called as
         ``encoder(x, train=train)``.
       num_classes: K.
-      loss: one of :data:`LOSS_NAMES`; decides which head parameters exist.
-      gamma_init: initial γ for ``gaussian``.
-      learn_gamma: learn γ (``gaussian`` only); otherwise it stays at its initial value.
+      loss: a registered loss name (see :func:`~corel_jax.models.loss_spec.loss_names`) or a
+        :class:`LossSpec`; decides which head parameters exist.
+      gamma_init: initial γ (losses with ``spec.gamma``).
+      learn_gamma: learn γ; otherwise it stays at its initial value.
     """
 
     encoder: nn.Module
     num_classes: int
-    loss: str
+    loss: str | LossSpec
     gamma_init: float = 0.5
     learn_gamma: bool = True
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
+        spec = get_loss(self.loss)
         h = self.encoder(x, train=train)
         d = h.shape[-1]
-        W = self.param("W", nn.initializers.xavier_normal(), (self.num_classes, d), jnp.float32)
+        k = self.num_classes
+        W = self.param("W", nn.initializers.xavier_normal(), (k, d), jnp.float32)
         b = gamma = None
-        if self.loss in ("cce", "center"):
-            b = self.param("b", nn.initializers.zeros_init(), (self.num_classes,), jnp.float32)
-        if self.loss == "gaussian":
+        if spec.bias:
+            b = self.param("b", nn.initializers.zeros_init(), (k,), jnp.float32)
+        if spec.gamma:
             init = lambda _key: jnp.log(jnp.float32(self.gamma_init))
             log_gamma = self.param("log_gamma", init)
             # A fixed γ is still a (per-run) parameter, so a grid over γ needs no recompile;
             # its gradient is zero, so Adam never moves it.
             gamma = jnp.exp(log_gamma if self.learn_gamma else jax.lax.stop_gradient(log_gamma))
-        return h, Head(W=W, b=b, gamma=gamma)
+        extra = {name: self.param(name, lambda key, fn=fn: fn(key, k, d))
+                 for name, fn in spec.params.items()}
+        return h, Head(W=W, b=b, gamma=gamma, extra=extra)
 
 
-def similarity_matrix(loss: str, h, head: Head):
+def similarity_matrix(loss: str | LossSpec, h, head: Head):
     """The ``[B, K]`` similarities the loss predicts with (argmax = predicted class)."""
-    kind = SIMILARITY_OF[check_loss_name(loss)]
-    if kind == "dot":
-        sim = similarity.dot(h, head.W)
-        return sim if head.b is None else sim + head.b
-    if kind == "cosine":
-        return similarity.cosine(h, head.W)
-    return similarity.gaussian(h, head.W, head.gamma)
+    return _similarity_of_kind(get_loss(loss).similarity, h, head)
 
 
-def objective(loss: str, h, head: Head, labels, *, lam, centers=None, where=None):
-    """Per-example training loss ``[B]`` for the named loss.
+def objective(loss: str | LossSpec, h, head: Head, labels, *, lam, aux=None):
+    """Per-example training loss ``[B]`` of the named (or given) loss: ``spec.objective``.
 
-    ``cce``: CCE (λ unused). ``center``: CCE + λ · center loss (Wen et al.; needs ``centers``).
-    ``cosine``: Cosine-COREL(λ). ``gaussian``: Gaussian-COREL(λ, γ).
+    ``aux`` is the loss's per-run state (the class centers ``[K, D]`` for ``center``).
     """
-    check_loss_name(loss)
-    if loss == "cce":
-        return losses.cce(h, head.W, labels, head.b, where=where)
-    if loss == "center":
-        if centers is None:
-            raise ValueError("the center loss needs the class centers [K, D]")
-        ce = losses.cce(h, head.W, labels, head.b, where=where)
-        return ce + lam * losses.center_loss(h, centers, labels, where=where)
-    if loss == "cosine":
-        return losses.cosine_corel(h, head.W, labels, lam=lam, where=where)
-    return losses.gaussian_corel(h, head.W, labels, lam=lam, gamma=head.gamma, where=where)
+    spec = get_loss(loss)
+    if spec.init_aux is not None and aux is None:
+        raise ValueError(f"the {spec.name} loss needs its auxiliary state (aux=)")
+    return spec.objective(h, head, labels, lam=lam, aux=aux)
 
 
-def head_arrays(head: Head) -> dict[str, Any]:
-    """The head as a dict of arrays (for saving), without the absent entries."""
-    return {k: v for k, v in (("W", head.W), ("b", head.b), ("gamma", head.gamma)) if v is not None}

@@ -5,8 +5,9 @@ checkpoint holds is everything the remaining epochs depend on, so a resumed swee
 exactly what an uninterrupted one would have:
 
 - the chunk's :class:`corel_jax.train.engine.RunState`, stacked over its runs (parameters,
-  optimizer state, center-loss centers, the per-run PRNG keys (as raw key data), the
-  best-epoch parameters and records, divergence epochs, the epoch counter);
+  optimizer state, the loss's auxiliary state (the center loss's centers), the per-run PRNG
+  keys (as raw key data), the best-epoch parameters and records, divergence epochs, the
+  epoch counter);
 - the per-epoch curves of the chunk so far (train loss, validation accuracy);
 - which chunk and epoch it is (JSON).
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import argparse
 
+from corel_jax.models.loss_spec import loss_names
 from corel_jax.train.config import (
     DATASETS,
-    LOSSES,
     MODELS,
     SweepConfig,
     parse_lams,
@@ -30,7 +30,8 @@ DEFAULTS = SweepConfig()
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)}")
     p.add_argument("--model", default="mlp", help=f"one of {', '.join(MODELS)}")
-    p.add_argument("--loss", default="gaussian", help=f"one of {', '.join(LOSSES)}")
+    p.add_argument("--loss", default="gaussian", choices=loss_names(),
+                   help=f"one of {', '.join(loss_names())}")
     p.add_argument("--seeds", default="1", type=str,
                    help="a count (10 = seeds 0..9), a list (0,3,7) or a range (5:10)")
     p.add_argument("--lams", default="0.5", type=str,

@@ -10,7 +10,6 @@ from typing import Any, NamedTuple
 
 from corel_jax.errors import ConfigError
 
-LOSSES = ("cce", "center", "cosine", "gaussian")
 DATASETS = ("digits", "mnist", "fashion_mnist", "ag_news")
 MODELS = ("mlp", "cnn", "text_mlp", "text_cnn")
 
@@ -46,9 +45,12 @@ class SweepConfig:
         or ``ag_news``.
       model: encoder name: ``mlp`` (the paper's FFNN), ``cnn`` (2-D image CNN), ``text_mlp``,
         ``text_cnn``.
-      loss: ``cce``, ``center`` (CCE + λ·center loss), ``cosine`` or ``gaussian``.
+      loss: a registered loss (:func:`corel_jax.models.loss_spec.loss_names`): ``cce``,
+        ``center`` (CCE + λ·center loss), ``cosine``, ``gaussian``, or one of your own
+        (:func:`corel_jax.models.register_loss`).
       seeds: one run per seed and λ; the seed fixes init, shuffling and dropout.
-      lams: λ values in [0, 1]; for ``center`` λ weighs the center loss; ``cce`` ignores it.
+      lams: λ values in [0, 1]; what λ means is the loss's (``LossSpec.lam``: the weight of
+        attraction for COREL, of the center loss for ``center``; ``cce`` ignores it).
       epochs: passes over the training set (the paper: 150).
       batch_size: minibatch size (the paper: 128). Every example is trained on once per epoch;
         the last minibatch is partial (its missing examples are masked out of the loss).
@@ -188,7 +190,10 @@ class SweepConfig:
 
     def validate(self) -> None:
         """Raises :class:`ConfigError` with a one-line message naming the bad value."""
-        _one_of("loss", self.loss, LOSSES)
+        from corel_jax.models.loss_spec import get_loss, loss_names
+
+        _one_of("loss", self.loss, loss_names())
+        spec = get_loss(self.loss)
         _one_of("dataset", self.dataset, DATASETS)
         _one_of("model", self.model, MODELS)
         if self.dataset == "ag_news" and self.model not in ("text_mlp", "text_cnn"):
@@ -216,11 +221,11 @@ class SweepConfig:
         bad = [v for v in self.center_alpha if not 0.0 <= v <= 1.0]
         if bad:
             raise ConfigError(f"center_alpha must lie in [0, 1]; got {bad}")
-        for name, axis, loss in (("gamma", self.gamma, "gaussian"),
-                                 ("center_alpha", self.center_alpha, "center")):
-            if len(axis) > 1 and self.loss != loss:
-                raise ConfigError(f"a grid over {name} needs --loss {loss} (the {self.loss} "
-                                  f"loss does not use it); give one value")
+        for name, axis in (("gamma", self.gamma), ("center_alpha", self.center_alpha)):
+            if len(axis) > 1 and name not in spec.hparams:
+                users = [n for n in loss_names() if name in get_loss(n).hparams]
+                raise ConfigError(f"a grid over {name} needs --loss {' or '.join(users)} (the "
+                                  f"{self.loss} loss does not use it); give one value")
             if len(set(axis)) != len(axis):
                 raise ConfigError(f"{name} has duplicates: {list(axis)}")
         if len(set(self.lr)) != len(self.lr):

@@ -34,9 +34,11 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
+from optax.tree_utils import tree_where
 
 from corel_jax import losses
-from corel_jax.models.head import CorelNet, objective, similarity_matrix
+from corel_jax.models.head import CorelNet
+from corel_jax.models.loss_spec import LossSpec, get_loss, similarity_matrix
 from corel_jax.train.config import SweepConfig
 
 
@@ -46,7 +48,7 @@ class RunState:
 
     params: Any
     opt_state: Any
-    centers: jax.Array  # [K, D] center-loss centers (zeros and unused for other losses)
+    aux: Any  # the loss's per-run state (center loss: the centers [K, D]; else None)
     key: jax.Array  # the run's PRNG key, split every epoch
     best_params: Any  # params at the best validation epoch so far
     best_val_acc: jax.Array  # float32, -1 before the first epoch
@@ -88,13 +90,14 @@ class Program(NamedTuple):
     net: CorelNet
     tx: optax.GradientTransformation
     init: Callable[[jax.Array, dict], RunState]
-    # (params, opt_state, centers, x, y, valid, hp, dropout_key)
-    #   -> (params, opt_state, centers, loss)
+    # (params, opt_state, aux, x, y, valid, hp, dropout_key)
+    #   -> (params, opt_state, aux, loss)
     train_step: Callable
     train_epoch: Callable[[RunState, dict, DeviceData], tuple[RunState, dict]]
     evaluate: Callable[[Any, jax.Array, jax.Array], jax.Array]
     represent: Callable[[Any, jax.Array], tuple[jax.Array, jax.Array, dict]]
     default_hparams: dict  # one run's hp from the configuration's first values
+    spec: LossSpec  # the loss
 
 
 def update_best(best_val_acc, best_epoch, val_acc, epoch, healthy):
@@ -109,10 +112,6 @@ def update_best(best_val_acc, best_epoch, val_acc, epoch, healthy):
         jnp.where(improved, val_acc, best_val_acc),
         jnp.where(improved, epoch, best_epoch),
     )
-
-
-def _tree_where(cond, a, b):
-    return jax.tree.map(lambda x, y: jnp.where(cond, x, y), a, b)
 
 
 def should_stop(best_epoch, epoch, *, patience: int | None, min_epochs: int = 0):
@@ -146,7 +145,8 @@ def _batched(fn, x, batch: int):
 
 
 def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
-                 objective_fn: Callable | None = None) -> Program:
+                 objective_fn: Callable | None = None,
+                 loss: LossSpec | None = None) -> Program:
     """Builds the per-run functions of a sweep.
 
     Args:
@@ -155,54 +155,57 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
       encoder: a Flax module ``x -> h: [B, D]`` called as ``encoder(x, train=...)``.
       num_classes: K.
       example_x: one batch of inputs (any batch size) for shape inference at init.
-      objective_fn: optional custom per-example training loss
-        ``(h [B, D], head, labels [B], *, lam, centers) -> [B]`` replacing the named loss (the
-        head's parameters and the prediction rule still follow ``cfg.loss``).
+      objective_fn: optional per-example training loss
+        ``(h [B, D], head, labels [B], *, lam, aux) -> [B]`` replacing the loss's objective
+        (its head parameters, auxiliary state and prediction rule stay the loss's).
+      loss: the loss spec (default: the one registered as ``cfg.loss``).
     """
-    net = CorelNet(encoder=encoder, num_classes=num_classes, loss=cfg.loss,
+    spec = get_loss(cfg.loss if loss is None else loss)
+    net = CorelNet(encoder=encoder, num_classes=num_classes, loss=spec,
                    gamma_init=cfg.gammas[0], learn_gamma=cfg.learn_gamma)
     # The learning rate lives in the optimizer state, so it is a per-run (traced) value.
     tx = optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lrs[0])
-    loss_name, batch = cfg.loss, cfg.batch_size
+    batch = cfg.batch_size
     patience, min_epochs = cfg.patience, cfg.min_epochs
     if objective_fn is None:
-        objective_fn = functools.partial(objective, loss_name)
+        objective_fn = spec.objective
+    predict_sim = functools.partial(similarity_matrix, spec.similarity)
     example_x = jnp.asarray(example_x[:1])
     default_hparams = {k: jnp.float32(v) for k, v in zip(HPARAMS, cfg.grid_values(0))}
 
     def init(key, hp, x_example=example_x):
         init_key, run_key = jax.random.split(key)
         params = net.init({"params": init_key, "dropout": init_key}, x_example)
-        if loss_name == "gaussian":  # the run's own initial (or fixed) γ
+        if spec.gamma:  # the run's own initial (or fixed) γ
             inner = dict(params["params"])
             inner["log_gamma"] = jnp.log(jnp.asarray(hp["gamma"], jnp.float32))
             params = {**params, "params": inner}
-        h, head = net.apply(params, x_example)
-        centers = jnp.zeros(head.W.shape, jnp.float32)
+        _, head = net.apply(params, x_example)
+        aux = spec.init_aux(head, hp) if spec.init_aux is not None else None
         opt_state = tx.init(params)
         opt_state.hyperparams["learning_rate"] = jnp.asarray(hp["lr"], jnp.float32)
         return RunState(
-            params=params, opt_state=opt_state, centers=centers, key=run_key,
+            params=params, opt_state=opt_state, aux=aux, key=run_key,
             best_params=params, best_val_acc=jnp.float32(-1.0), best_epoch=jnp.int32(0),
             diverged_epoch=jnp.int32(0), stopped_epoch=jnp.int32(0), epoch=jnp.int32(0),
         )
 
-    def loss_fn(params, centers, x, y, valid, lam, dropout_key):
+    def loss_fn(params, aux, x, y, valid, lam, dropout_key):
         h, head = net.apply(params, x, train=True, rngs={"dropout": dropout_key})
-        per_example = objective_fn(h, head, y, lam=lam, centers=centers)
+        per_example = objective_fn(h, head, y, lam=lam, aux=aux)
         # The filler examples of the last, partial minibatch do not count.
         total = jnp.sum(jnp.where(valid, per_example, 0.0))
-        return total / jnp.maximum(jnp.sum(valid), 1), h
+        return total / jnp.maximum(jnp.sum(valid), 1), (h, head)
 
-    def train_step(params, opt_state, centers, x, y, valid, hp, dropout_key):
-        (loss, h), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, centers, x, y, valid, hp["lam"], dropout_key)
+    def train_step(params, opt_state, aux, x, y, valid, hp, dropout_key):
+        (loss, (h, head)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            params, aux, x, y, valid, hp["lam"], dropout_key)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        if loss_name == "center":
-            centers = losses.update_centers(centers, jax.lax.stop_gradient(h), y,
-                                            alpha=hp["center_alpha"], where=valid)
-        return params, opt_state, centers, loss
+        if spec.update_aux is not None:
+            aux = spec.update_aux(aux, jax.lax.stop_gradient(h), y,
+                                  head=jax.lax.stop_gradient(head), hp=hp, where=valid)
+        return params, opt_state, aux, loss
 
     def step(carry, inputs, data, hp):
         idx, valid, dropout_key = inputs
@@ -213,7 +216,7 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
     def evaluate(params, x, y):
         def chunk(xb):
             h, head = net.apply(params, xb)
-            return losses.predict(similarity_matrix(loss_name, h, head))
+            return losses.predict(predict_sim(h, head))
 
         pred = _batched(chunk, x, cfg.eval_batch_size)
         return jnp.mean((pred == y).astype(jnp.float32))
@@ -221,12 +224,12 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
     def represent(params, x):
         def chunk(xb):
             h, head = net.apply(params, xb)
-            return h.astype(jnp.float32), losses.predict(similarity_matrix(loss_name, h, head))
+            return h.astype(jnp.float32), losses.predict(predict_sim(h, head))
 
         h, pred = _batched(chunk, x, cfg.eval_batch_size)
         _, head = net.apply(params, x[:1])
-        return h, pred, {k: v for k, v in (("W", head.W), ("b", head.b), ("gamma", head.gamma))
-                         if v is not None}
+        named = {"W": head.W, "b": head.b, "gamma": head.gamma, **head.extra}
+        return h, pred, {k: v for k, v in named.items() if v is not None}
 
     def train_epoch(state: RunState, hp, data: DeviceData):
         key, perm_key, drop_key = jax.random.split(state.key, 3)
@@ -238,18 +241,18 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         idx = jnp.concatenate([perm, perm[:fill]]).reshape(steps, batch)
         valid = (jnp.arange(steps * batch) < n).reshape(steps, batch)
         drop_keys = jax.random.split(drop_key, steps)
-        (params, opt_state, centers), step_losses = jax.lax.scan(
+        (params, opt_state, aux), step_losses = jax.lax.scan(
             functools.partial(step, data=data, hp=hp),
-            (state.params, state.opt_state, state.centers), (idx, valid, drop_keys))
+            (state.params, state.opt_state, state.aux), (idx, valid, drop_keys))
         train_loss = jnp.mean(step_losses)
         epoch = state.epoch + 1
 
         finite = jnp.isfinite(train_loss) & _all_finite(params)
         healthy = finite & state.active
         # A diverged run keeps its last finite state: frozen, so it cannot poison anything.
-        params = _tree_where(healthy, params, state.params)
-        opt_state = _tree_where(healthy, opt_state, state.opt_state)
-        centers = jnp.where(healthy, centers, state.centers)
+        params = tree_where(healthy, params, state.params)
+        opt_state = tree_where(healthy, opt_state, state.opt_state)
+        aux = tree_where(healthy, aux, state.aux)
         diverged_epoch = jnp.where(state.active & ~finite, epoch, state.diverged_epoch)
 
         val_acc = evaluate(params, data.x_val, data.y_val)
@@ -258,14 +261,14 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         stop = healthy & should_stop(best_epoch, epoch, patience=patience,
                                      min_epochs=min_epochs)
         new_state = RunState(
-            params=params, opt_state=opt_state, centers=centers, key=key,
-            best_params=_tree_where(improved, params, state.best_params),
+            params=params, opt_state=opt_state, aux=aux, key=key,
+            best_params=tree_where(improved, params, state.best_params),
             best_val_acc=best_val_acc, best_epoch=best_epoch,
             diverged_epoch=diverged_epoch,
             stopped_epoch=jnp.where(stop, epoch, state.stopped_epoch), epoch=epoch,
         )
         # A run that had stopped or diverged before this epoch does not change at all.
-        new_state = _tree_where(state.active, new_state, state)
+        new_state = tree_where(state.active, new_state, state)
         metrics = {
             "train_loss": jnp.where(healthy, train_loss, jnp.nan),
             "val_acc": jnp.where(healthy, val_acc, jnp.nan),
@@ -273,7 +276,8 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         return new_state, metrics
 
     return Program(net=net, tx=tx, init=init, train_step=train_step, train_epoch=train_epoch,
-                   evaluate=evaluate, represent=represent, default_hparams=default_hparams)
+                   evaluate=evaluate, represent=represent, default_hparams=default_hparams,
+                   spec=spec)
 
 
 def _idle(states):

@@ -455,7 +455,12 @@ def _assemble(cfg, pieces, runs, y_test, timings) -> SweepResult:
 
 def _config_dict(cfg: SweepConfig, dataset) -> dict[str, Any]:
     """``config.json``: the configuration (``SweepConfig.from_dict`` reads it back) + facts."""
+    from corel_jax.models.loss_spec import get_loss
+
+    spec = get_loss(cfg.loss)
     config = cfg.to_dict()
+    # what the evaluator needs to know about the loss (it does not import the loss registry)
+    config.update(similarity=spec.similarity, lam_meaning=spec.lam)
     config.update(setting=cfg.setting, num_runs=cfg.num_runs, num_classes=dataset.num_classes,
                   class_names=list(dataset.class_names), dataset_sizes=dataset.sizes,
                   data_fingerprint=data_fingerprint(dataset))

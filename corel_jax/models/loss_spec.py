@@ -1,0 +1,202 @@
+"""Loss specs: everything the engine, the head and the evaluator need to know about a loss.
+
+A :class:`LossSpec` is the one place that defines a training loss:
+
+- ``name``: what configs, the CLI and run directories call it;
+- the head parameters it needs: the prototypes ``W: [K, D]`` always, an output bias ``b``
+  (``bias=True``), a bandwidth γ (``gamma=True``; learned as ``log_gamma``, or fixed), and
+  any further parameters of its own (``params``: ``{name: init(key, K, D) -> array}``,
+  available as ``head.extra[name]``);
+- ``objective(h, head, labels, *, lam, aux) -> [B]``: the per-example training loss;
+- ``similarity``: the ``[B, K]`` similarity it predicts with (argmax = the class), one of
+  :data:`SIMILARITIES`; the run directory records it, so the (JAX-free) evaluator scores
+  prototypes the same way;
+- optional per-run auxiliary state (the center loss's class centers are one case):
+  ``init_aux(head, hp)`` gives a run's initial state, ``update_aux(aux, h, labels, *, head,
+  hp, where)`` the state after a training step (``h`` carries no gradient; ``hp`` is the
+  run's hyperparameters, e.g. ``hp["center_alpha"]``; ``where`` masks out filler examples);
+- ``lam``: what λ means for this loss (None: the loss ignores λ; reports then show "—");
+- ``hparams``: which per-run hyperparameters besides λ and the learning rate it reads
+  (``"gamma"``, ``"center_alpha"``); a grid over any other is refused.
+
+:func:`register_loss` adds a spec (one call, no library edit); the four losses of the paper
+are registered here.
+
+>>> sorted(loss_names())
+['cce', 'center', 'cosine', 'gaussian']
+>>> get_loss("center").lam
+'the weight of the center loss beside CCE'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from corel_jax import losses, similarity
+from corel_jax.errors import ConfigError
+
+#: the similarities a loss may predict with (the evaluator knows these three)
+SIMILARITIES = ("dot", "cosine", "gaussian")
+#: the per-run hyperparameters a loss may read besides λ and the learning rate
+LOSS_HPARAMS = ("gamma", "center_alpha")
+
+
+@flax.struct.dataclass
+class Head:
+    """The head's values for one forward pass.
+
+    ``W: [K, D]``; ``b: [K]`` or None; ``gamma``: scalar or None; ``extra``: the loss's own
+    parameters (:attr:`LossSpec.params`), by name.
+    """
+
+    W: jax.Array
+    b: jax.Array | None = None
+    gamma: jax.Array | None = None
+    extra: dict = flax.struct.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossSpec:
+    """One training loss (see the module docstring)."""
+
+    name: str
+    objective: Callable[..., jax.Array]
+    similarity: str = "dot"
+    bias: bool = False
+    gamma: bool = False
+    params: Mapping[str, Callable[[jax.Array, int, int], jax.Array]] = \
+        dataclasses.field(default_factory=dict)
+    init_aux: Callable[[Head, dict], Any] | None = None
+    update_aux: Callable[..., Any] | None = None
+    lam: str | None = "the weight of attraction"
+    hparams: tuple[str, ...] = ()
+    description: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"a loss needs a non-empty name; got {self.name!r}")
+        if self.similarity not in SIMILARITIES:
+            raise ConfigError(f"loss {self.name!r}: similarity must be one of "
+                              f"{', '.join(SIMILARITIES)}; got {self.similarity!r}")
+        if self.similarity == "gaussian" and not self.gamma:
+            raise ConfigError(f"loss {self.name!r}: the gaussian similarity needs gamma=True")
+        if (self.init_aux is None) != (self.update_aux is None):
+            raise ConfigError(f"loss {self.name!r}: give both init_aux and update_aux, or "
+                              f"neither")
+        object.__setattr__(self, "hparams", tuple(self.hparams))
+        bad = [h for h in self.hparams if h not in LOSS_HPARAMS]
+        if bad:
+            raise ConfigError(f"loss {self.name!r}: unknown hparams {bad}; choose from "
+                              f"{', '.join(LOSS_HPARAMS)}")
+        reserved = {"W", "b", "log_gamma"} & set(self.params)
+        if reserved:
+            raise ConfigError(f"loss {self.name!r}: head parameter names {sorted(reserved)} "
+                              f"are taken")
+
+    @property
+    def uses_lam(self) -> bool:
+        return self.lam is not None
+
+    def predict_similarity(self, h, head: Head):
+        """The ``[B, K]`` similarities the loss predicts with (argmax = predicted class)."""
+        return similarity_matrix(self.similarity, h, head)
+
+
+def similarity_matrix(kind: str, h, head: Head):
+    """``[B, K]`` similarities of kind ``"dot"`` (plus the bias, if the head has one),
+    ``"cosine"`` or ``"gaussian"`` (with the head's γ)."""
+    if kind == "dot":
+        sim = similarity.dot(h, head.W)
+        return sim if head.b is None else sim + head.b
+    if kind == "cosine":
+        return similarity.cosine(h, head.W)
+    if kind == "gaussian":
+        return similarity.gaussian(h, head.W, head.gamma)
+    raise ConfigError(f"unknown similarity {kind!r}; choose one of {', '.join(SIMILARITIES)}")
+
+
+# --------------------------------------------------------------------------- the registry
+
+_LOSSES: dict[str, LossSpec] = {}
+
+
+def register_loss(spec: LossSpec, *, replace: bool = False) -> LossSpec:
+    """Makes ``spec`` available by name to :class:`~corel_jax.train.SweepConfig`, the engine
+    and the CLI. Registering a taken name raises unless ``replace=True``."""
+    if not isinstance(spec, LossSpec):
+        raise TypeError(f"register_loss takes a LossSpec; got {type(spec).__name__}")
+    if spec.name in _LOSSES and not replace and _LOSSES[spec.name] is not spec:
+        raise ConfigError(f"a loss named {spec.name!r} is registered already (pass "
+                          f"replace=True to replace it)")
+    _LOSSES[spec.name] = spec
+    return spec
+
+
+def get_loss(name: str | LossSpec) -> LossSpec:
+    """The registered spec called ``name`` (a spec is returned as it is)."""
+    if isinstance(name, LossSpec):
+        return name
+    try:
+        return _LOSSES[name]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown loss {name!r}; choose one of "
+                          f"{', '.join(loss_names())}") from None
+
+
+def loss_names() -> tuple[str, ...]:
+    """The registered losses' names, in registration order (the paper's four first)."""
+    return tuple(_LOSSES)
+
+
+# --------------------------------------------------------------------------- the paper's losses
+
+
+def _cce_objective(h, head, labels, *, lam, aux):
+    del lam, aux
+    return losses.cce(h, head.W, labels, head.b)
+
+
+def _center_objective(h, head, labels, *, lam, aux):
+    ce = losses.cce(h, head.W, labels, head.b)
+    return ce + lam * losses.center_loss(h, aux, labels)
+
+
+def _center_init(head, hp):
+    del hp
+    return jnp.zeros(head.W.shape, jnp.float32)
+
+
+def _center_update(centers, h, labels, *, head, hp, where):
+    del head
+    return losses.update_centers(centers, h, labels, alpha=hp["center_alpha"], where=where)
+
+
+def _cosine_objective(h, head, labels, *, lam, aux):
+    del aux
+    return losses.cosine_corel(h, head.W, labels, lam=lam)
+
+
+def _gaussian_objective(h, head, labels, *, lam, aux):
+    del aux
+    return losses.gaussian_corel(h, head.W, labels, lam=lam, gamma=head.gamma)
+
+
+CCE = register_loss(LossSpec(
+    "cce", _cce_objective, similarity="dot", bias=True, lam=None,
+    description="categorical cross-entropy (Eq. 2)"))
+CENTER = register_loss(LossSpec(
+    "center", _center_objective, similarity="dot", bias=True, init_aux=_center_init,
+    update_aux=_center_update, lam="the weight of the center loss beside CCE",
+    hparams=("center_alpha",), description="CCE + λ · center loss (Wen et al. 2016)"))
+COSINE = register_loss(LossSpec(
+    "cosine", _cosine_objective, similarity="cosine",
+    description="Cosine-COREL (Eq. 5)"))
+GAUSSIAN = register_loss(LossSpec(
+    "gaussian", _gaussian_objective, similarity="gaussian", gamma=True, hparams=("gamma",),
+    description="Gaussian-COREL (Eq. 6)"))
