@@ -20,7 +20,16 @@ when used.
 
 from corel_jax.data.dataset import Dataset
 from corel_jax.data.embeddings import GLOVE_PACKAGE, EmbeddingConfig
-from corel_jax.data.registry import DATASETS, SOURCES, load_dataset
+from corel_jax.data.registry import (
+    DATASETS,
+    SOURCES,
+    DatasetSpec,
+    dataset_names,
+    get_dataset,
+    load_dataset,
+    register_dataset,
+    resolve_dataset_name,
+)
 from corel_jax.data.text import TextConfig, tokenize
 
 __all__ = [
@@ -28,8 +37,13 @@ __all__ = [
     "GLOVE_PACKAGE",
     "SOURCES",
     "Dataset",
+    "DatasetSpec",
     "EmbeddingConfig",
     "TextConfig",
+    "dataset_names",
+    "get_dataset",
     "load_dataset",
+    "register_dataset",
+    "resolve_dataset_name",
     "tokenize",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 
 from corel_jax.errors import DataError
 
-KINDS = ("image", "tokens")
+KINDS = ("image", "tokens", "features")
 SPLITS = ("train", "val", "test")
 
 
@@ -22,10 +22,11 @@ class Dataset:
       name: ``"mnist"``, ``"fashion_mnist"``, ``"digits"`` or ``"ag_news"``.
       x_train, x_val, x_test: inputs. ``kind="image"``: float32 ``[N, H, W, C]`` in [0, 1].
         ``kind="tokens"``: int32 ``[N, L]`` token ids, 0 = padding, 1 = unknown word.
+        ``kind="features"``: float32 ``[N, ...]``, any finite values (your own data).
       y_train, y_val, y_test: int32 ``[N]`` class indices in ``[0, num_classes)``.
       num_classes: ``K``.
       class_names: ``K`` names, in label order.
-      kind: ``"image"`` or ``"tokens"``.
+      kind: ``"image"``, ``"tokens"`` or ``"features"``.
       embeddings: tokens only, or None: float32 ``[V, E]`` embedding table for the ids (initial
         or frozen, see ``info["frozen"]``); row 0 (padding) is zeros.
       vocab: tokens only, or None: the ``V`` words of the ids (``vocab[0] == "<pad>"``).
@@ -156,13 +157,15 @@ def _validate(d: Dataset) -> None:
         fail(f"num_classes must be a positive int; got {d.num_classes!r}")
     if len(d.class_names) != d.num_classes:
         fail(f"{len(d.class_names)} class_names for {d.num_classes} classes")
-    want_ndim, want_dtype = (4, np.float32) if d.kind == "image" else (2, np.int32)
+    want_ndim, want_dtype = {"image": (4, np.float32), "tokens": (2, np.int32),
+                             "features": (None, np.float32)}[d.kind]
     for which in SPLITS:
         x, y = d.split(which)
         if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
             fail(f"x_{which} and y_{which} must be numpy arrays")
-        if x.ndim != want_ndim or x.dtype != want_dtype:
-            layout = "[N, H, W, C]" if d.kind == "image" else "[N, L]"
+        if (x.ndim < 2 if want_ndim is None else x.ndim != want_ndim) or x.dtype != want_dtype:
+            layout = {"image": "[N, H, W, C]", "tokens": "[N, L]", "features": "[N, ...]"}[
+                d.kind]
             fail(
                 f"x_{which} must be {np.dtype(want_dtype)} {layout} for kind {d.kind!r}; "
                 f"got {x.dtype} of shape {list(x.shape)}"
@@ -179,9 +182,11 @@ def _validate(d: Dataset) -> None:
                  f"min {y.min()}, max {y.max()}")
         if x.size and d.kind == "image" and (x.min() < 0.0 or x.max() > 1.0):
             fail(f"x_{which} pixels must be in [0, 1]; got [{x.min()}, {x.max()}]")
+        if x.size and d.kind == "features" and not np.all(np.isfinite(x)):
+            fail(f"x_{which} holds NaN or inf")
         if x.size and d.kind == "tokens" and x.min() < 0:
             fail(f"x_{which} holds negative token ids")
-    if d.kind == "image" and (d.embeddings is not None or d.vocab is not None):
+    if d.kind != "tokens" and (d.embeddings is not None or d.vocab is not None):
         fail("embeddings and vocab are for kind 'tokens' only")
     if d.embeddings is not None:
         e = d.embeddings

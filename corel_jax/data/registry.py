@@ -1,8 +1,17 @@
-""":func:`load_dataset`: one entry point for every dataset and source."""
+""":func:`load_dataset`: one entry point for every dataset and source, and the registry of
+datasets (:class:`DatasetSpec`, :func:`register_dataset`) that configs and the CLI read.
+
+>>> dataset_names()
+('mnist', 'fashion_mnist', 'digits', 'ag_news')
+>>> resolve_dataset_name("Fashion-MNIST")
+'fashion_mnist'
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Callable
 
 from corel_jax.data.dataset import Dataset
 from corel_jax.data.embeddings import GLOVE_PACKAGE, EmbeddingConfig
@@ -30,6 +39,70 @@ OPTIONS = {
     ("ag_news", "files"): dict(_TEXT_OPTIONS),
     ("ag_news", "tfds"): {**_TEXT_OPTIONS, "download": True},
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset: ``load(data_dir, *, source, val_size, split_seed, **options) -> Dataset``;
+    ``kind``: its :attr:`Dataset.kind` (which encoders can read it); ``aliases``: other names
+    that mean it."""
+
+    name: str
+    load: Callable[..., Dataset]
+    kind: str = "image"
+    aliases: tuple[str, ...] = ()
+
+
+_DATASET_SPECS: dict[str, DatasetSpec] = {}
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def register_dataset(spec: DatasetSpec | Dataset | str, load: Callable | None = None, *,
+                     kind: str | None = None, replace: bool = False) -> DatasetSpec:
+    """Registers a dataset under its name: ``register_dataset(DatasetSpec(...))``,
+    ``register_dataset(name, load, kind=...)``, or ``register_dataset(dataset)`` for an
+    in-memory :class:`Dataset` (its ``name`` and ``kind``; every load returns it)."""
+    if isinstance(spec, Dataset):
+        ds = spec
+        spec = DatasetSpec(ds.name, lambda *a, **k: ds, ds.kind)
+    elif not isinstance(spec, DatasetSpec):
+        if load is None:
+            raise TypeError("register_dataset(name, load): give the loader")
+        spec = DatasetSpec(spec, load, kind or "image")
+    taken = [n for n in (spec.name, *spec.aliases) if _key(n) in _ALIASES
+             and _ALIASES[_key(n)] != spec.name]
+    if (spec.name in _DATASET_SPECS and _DATASET_SPECS[spec.name] is not spec or taken) \
+            and not replace:
+        raise ConfigError(f"a dataset named {spec.name!r} is registered already (pass "
+                          f"replace=True to replace it)")
+    _DATASET_SPECS[spec.name] = spec
+    for alias in spec.aliases:
+        _ALIASES[_key(alias)] = spec.name
+    return spec
+
+
+def resolve_dataset_name(name: str) -> str:
+    """The registered name that ``name`` means (case, ``-``/``_`` and aliases resolved)."""
+    if not isinstance(name, str):
+        raise ConfigError(f"a dataset name must be a string; got {name!r}")
+    if name in _DATASET_SPECS:
+        return name
+    key = _ALIASES.get(_key(name), _key(name))
+    if key not in _DATASET_SPECS:
+        raise ConfigError(f"unknown dataset {name!r}; choose one of "
+                          f"{', '.join(dataset_names())}")
+    return key
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    return _DATASET_SPECS[resolve_dataset_name(name)]
+
+
+def dataset_names() -> tuple[str, ...]:
+    return tuple(_DATASET_SPECS)
 
 
 def load_dataset(
@@ -75,10 +148,13 @@ def load_dataset(
     >>> load_dataset("digits", split_seed=1)
     Dataset('digits', image [8, 8, 1], 10 classes, train 1079 / val 359 / test 359)
     """
-    key = name.strip().lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in DATASETS:
-        raise ConfigError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    spec = get_dataset(name)
+    return spec.load(data_dir, source=source, val_size=val_size, split_seed=split_seed,
+                     **kwargs)
+
+
+def _load_builtin(key: str, data_dir, *, source: str, val_size: int | None, split_seed: int,
+                  **kwargs) -> Dataset:
     src = _resolve_source(key, data_dir, source)
     allowed = OPTIONS[(key, src)]
     unknown = sorted(set(kwargs) - set(allowed))
@@ -144,3 +220,9 @@ def _resolve_source(key: str, data_dir: str | os.PathLike | None, source: str) -
         f"(the folder of the {key} files; --data-dir) or {INSTALL_HINT} and use TFDS "
         f"(--source tfds)"
     )
+
+
+for _name in DATASETS:
+    register_dataset(DatasetSpec(
+        _name, lambda data_dir=None, _name=_name, **kw: _load_builtin(_name, data_dir, **kw),
+        "tokens" if _name == "ag_news" else "image"))

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 
+from corel_jax.data.registry import dataset_names
 from corel_jax.models.loss_spec import loss_names
+from corel_jax.models.registry import encoder_names
 from corel_jax.train.config import (
-    DATASETS,
-    MODELS,
     SweepConfig,
     parse_lams,
     parse_seeds,
@@ -28,8 +28,9 @@ DEFAULTS = SweepConfig()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)}")
-    p.add_argument("--model", default="mlp", help=f"one of {', '.join(MODELS)}")
+    p.add_argument("--dataset", default="digits", help=f"one of {', '.join(dataset_names())}")
+    p.add_argument("--model", default="mlp", choices=encoder_names(),
+                   help=f"one of {', '.join(encoder_names())}")
     p.add_argument("--loss", default="gaussian", choices=loss_names(),
                    help=f"one of {', '.join(loss_names())}")
     p.add_argument("--seeds", default="1", type=str,
@@ -133,6 +134,7 @@ def resume_config(args: argparse.Namespace) -> SweepConfig:
 
 def dataset_options(args: argparse.Namespace) -> tuple[tuple[str, object], ...]:
     """The loader options given by flags (text flags are an error for image datasets)."""
+    from corel_jax.data.registry import resolve_dataset_name
     from corel_jax.errors import ConfigError
 
     opts: list[tuple[str, object]] = []
@@ -142,7 +144,7 @@ def dataset_options(args: argparse.Namespace) -> tuple[tuple[str, object], ...]:
         opts.append(("learned", True))
     if args.max_len is not None:
         opts.append(("max_len", args.max_len))
-    if opts and args.dataset.strip().lower().replace("-", "_") != "ag_news":
+    if opts and resolve_dataset_name(args.dataset) != "ag_news":
         names = ", ".join("--" + k.replace("_", "-") for k, _ in opts)
         raise ConfigError(f"{names}: text options, but --dataset is {args.dataset!r} "
                           f"(use them with --dataset ag_news)")

@@ -10,10 +10,6 @@ from typing import Any, NamedTuple
 
 from corel_jax.errors import ConfigError
 
-DATASETS = ("digits", "mnist", "fashion_mnist", "ag_news")
-MODELS = ("mlp", "cnn", "text_mlp", "text_cnn")
-
-
 #: the grid axes besides seeds: (SweepConfig field, run attribute), outermost first
 GRID_FIELDS = (("lr", "lr"), ("gamma", "gamma"), ("center_alpha", "center_alpha"),
                ("lams", "lam"))
@@ -41,10 +37,11 @@ class SweepConfig:
     share one compiled program, the hyperparameters being traced per-run values.
 
     Attributes:
-      dataset: ``digits`` (offline, bundled with scikit-learn), ``mnist``, ``fashion_mnist``
-        or ``ag_news``.
-      model: encoder name: ``mlp`` (the paper's FFNN), ``cnn`` (2-D image CNN), ``text_mlp``,
-        ``text_cnn``.
+      dataset: a registered dataset (:func:`corel_jax.data.register_dataset`): ``digits``
+        (offline, bundled with scikit-learn), ``mnist``, ``fashion_mnist``, ``ag_news``, or
+        your own; aliases (``fashion``, ``agnews``, ...) are resolved.
+      model: a registered encoder (:func:`corel_jax.models.register_encoder`): ``mlp`` (the
+        paper's FFNN), ``cnn`` (2-D image CNN), ``text_mlp``, ``text_cnn``, or your own.
       loss: a registered loss (:func:`corel_jax.models.loss_spec.loss_names`): ``cce``,
         ``center`` (CCE + λ·center loss), ``cosine``, ``gaussian``, or one of your own
         (:func:`corel_jax.models.register_loss`).
@@ -118,6 +115,9 @@ class SweepConfig:
         for name in ("lr", "gamma", "center_alpha"):
             object.__setattr__(self, name, _as_grid(name, getattr(self, name)))
         object.__setattr__(self, "dataset_options", tuple(tuple(p) for p in self.dataset_options))
+        from corel_jax.data.registry import resolve_dataset_name
+
+        object.__setattr__(self, "dataset", resolve_dataset_name(self.dataset))
         self.validate()
 
     # -- derived ---------------------------------------------------------------------------
@@ -194,14 +194,16 @@ class SweepConfig:
 
         _one_of("loss", self.loss, loss_names())
         spec = get_loss(self.loss)
-        _one_of("dataset", self.dataset, DATASETS)
-        _one_of("model", self.model, MODELS)
-        if self.dataset == "ag_news" and self.model not in ("text_mlp", "text_cnn"):
-            raise ConfigError(f"dataset ag_news needs a text model (text_mlp or text_cnn), "
-                              f"not {self.model!r}")
-        if self.dataset != "ag_news" and self.model in ("text_mlp", "text_cnn"):
-            raise ConfigError(f"model {self.model!r} is for ag_news; use mlp or cnn for "
-                              f"{self.dataset}")
+        from corel_jax.data.registry import get_dataset
+        from corel_jax.models.registry import encoder_names, get_encoder
+
+        kind = get_dataset(self.dataset).kind
+        encoder = get_encoder(self.model)
+        if not encoder.accepts(kind):
+            fits = [n for n in encoder_names() if get_encoder(n).accepts(kind)]
+            raise ConfigError(f"model {self.model!r} reads {' or '.join(encoder.kinds)} "
+                              f"inputs, but dataset {self.dataset} is {kind}; use "
+                              f"{' or '.join(fits) or 'an encoder registered for ' + kind}")
         _one_of("data_source", self.data_source, ("auto", "files", "tfds"))
         if not self.seeds:
             raise ConfigError("seeds is empty: give at least one seed")

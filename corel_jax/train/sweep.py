@@ -98,26 +98,11 @@ def load_data(cfg: SweepConfig):
 
 
 def build_encoder(cfg: SweepConfig, dataset):
-    """The encoder module for ``cfg.model`` (sizes from the config, tables from the data)."""
-    from corel_jax.models import make_encoder
+    """The encoder module for ``cfg.model``: its registered spec builds it from the config
+    (sizes) and the data (e.g. the embedding table)."""
+    from corel_jax.models.registry import get_encoder
 
-    kwargs: dict[str, Any] = dict(hidden=(cfg.width, cfg.width),
-                                  negative_slope=cfg.negative_slope)
-    if cfg.dropout is not None:  # None: the model's own default (0 images, 0.5 text)
-        kwargs["dropout"] = cfg.dropout
-    if cfg.model in ("text_mlp", "text_cnn"):
-        from corel_jax.models import FrozenTable
-
-        table = dataset.embeddings
-        if table is not None and dataset.info.get("frozen", True):
-            kwargs["frozen"] = FrozenTable(table)  # shared by all runs, never trained
-        elif table is not None:  # learned, starting from the dataset's table (GloVe or seeded)
-            kwargs["init_table"] = FrozenTable(table)
-            kwargs["vocab_size"], kwargs["embed_dim"] = table.shape
-        else:  # a learned embedding of the vocabulary, Flax's default init
-            kwargs["vocab_size"] = len(dataset.vocab) if dataset.vocab else int(
-                dataset.x_train.max()) + 1
-    return make_encoder(cfg.model, **kwargs)
+    return get_encoder(cfg.model).build(cfg, dataset)
 
 
 def check_compatible(cfg: SweepConfig, dataset) -> None:
@@ -156,14 +141,17 @@ def _progress(total: int, desc: str, enabled: bool):
                 dynamic_ncols=True, file=sys.stderr)
 
 
-def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = None,
-                progress: bool = True, log=print, objective_fn=None,
-                resume: bool = False) -> SweepResult:
+def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
+                out_dir: str | Path | None = None, progress: bool = True, log=print,
+                objective_fn=None, resume: bool = False) -> SweepResult:
     """Trains every run of ``cfg`` and returns (and optionally writes) the results.
 
     Args:
       cfg: the sweep.
-      dataset: a :class:`corel_jax.data.Dataset`; loaded from ``cfg`` when None.
+      dataset: a :class:`corel_jax.data.Dataset` (e.g. your own numpy arrays); loaded from
+        ``cfg`` when None.
+      encoder: a Flax module ``x -> h: [B, D]`` called as ``encoder(x, train=...)``; built
+        from ``cfg.model``'s registered spec when None.
       out_dir: the run directory to write (see :mod:`corel_jax.rundir`), or None.
       progress: show a progress bar per epoch (mean and best validation accuracy over runs).
       log: where one-line messages go (``print`` by default; ``None`` for silence).
@@ -181,7 +169,8 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, out_dir: str | Path | None = 
     if dataset is None:
         dataset = load_data(cfg)
     check_compatible(cfg, dataset)
-    encoder = build_encoder(cfg, dataset)
+    if encoder is None:
+        encoder = build_encoder(cfg, dataset)
     program = make_program(cfg, encoder, dataset.num_classes, dataset.x_train[:1],
                            objective_fn=objective_fn)
 
