@@ -11,8 +11,8 @@ import argparse
 import importlib
 import sys
 
-# name -> (module, help). Modules are imported only when their subcommand runs, so
-# `corel-jax report` does not import JAX.
+# name -> (module, help). Only the chosen subcommand's module is imported, so
+# `corel-jax report` does not import JAX (tests/test_cli.py checks it).
 SUBCOMMANDS = {
     "train": ("corel_jax.train.cli", "train a sweep of runs (seeds x lambda) in one program"),
     "demo": ("corel_jax.train.demo", "all four losses on scikit-learn digits, offline, < 1 min"),
@@ -20,20 +20,26 @@ SUBCOMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; only the subcommand named in ``argv`` (default ``sys.argv[1:]``) gets its
+    arguments, so only its module is imported (all of them when ``argv`` names none)."""
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((a for a in argv if a in SUBCOMMANDS), None)
     parser = argparse.ArgumentParser(prog="corel-jax", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         p.set_defaults(_module=module)
-        importlib.import_module(module).add_arguments(p)
+        if chosen is None or name == chosen:
+            importlib.import_module(module).add_arguments(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     from corel_jax.errors import CorelError
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except CorelError as e:
