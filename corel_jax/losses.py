@@ -375,10 +375,3 @@ def check_labels(labels, num_classes: int) -> None:
             f"relabel them to 0..{num_classes - 1} or raise num_classes"
         )
 
-
-LOSSES = {
-    "cce": cce,
-    "cosine": cosine_corel,
-    "gaussian": gaussian_corel,
-    "center": center_loss,
-}

@@ -120,5 +120,3 @@ def gaussian(h, W, gamma=0.5):
     d = sqdist(h, W)
     return -jnp.asarray(gamma, d.dtype) * d
 
-
-SIMILARITIES = {"dot": dot, "cosine": cosine, "gaussian": gaussian}

@@ -1,4 +1,4 @@
-"""Stride-1 N-D convolution with a choice of implementation (issue 9).
+"""Stride-1 N-D convolution with a choice of implementation.
 
 :class:`Conv` has the math and parameter layout of :class:`flax.linen.Conv` (``kernel``
 ``[*window, Cin, Cout]``, ``bias [Cout]``, channels-last inputs ``[B, *spatial, Cin]``, ``SAME``

@@ -1,4 +1,4 @@
-"""Text encoders over token ids (issue 6): Kim-style CNN and an FFNN over averaged vectors.
+"""Text encoders over token ids: Kim-style CNN and an FFNN over averaged vectors.
 
 Both take ``ids int32 [B, L]`` with 0 = padding (``mask = ids != 0``) and embed inside the model,
 with a learned table (``vocab_size``, ``embed_dim``) or frozen pretrained vectors

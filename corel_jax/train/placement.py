@@ -5,8 +5,8 @@ visible device with one axis, ``runs``. Per-run arrays (parameters, optimizer st
 are sharded along their leading run axis with ``NamedSharding(mesh, P("runs"))``; the dataset
 is replicated (``P()``). ``jit`` then runs each device's share of the runs, with no
 communication inside an epoch (runs are independent). A run count that does not divide the
-device count is padded by the caller (see :meth:`Placement.padded`), and the padding is dropped
-from the results.
+device count is padded (the memory plan makes the chunk size a multiple of the device count;
+a short last chunk repeats its first run), and the padding is dropped from the results.
 
 Multi-process (several hosts, or several processes on one host): call :func:`initialize` first
 (it wraps ``jax.distributed.initialize``); every process runs the same program and builds the
@@ -80,11 +80,6 @@ class Placement:
     @property
     def replicated(self) -> NamedSharding:
         return NamedSharding(self.mesh, P())
-
-    def padded(self, num_runs: int) -> int:
-        """The smallest multiple of the device count that holds ``num_runs`` runs."""
-        d = self.num_devices
-        return -(-num_runs // d) * d
 
     def shard_runs(self, tree):
         """Host arrays with a leading run axis -> global arrays sharded along it."""
