@@ -385,8 +385,9 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _lam_str(lam: float) -> str:
-    return f"{lam:g}"
+def _lam_str(lam: float, uses_lam: bool = True) -> str:
+    """λ as the tables show it: "—" for a loss that does not read λ (e.g. CCE)."""
+    return f"{lam:g}" if uses_lam else "—"
 
 
 def _filename(setting: str) -> str:
@@ -446,7 +447,7 @@ def clustering_table(
         best[c] = max(means) if means else None
     md_rows, plain_rows = [], []
     for s in rows:
-        md = [s["loss"], _lam_str(s["lam"]), str(s["n"])]
+        md = [s["loss"], _lam_str(s["lam"], s.get("uses_lam", True)), str(s["n"])]
         plain = list(md)
         for c in cols:
             cell = fmt(s[f"{c}_mean"], s[f"{c}_std"])
@@ -489,6 +490,7 @@ def write_report(
 
     # ---- Table 2 and the lambda curves
     acc_runs, lam_of = accuracy_records(sweeps)
+    uses_lam = {(s.setting, s.loss): s.uses_lam for s in sweeps}
     comparisons = compare_losses(acc_runs, "test_acc")
     csv("accuracy_runs.csv", acc_runs, ["setting", "loss", "seed", "lam", "test_acc",
                                         "best_val_acc", "best_epoch", "diverged", "run_dir",
@@ -542,11 +544,11 @@ def write_report(
     md += ["", "Selected λ per setting and loss (mean best validation accuracy over seeds):", ""]
     md.append(_md_table(
         ["Setting", "Loss", "λ", "mean best val acc", "seeds", "λ tried"],
-        [[s.setting, s.loss, _lam_str(lam_of[(s.setting, s.loss)]),
+        [[s.setting, s.loss, _lam_str(lam_of[(s.setting, s.loss)], s.uses_lam),
           fmt(*mean_std(r["best_val_acc"] for r in acc_runs
                         if (r["setting"], r["loss"]) == (s.setting, s.loss)), 100, 2),
           str(len(selected_runs(s, lam_of[(s.setting, s.loss)]))),
-          ", ".join(_lam_str(x) for x in s.lams)] for s in sweeps]))
+          ", ".join(_lam_str(x, s.uses_lam) for x in s.lams)] for s in sweeps]))
     md.append("")
 
     # ---- Tables 3-4
@@ -558,6 +560,8 @@ def write_report(
         csv("clustering_runs.csv", crow, ["setting", "loss", "seed", "lam", *score_cols,
                                           "seconds", "note", "run_dir", "run"])
         csum = summarize_clustering(crow, options.methods)
+        for c in csum:
+            c["uses_lam"] = uses_lam.get((c["setting"], c["loss"]), True)
         csv("clustering_summary.csv", csum,
             ["setting", "loss", "lam", "n"]
             + [f"{c}_{s}" for c in score_cols for s in ("mean", "std")])

@@ -199,5 +199,6 @@ def run(args: argparse.Namespace) -> int:
     print(result.table())
     t = result.timings
     print(f"wrote {out} ({cfg.num_runs} runs; compile {t['compile_s']:.1f}s, "
-          f"train {t['train_s']:.1f}s, total {t['total_s']:.1f}s)")
+          f"first epoch {t.get('first_epoch_s', 0.0):.1f}s, train {t['train_s']:.1f}s, "
+          f"total {t['total_s']:.1f}s)")
     return 0
