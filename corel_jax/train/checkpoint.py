@@ -179,7 +179,7 @@ class SweepCheckpoint:
         leaves = jax.tree.leaves(_key_to_data(state))
         tree = {"state": {f"{i:04d}": x for i, x in enumerate(leaves)},
                 "curves": {k: np.asarray(v) for k, v in curves.items()}}
-        meta = {"chunk": chunk, "epoch": epoch, "time": time.time()}
+        meta = {"chunk": chunk, "epoch": epoch, "time": time.time(), "state_leaves": len(leaves)}
         self.manager.save(self.step(chunk, epoch), args=ocp.args.Composite(
             tree=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)), force=True)
 
@@ -208,9 +208,17 @@ class SweepCheckpoint:
                               for i, x in enumerate(leaves)},
                     "curves": {k: ocp.utils.to_shape_dtype_struct(np.asarray(v))
                                for k, v in curves.items()}}
-        restored = self.manager.restore(step, args=ocp.args.Composite(
-            tree=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+        stale = (f"checkpoint {step} under {self.directory} does not match this sweep's state "
+                 f"(written by another version of corel-jax?); delete {self.directory} to "
+                 f"restart the sweep")
+        try:
+            restored = self.manager.restore(step, args=ocp.args.Composite(
+                tree=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+        except (ValueError, KeyError, TypeError) as e:
+            raise ConfigError(f"{stale} ({e})") from None
         meta = restored["meta"]
+        if meta.get("state_leaves", len(leaves)) != len(leaves):
+            raise ConfigError(stale)
         if meta.get("chunk") != chunk:
             raise ConfigError(f"checkpoint {step} under {self.directory} is for chunk "
                               f"{meta.get('chunk')}, expected {chunk}")
