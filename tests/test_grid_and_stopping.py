@@ -204,3 +204,21 @@ def test_every_example_is_trained_on_each_epoch(digits):
     steps = jax.make_jaxpr(lambda s: program.train_epoch(s, hp, data))(state)
     lengths = [e.params["length"] for e in steps.jaxpr.eqns if e.primitive.name == "scan"]
     assert 2 in lengths
+
+
+def test_simulated_patience_equals_the_engine_on_full_curves(digits):
+    """Replaying early stopping on fully trained curves (what the patience measurement of
+    the reproduction does) gives exactly what the engine does with that patience."""
+    from corel_jax.evaluate.stopping import patience_table, simulate
+
+    kw = dict(seeds=(0, 1), lams=(0.5, 1.0), lr=(3e-2,), epochs=10)
+    full = run(small(**kw), digits)
+    stopped = run(small(patience=2, **kw), digits)
+    for r in stopped.records:
+        sim = simulate(full.val_acc[r["run"]], patience=2)
+        assert sim.epochs_trained == r["epochs_trained"]
+        assert sim.best_epoch == r["best_epoch"]
+        assert sim.best_val_acc == pytest.approx(r["best_val_acc"], abs=1e-6)
+    (row,) = patience_table(full.val_acc, [2])
+    assert row["epochs_trained"] == sum(r["epochs_trained"] for r in stopped.records)
+    assert row["runs"] == 4 and 0 <= row["saved"] < 1
