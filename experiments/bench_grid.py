@@ -4,9 +4,10 @@
 
 Trains the paper's FFNN (Gaussian-COREL, λ 0.5, batch 128) on Fashion-MNIST for ``--epochs``
 epochs, (a) as one sweep whose 20 runs are 10 seeds × lr {1e-3, 3e-3} (one compiled program),
-(b) as two sweeps of 10 seeds, one per learning rate, one after another. Reports the first epoch's call
-(compile + one epoch) and the time per epoch after it, and checks that both give the same per-run numbers.
-Writes ``experiments/results/bench_grid.md``. About 5 minutes on 2 CPU cores.
+(b) as two sweeps of 10 seeds, one per learning rate, one after another. Reports the first
+epoch's call (compile + one epoch) and the time per epoch after it, and checks that both give
+the same per-run numbers. Writes ``experiments/results/bench_grid.md``. About 5 minutes on 2
+CPU cores.
 """
 
 from __future__ import annotations
