@@ -222,3 +222,18 @@ def test_simulated_patience_equals_the_engine_on_full_curves(digits):
     (row,) = patience_table(full.val_acc, [2])
     assert row["epochs_trained"] == sum(r["epochs_trained"] for r in stopped.records)
     assert row["runs"] == 4 and 0 <= row["saved"] < 1
+
+
+def test_donating_a_state_leaves_the_callers_hparams_alone(digits):
+    cfg = small()
+    program = engine_lib.make_program(cfg, sweep_lib.build_encoder(cfg, digits),
+                                      digits.num_classes, digits.x_train[:1])
+    hp = {k: jnp.asarray(v) for k, v in program.default_hparams.items()}
+    state = program.init(jax.random.key(0), hp)
+    step = jax.jit(program.train_step, donate_argnums=(0, 1, 2))
+    x, y = jnp.asarray(digits.x_train[:64]), jnp.asarray(digits.y_train[:64])
+    for _ in range(2):  # the second call would fail if hp["lr"] had been donated
+        params, opt_state, centers, _ = step(state.params, state.opt_state, state.centers, x, y,
+                                             jnp.ones(64, bool), hp, jax.random.key(1))
+        state = state.replace(params=params, opt_state=opt_state, centers=centers)
+    assert float(hp["lr"]) == pytest.approx(3e-3)

@@ -180,7 +180,8 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         h, head = net.apply(params, x_example)
         centers = jnp.zeros(head.W.shape, jnp.float32)
         opt_state = tx.init(params)
-        opt_state.hyperparams["learning_rate"] = jnp.asarray(hp["lr"], jnp.float32)
+        # a copy: the state may be donated, and must not take the caller's hp buffer with it
+        opt_state.hyperparams["learning_rate"] = jnp.array(hp["lr"], jnp.float32, copy=True)
         return RunState(
             params=params, opt_state=opt_state, centers=centers, key=run_key,
             best_params=params, best_val_acc=jnp.float32(-1.0), best_epoch=jnp.int32(0),
