@@ -14,6 +14,10 @@ Adam 1e-3, batch 128) for ``--epochs`` epochs two ways, in one process, one afte
   ``torch.randperm`` shuffles and index gathers, no DataLoader; train mode, then validation in
   eval mode under ``no_grad`` every epoch); timed after a few warm-up steps.
 
+The timed epochs alternate (an engine epoch of all runs, then a PyTorch epoch of all runs, and
+again), and the best epoch of each side is kept, so that a changing load on a shared machine
+hits both sides alike.
+
 Rates are seed-examples per second (R × training examples per epoch / seconds per epoch).
 Data: MNIST and AG News from ``--data-dir`` if present, else random data of the same shapes
 (speed does not depend on the values). ``--train-size`` trims the image training set (keeping
@@ -99,26 +103,27 @@ def load_data(dataset: str, data_dir: str | None, train_size: int | None) -> Dat
 # ------------------------------------------------------------------------------------- engine
 
 
-def time_engine(cfg: SweepConfig, ds: Dataset, runs: int, epochs: int, run_batch) -> dict:
-    """Seconds per epoch of the compiled engine for ``runs`` runs (best of ``epochs``)."""
-    t0 = time.perf_counter()
-    program = eng.make_program(cfg, build_encoder(cfg, ds), ds.num_classes, ds.x_train[:1])
-    compiled = eng.compile_program(program, run_batch=run_batch)
-    data = jax.device_put(eng.DeviceData(jnp.asarray(ds.x_train), jnp.asarray(ds.y_train),
-                                         jnp.asarray(ds.x_val), jnp.asarray(ds.y_val)))
-    lams = jnp.full((runs,), LAM)
-    state = compiled.init(eng.run_seeds(list(range(runs))), lams)
-    state, m = compiled.train_epoch(state, lams, data)  # compile + warm up
-    jax.block_until_ready(m)
-    warm = time.perf_counter() - t0
-    times = []
-    for _ in range(epochs):
+class EngineSide:
+    """The compiled engine for ``runs`` runs; :meth:`epoch` trains them all for one epoch."""
+
+    def __init__(self, cfg: SweepConfig, ds: Dataset, runs: int, run_batch):
         t0 = time.perf_counter()
-        state, m = compiled.train_epoch(state, lams, data)
+        program = eng.make_program(cfg, build_encoder(cfg, ds), ds.num_classes, ds.x_train[:1])
+        self.compiled = eng.compile_program(program, run_batch=run_batch)
+        self.data = jax.device_put(eng.DeviceData(
+            jnp.asarray(ds.x_train), jnp.asarray(ds.y_train), jnp.asarray(ds.x_val),
+            jnp.asarray(ds.y_val)))
+        self.lams = jnp.full((runs,), LAM)
+        self.state = self.compiled.init(eng.run_seeds(list(range(runs))), self.lams)
+        self.epoch()  # compile + warm up
+        self.warmup_s = time.perf_counter() - t0
+
+    def epoch(self) -> float:
+        t0 = time.perf_counter()
+        self.state, m = self.compiled.train_epoch(self.state, self.lams, self.data)
         jax.block_until_ready(m)
-        times.append(time.perf_counter() - t0)
-    return {"s_per_epoch": min(times), "times": times, "warmup_s": warm,
-            "val_acc": float(np.nanmean(np.asarray(m["val_acc"])))}
+        self.val_acc = float(np.nanmean(np.asarray(m["val_acc"])))
+        return time.perf_counter() - t0
 
 
 # ------------------------------------------------------------------------------------ pytorch
@@ -210,53 +215,59 @@ def torch_model(name: str, ds: Dataset):
     return Corel(encoder, ds.num_classes)
 
 
-def time_torch(name: str, ds: Dataset, runs: int, epochs: int, batch: int,
-               warmup_steps: int = 10) -> dict:
-    """Seconds per epoch (all runs) of a PyTorch loop over runs, epochs and minibatches."""
-    import torch
+class TorchSide:
+    """``runs`` PyTorch models trained one after another; :meth:`epoch` trains each of them
+    for one epoch (shuffle, minibatch steps in train mode, validation under ``no_grad``)."""
 
-    torch.set_num_threads(os.cpu_count())
-    if name == "text_cnn":
-        to_x = lambda a: torch.as_tensor(np.asarray(a, np.int64))
-    else:  # NHWC -> NCHW, PyTorch's native layout
-        to_x = lambda a: torch.as_tensor(np.ascontiguousarray(np.moveaxis(a, -1, 1)))
-    x_tr, x_va = to_x(ds.x_train), to_x(ds.x_val)
-    y_tr = torch.as_tensor(np.asarray(ds.y_train, np.int64))
-    y_va = torch.as_tensor(np.asarray(ds.y_val, np.int64))
-    n = len(y_tr)
-    steps = n // batch
+    def __init__(self, name: str, ds: Dataset, runs: int, batch: int, warmup_steps: int = 10):
+        import torch
 
-    def train(seed, n_epochs, max_steps=None):
-        torch.manual_seed(seed)
+        self.torch = torch
+        torch.set_num_threads(os.cpu_count())
+        if name == "text_cnn":
+            to_x = lambda a: torch.as_tensor(np.asarray(a, np.int64))
+        else:  # NHWC -> NCHW, PyTorch's native layout
+            to_x = lambda a: torch.as_tensor(np.ascontiguousarray(np.moveaxis(a, -1, 1)))
+        self.x_tr, self.x_va = to_x(ds.x_train), to_x(ds.x_val)
+        self.y_tr = torch.as_tensor(np.asarray(ds.y_train, np.int64))
+        self.y_va = torch.as_tensor(np.asarray(ds.y_val, np.int64))
+        self.batch = batch
+        self.runs = []
+        for seed in range(runs):
+            torch.manual_seed(seed)
+            model = torch_model(name, ds)
+            self.runs.append((model, torch.optim.Adam(model.parameters(), lr=1e-3),
+                              torch.Generator().manual_seed(seed)))
+        # Warm-up steps on a throwaway model (allocator, oneDNN primitives).
+        torch.manual_seed(1000)
         model = torch_model(name, ds)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        gen = torch.Generator().manual_seed(seed)
-        acc = float("nan")
-        for _ in range(n_epochs):
-            model.train()
-            perm = torch.randperm(n, generator=gen)
-            for i in range(steps if max_steps is None else max_steps):
-                idx = perm[i * batch:(i + 1) * batch]
-                loss = model.loss(x_tr[idx], y_tr[idx], LAM)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            if max_steps is not None:
-                return acc
-            model.eval()
-            with torch.no_grad():
-                correct = sum(int((model.sim(x_va[i:i + 1000]).argmax(1)
-                                   == y_va[i:i + 1000]).sum()) for i in range(0, len(y_va), 1000))
-            acc = correct / len(y_va)
-        return acc
+        self._train(model, torch.optim.Adam(model.parameters(), lr=1e-3),
+                    torch.Generator().manual_seed(1000), warmup_steps)
 
-    train(1000, 1, max_steps=warmup_steps)
-    accs = []
-    t0 = time.perf_counter()
-    for r in range(runs):
-        accs.append(train(r, epochs))
-    total = time.perf_counter() - t0
-    return {"s_per_epoch": total / epochs, "val_acc": float(np.mean(accs))}
+    def _train(self, model, opt, gen, max_steps=None):
+        n, b = len(self.y_tr), self.batch
+        model.train()
+        perm = self.torch.randperm(n, generator=gen)
+        for i in range(n // b if max_steps is None else max_steps):
+            idx = perm[i * b:(i + 1) * b]
+            loss = model.loss(self.x_tr[idx], self.y_tr[idx], LAM)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    def epoch(self) -> float:
+        t0 = time.perf_counter()
+        accs = []
+        for model, opt, gen in self.runs:
+            self._train(model, opt, gen)
+            model.eval()
+            with self.torch.no_grad():
+                correct = sum(int((model.sim(self.x_va[i:i + 1000]).argmax(1)
+                                   == self.y_va[i:i + 1000]).sum())
+                              for i in range(0, len(self.y_va), 1000))
+            accs.append(correct / len(self.y_va))
+        self.val_acc = float(np.mean(accs))
+        return time.perf_counter() - t0
 
 
 # -------------------------------------------------------------------------------- environment
@@ -292,14 +303,17 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="mlp,cnn,text_cnn")
     p.add_argument("--runs", type=int, default=10)
-    p.add_argument("--epochs", type=int, default=1,
-                   help="timed epochs (engine: after a warm-up epoch; best kept)")
+    p.add_argument("--epochs", type=int, default=2,
+                   help="timed epochs per side, alternating engine and PyTorch (best kept)")
     p.add_argument("--train-size", type=int, default=None,
                    help="image training examples per epoch (default all 55,000)")
     p.add_argument("--text-train-size", type=int, default=None,
                    help="AG News training documents per epoch (default all 9,000)")
     p.add_argument("--run-batch", default="auto",
                    help="engine runs vmapped together: auto (the library's default), all, or k")
+    p.add_argument("--torch-runs", type=int, default=None,
+                   help="runs the PyTorch loop trains (default --runs; it trains them one after "
+                        "another, so its rate per seed-example does not depend on how many)")
     p.add_argument("--skip-torch", action="store_true")
     p.add_argument("--skip-engine", action="store_true")
     p.add_argument("--data-dir", default=str(HERE.parent.parent / "shared" / "data"))
@@ -324,18 +338,26 @@ def main():
         ex = (len(ds.y_train) // cfg.batch_size) * cfg.batch_size * args.runs
         row = {"model": name, "data": ds.name, "train": len(ds.y_train), "val": len(ds.y_val),
                "runs": args.runs, "run_batch": run_batch or "all"}
+        sides = {}
         if not args.skip_engine:
-            e = time_engine(cfg, ds, args.runs, args.epochs, run_batch)
-            row.update(engine_s=e["s_per_epoch"], engine_rate=ex / e["s_per_epoch"],
-                       engine_warmup_s=e["warmup_s"], engine_val_acc=e["val_acc"])
-            print(f"{name}: engine {row['engine_rate']:,.0f} seed-ex/s "
-                  f"({e['s_per_epoch']:.2f} s/epoch, warm-up {e['warmup_s']:.1f} s)", flush=True)
+            sides["engine"] = EngineSide(cfg, ds, args.runs, run_batch)
+            row["engine_warmup_s"] = sides["engine"].warmup_s
         if not args.skip_torch:
-            t = time_torch(name, ds, args.runs, args.epochs, cfg.batch_size)
-            row.update(torch_s=t["s_per_epoch"], torch_rate=ex / t["s_per_epoch"],
-                       torch_val_acc=t["val_acc"])
-            print(f"{name}: pytorch {row['torch_rate']:,.0f} seed-ex/s "
-                  f"({t['s_per_epoch']:.2f} s/epoch)", flush=True)
+            sides["torch"] = TorchSide(name, ds, args.torch_runs or args.runs, cfg.batch_size)
+        # Epochs alternate between the two sides, so a changing load hits both alike.
+        times = {k: [] for k in sides}
+        runs_of = {"engine": args.runs, "torch": args.torch_runs or args.runs}
+        per_run = ex // args.runs
+        for _ in range(args.epochs):
+            for k, side in sides.items():
+                times[k].append(side.epoch())
+                print(f"{name}: {k} epoch {times[k][-1]:.2f} s "
+                      f"({runs_of[k] * per_run / times[k][-1]:,.0f} seed-ex/s)", flush=True)
+        for k, side in sides.items():
+            best = min(times[k])
+            row.update({f"{k}_s": best, f"{k}_rate": runs_of[k] * per_run / best,
+                        f"{k}_times": times[k], f"{k}_runs": runs_of[k],
+                        f"{k}_val_acc": side.val_acc})
         rows.append(row)
     load_end = os.getloadavg()
 
@@ -353,18 +375,20 @@ def main():
         f"PyTorch {env['torch']} (CPU capability {env.get('torch_cpu_capability')}, "
         f"{env['cores']} threads); Python {env['python']}",
         f"- load average (1 min) at start {load_start[0]:.2f}, at end {load_end[0]:.2f}",
-        f"- {args.runs} runs (seeds 0..{args.runs - 1}, λ = {LAM}), {args.epochs} timed "
-        "epoch(s) each side; engine after a warm-up epoch (compilation included there), "
-        "PyTorch after 10 warm-up steps; an epoch includes validation on both sides",
+        f"- {args.runs} runs (seeds 0..{args.runs - 1}, λ = {LAM}); {args.epochs} timed "
+        "epochs per side, alternating (engine epoch, PyTorch epoch, ...), best kept; the "
+        "engine after a warm-up epoch (compilation included there), PyTorch after 10 warm-up "
+        "steps; an epoch includes validation on both sides",
         "",
-        "| model | data (train / val) | engine run_batch | engine seed-ex/s | PyTorch seed-ex/s "
-        "| engine / PyTorch |",
-        "|---|---|---:|---:|---:|---:|",
+        "| model | data (train / val) | runs engine / PyTorch | engine run_batch | "
+        "engine seed-ex/s | PyTorch seed-ex/s | engine / PyTorch |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         e, t = r.get("engine_rate"), r.get("torch_rate")
         ratio = f"**{e / t:.2f}×**" if e and t else "–"
         lines.append(f"| {r['model']} | {r['data']} ({r['train']:,} / {r['val']:,}) | "
+                     f"{r.get('engine_runs', '–')} / {r.get('torch_runs', '–')} | "
                      f"{r['run_batch']} | {f'{e:,.0f}' if e else '–'} | "
                      f"{f'{t:,.0f}' if t else '–'} | {ratio} |")
     out = Path(args.out) if args.out else HERE / "results" / "bench_vs_pytorch.md"

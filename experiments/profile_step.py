@@ -63,7 +63,8 @@ def build(model: str, runs: int, steps: int, run_batch: int | None, conv_impl=No
     """A jitted ``state -> state`` training ``steps`` minibatches for ``runs`` runs."""
     rng = np.random.default_rng(0)
     x, y, k = data(model, steps * 128, rng)
-    cfg = SweepConfig(dataset="mnist", model=model, loss="gaussian")
+    cfg = SweepConfig(dataset="ag_news" if model == "text_cnn" else "mnist", model=model,
+                      loss="gaussian")
     program = eng.make_program(cfg, make_encoder(model, conv_impl, pool_impl), k, x[:1])
     lams = jnp.full((runs,), 0.5)
     state = jax.jit(jax.vmap(lambda s, lam: program.init(jax.random.key(s), lam)))(
@@ -93,6 +94,15 @@ def build(model: str, runs: int, steps: int, run_batch: int | None, conv_impl=No
     else:
         def fn(carry, lams, perms):
             return jax.lax.map(lambda a: one_run(*a), (carry, lams, perms), batch_size=run_batch)
+    if len(jax.devices()) > 1 and not shared_data:
+        # Several (forced host) devices: each trains its share of the runs, single-threaded
+        # XLA programs side by side instead of one program using every core per op.
+        from jax.sharding import Mesh, NamedSharding
+        from jax.sharding import PartitionSpec as P
+
+        mesh = Mesh(np.array(jax.devices()), ("runs",))
+        fn = jax.shard_map(fn, mesh=mesh, in_specs=P("runs"), out_specs=P("runs"))
+        carry, lams, perms = jax.device_put((carry, lams, perms), NamedSharding(mesh, P("runs")))
     f = jax.jit(fn)
     return f, (carry, lams, perms)
 
