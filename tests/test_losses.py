@@ -17,6 +17,17 @@ from jax.test_util import check_grads
 
 from corel_jax import losses, similarity
 
+
+def enable_x64():
+    """A context with float64 enabled: ``jax.enable_x64`` in newer JAX (the experimental one is
+    gone there), ``jax.experimental.enable_x64`` in older JAX (no ``jax.enable_x64`` yet)."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64 as old_enable_x64
+
+    return old_enable_x64(True)
+
+
 # --------------------------------------------------------------------------- numpy references
 
 
@@ -214,7 +225,7 @@ def test_check_grads(fn):
     h = jnp.asarray(rng.normal(size=(5, 4)))
     W = jnp.asarray(rng.normal(size=(3, 4)))
     y = jnp.array([0, 1, 2, 1, 0])
-    with jax.enable_x64(True):
+    with enable_x64():
         h, W = h.astype(jnp.float64), W.astype(jnp.float64)
         check_grads(lambda h_, W_: fn(h_, W_, y).sum(), (h, W), order=2, modes=["rev"])
 
