@@ -94,7 +94,7 @@ class Program(NamedTuple):
     train_epoch: Callable[[RunState, dict, DeviceData], tuple[RunState, dict]]
     evaluate: Callable[[Any, jax.Array, jax.Array], jax.Array]
     represent: Callable[[Any, jax.Array], tuple[jax.Array, jax.Array, dict]]
-    default_hparams: dict  # one run's hp from the configuration's first values
+    default_hparams: dict  # the hp of the configuration's first run
 
 
 def update_best(best_val_acc, best_epoch, val_acc, epoch, healthy):
@@ -160,15 +160,15 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         head's parameters and the prediction rule still follow ``cfg.loss``).
     """
     net = CorelNet(encoder=encoder, num_classes=num_classes, loss=cfg.loss,
-                   gamma_init=cfg.gammas[0], learn_gamma=cfg.learn_gamma)
+                   gamma_init=cfg.gamma[0], learn_gamma=cfg.learn_gamma)
     # The learning rate lives in the optimizer state, so it is a per-run (traced) value.
-    tx = optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lrs[0])
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lr[0])
     loss_name, batch = cfg.loss, cfg.batch_size
     patience, min_epochs = cfg.patience, cfg.min_epochs
     if objective_fn is None:
         objective_fn = functools.partial(objective, loss_name)
     example_x = jnp.asarray(example_x[:1])
-    default_hparams = {k: jnp.float32(v) for k, v in zip(HPARAMS, cfg.grid_values(0))}
+    default_hparams = {k: v[0] for k, v in hparams(cfg.runs[:1]).items()}
 
     def init(key, hp, x_example=example_x):
         init_key, run_key = jax.random.split(key)
