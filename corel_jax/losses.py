@@ -249,13 +249,42 @@ def gaussian_corel(h, W, labels, *, lam=0.5, gamma=0.5, where=None):
     Returns:
       ``[N]`` losses.
 
+    Computed as the equal quantity
+
+    .. math:: L_i = (2\lambda - 1) \gamma d_{i y_i}
+                    + (1 - \lambda) \log \sum_j \exp(-\gamma (d_{ij} - d_{i y_i})),
+              \quad d_{ij} = \|h_i - w_j\|^2,
+
+    with ``d_iy`` summed directly from ``h_i − w_y`` and the differences
+    ``d_ij − d_iy = ‖w_j‖² − ‖w_y‖² − 2 h_i·(w_j − w_y)`` formed without ``‖h_i‖²``. So far
+    from the prototypes (large ``‖h‖``) no large ``‖h‖²`` is added and then cancelled: the
+    loss keeps float32's relative precision, and at λ = ½ ``‖h‖²`` does not enter at all.
+
     >>> import jax.numpy as jnp
     >>> h, W = jnp.array([[0.0, 0.0]]), jnp.array([[0.0, 0.0], [1.0, 1.0]])
     >>> gaussian_corel(h, W, jnp.array([0]), lam=0.5, gamma=0.5).round(4)  # 0.5 log(1 + e^-1)
     Array([0.1566], dtype=float32)
     """
-    sim = similarity.gaussian(h, W, gamma)
-    return attractive_repulsive(sim, labels, lam=lam, repulsion="logsumexp", where=where)
+    _checks.check_pair(h, W)
+    _checks.check_labels_shape(labels, h.shape[0])
+    _checks.check_where(where, h.shape[0])
+    _checks.check_lam(lam)
+    _checks.check_gamma(gamma)
+    for name, x in (("lam", lam), ("gamma", gamma)):
+        if jnp.ndim(x) != 0:
+            raise ValueError(f"{name} must be a scalar (vmap over runs for one value per run); "
+                             f"got shape {jnp.shape(x)}")
+    dtype = _checks.compute_dtype(h, W)
+    h, W = jnp.asarray(h, dtype), jnp.asarray(W, dtype)
+    lam, gamma = jnp.asarray(lam, dtype), jnp.asarray(gamma, dtype)
+    num_classes = W.shape[0]
+    safe_labels = jnp.clip(labels, 0, num_classes - 1)
+    d_y = jnp.sum(jnp.square(h - W[safe_labels]), axis=-1)  # ‖h − w_y‖²: [N]
+    c = jnp.sum(W * W, axis=-1) - 2.0 * (h @ W.T)  # c_j = ‖h − w_j‖² − ‖h‖²: [N, K]
+    c_y = jnp.take_along_axis(c, safe_labels[:, None], axis=-1)
+    repulsion = jax.nn.logsumexp(-gamma * (c - c_y), axis=-1)  # log Σ_j exp(−γ(d_j − d_y))
+    loss = (2.0 * lam - 1.0) * gamma * d_y + (1.0 - lam) * repulsion
+    return _finish(loss, labels, num_classes, where)
 
 
 def center_loss(h, centers, labels, *, where=None):

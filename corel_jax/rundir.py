@@ -50,6 +50,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -194,8 +195,6 @@ RESULT_SUBDIRS = (RUNS_SUBDIR, PARAMS_SUBDIR)
 def clear_results(run_dir: Path | str) -> None:
     """Removes an earlier sweep's results from ``run_dir`` (files this module writes, the
     per-run arrays and the parameters), so nothing stale is read with the new sweep's."""
-    import shutil
-
     run_dir = Path(run_dir)
     for name in RESULT_FILES:
         (run_dir / name).unlink(missing_ok=True)

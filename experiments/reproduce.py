@@ -189,8 +189,8 @@ def run_stage(name: str, run_dir: Path, scfg, dataset, *, variant=None, objectiv
             if store is not None and where != store:
                 store_stage(run_dir, store, clustering=scfg.save_representations, log=log)
                 if commit:
-                    commit_store(store, f"reproduce: {store.parent.parent.name} "
-                                        f"{store.parent.name} {name} (stored)", log)
+                    commit_store(store, f"reproduce: {store.parents[2].name} "
+                                        f"{store.parents[1].name} {name} (stored)", log)
             return {**done, "skipped": True}
     (run_dir / STAGE_FILE).unlink(missing_ok=True)
     resume = _resumable(run_dir, scfg)
@@ -218,7 +218,7 @@ def run_stage(name: str, run_dir: Path, scfg, dataset, *, variant=None, objectiv
     if store is not None:
         store_stage(run_dir, store, clustering=scfg.save_representations, log=log)
         if commit:
-            commit_store(store, f"reproduce: {store.parent.parent.name} {store.parent.name} "
+            commit_store(store, f"reproduce: {store.parents[2].name} {store.parents[1].name} "
                                 f"{name} ({wall / 60:.0f} min)", log)
     return {**rec, "skipped": False}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -92,6 +93,18 @@ def test_digits_split_is_stratified_and_fixed():
     assert load_dataset("digits", val_size=100, test_size=200).sizes == {
         "train": 1497, "val": 100, "test": 200
     }
+
+
+def test_digits_docstring_states_the_default_sizes():
+    import corel_jax.data.digits as digits_mod
+
+    stated = re.search(r"\(([\d,]+) / ([\d,]+) / ([\d,]+) by default\)",
+                       " ".join(digits_mod.__doc__.split()))
+    assert stated, "digits' module docstring should state its default split sizes"
+    sizes = load_dataset("digits").sizes
+    assert [int(g.replace(",", "")) for g in stated.groups()] == [
+        sizes["train"], sizes["val"], sizes["test"]
+    ]
 
 
 def test_splits():

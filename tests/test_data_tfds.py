@@ -51,3 +51,22 @@ def test_ag_news_subset_through_tfds():
 def test_unprepared_dataset_is_a_missing_data_error(tmp_path):
     with pytest.raises(MissingDataError, match=r"TFDS could not load 'mnist'.*data_dir"):
         load_dataset("mnist", tmp_path / "tfds", source="tfds", download=False)
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_tfds_split_indexes_tfds_example_order(name):
+    # What the mnist module promises: the split is random_split(split_seed, val_size) of the
+    # pool in the source's own order (for TFDS, its train split's order, not the files').
+    from corel_jax.data.splits import random_split
+    from corel_jax.data.tfds_source import load_tfds_split
+
+    with tfds.testing.mock_data(num_examples=30):
+        ds = load_dataset(name, source="tfds", val_size=6, split_seed=3)
+        pool = load_tfds_split(name, "train", ("image", "label"))
+        other = load_dataset(name, source="tfds", val_size=6, split_seed=4)
+    train_idx, val_idx = random_split(30, 6, seed=3)
+    images = pool["image"].reshape(30, 28, 28, 1).astype(np.float32) / 255.0
+    np.testing.assert_array_equal(ds.x_val, images[val_idx])
+    np.testing.assert_array_equal(ds.y_val, pool["label"][val_idx])
+    np.testing.assert_array_equal(ds.x_train, images[train_idx])
+    assert not np.array_equal(ds.x_val, other.x_val)

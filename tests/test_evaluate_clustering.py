@@ -243,3 +243,29 @@ def test_importing_and_using_evaluate_does_not_import_jax():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert "JAXMODULES []" in out.stdout
+
+
+def test_default_is_several_initialisations_and_n_init_still_applies(monkeypatch):
+    import sklearn.cluster
+    import sklearn.mixture
+
+    seen = []
+
+    def recording(cls):
+        def make(**kwargs):
+            # (only corel_jax's own calls: the mixture makes its K-Means initialisations too)
+            if sys._getframe(1).f_globals["__name__"] == "corel_jax.evaluate.clustering":
+                seen.append((cls.__name__, kwargs["n_init"]))
+            return cls(**kwargs)
+
+        return make
+
+    monkeypatch.setattr(sklearn.cluster, "KMeans", recording(sklearn.cluster.KMeans))
+    monkeypatch.setattr(sklearn.mixture, "GaussianMixture",
+                        recording(sklearn.mixture.GaussianMixture))
+    h, y = blobs()
+    for method in ("kmeans", "gmm"):
+        assert cluster_scores(h, y, method).acc == 1.0
+        cluster(h, 4, method, n_init=2)
+    assert seen == [("KMeans", 10), ("KMeans", 2), ("GaussianMixture", 5),
+                    ("GaussianMixture", 2)]

@@ -110,6 +110,26 @@ def test_compare_losses_lower_is_better_and_single_loss():
     assert one.best == "cce" and one.runner_up is None and math.isnan(one.p)
 
 
+def test_compare_losses_marks_only_a_best_that_beats_the_runner_up():
+    # "a" is best by mean over its six seeds, but on the three seeds both losses share it is
+    # significantly *below* "b" (t < 0, p < 0.01): no marker for a best that is worse.
+    recs = records("s", {"a": [0.90, 0.91, 0.92, 1.0, 1.0, 1.0], "b": [0.93, 0.94, 0.951]})
+    c = compare_losses(recs)["s"]
+    assert (c.best, c.runner_up, c.n_pairs) == ("a", "b", 3)
+    assert c.t < 0 and c.p < 0.01 and c.marker == ""
+    # The same, lower-is-better: best "a" has the lower mean but is significantly higher on
+    # the shared seeds.
+    recs = records("s", {"a": [0.10, 0.09, 0.08, 0.0, 0.0, 0.0], "b": [0.07, 0.06, 0.049]})
+    c = compare_losses(recs, higher_is_better=False)["s"]
+    assert (c.best, c.runner_up) == ("a", "b") and c.t > 0 and c.p < 0.01 and c.marker == ""
+    # And a best that is significantly better on the shared seeds keeps its marker.
+    c = compare_losses(records("s", {"a": [0.90, 0.91, 0.92], "b": [0.80, 0.81, 0.821]}))["s"]
+    assert c.t > 0 and c.marker == "**"
+    c = compare_losses(records("s", {"a": [0.10, 0.11, 0.12], "b": [0.20, 0.21, 0.221]}),
+                       higher_is_better=False)["s"]
+    assert c.t < 0 and c.marker == "**"
+
+
 def test_compare_losses_bad_records():
     with pytest.raises(ValueError, match=r"seed 0 twice.*single lambda"):
         compare_losses(records("s", {"cce": [0.9]}) * 2)

@@ -204,3 +204,36 @@ def test_every_example_is_trained_on_each_epoch(digits):
     steps = jax.make_jaxpr(lambda s: program.train_epoch(s, hp, data))(state)
     lengths = [e.params["length"] for e in steps.jaxpr.eqns if e.primitive.name == "scan"]
     assert 2 in lengths
+
+
+def test_simulated_patience_equals_the_engine_on_full_curves(digits):
+    """Replaying early stopping on fully trained curves (what the patience measurement of
+    the reproduction does) gives exactly what the engine does with that patience."""
+    from corel_jax.evaluate.stopping import patience_table, simulate
+
+    kw = dict(seeds=(0, 1), lams=(0.5, 1.0), lr=(3e-2,), epochs=10)
+    full = run(small(**kw), digits)
+    stopped = run(small(patience=2, **kw), digits)
+    for r in stopped.records:
+        sim = simulate(full.val_acc[r["run"]], patience=2)
+        assert sim.epochs_trained == r["epochs_trained"]
+        assert sim.best_epoch == r["best_epoch"]
+        assert sim.best_val_acc == pytest.approx(r["best_val_acc"], abs=1e-6)
+    (row,) = patience_table(full.val_acc, [2])
+    assert row["epochs_trained"] == sum(r["epochs_trained"] for r in stopped.records)
+    assert row["runs"] == 4 and 0 <= row["saved"] < 1
+
+
+def test_donating_a_state_leaves_the_callers_hparams_alone(digits):
+    cfg = small()
+    program = engine_lib.make_program(cfg, sweep_lib.build_encoder(cfg, digits),
+                                      digits.num_classes, digits.x_train[:1])
+    hp = {k: jnp.asarray(v) for k, v in program.default_hparams.items()}
+    state = program.init(jax.random.key(0), hp)
+    step = jax.jit(program.train_step, donate_argnums=(0, 1, 2))
+    x, y = jnp.asarray(digits.x_train[:64]), jnp.asarray(digits.y_train[:64])
+    for _ in range(2):  # the second call would fail if hp["lr"] had been donated
+        params, opt_state, centers, _ = step(state.params, state.opt_state, state.centers, x, y,
+                                             jnp.ones(64, bool), hp, jax.random.key(1))
+        state = state.replace(params=params, opt_state=opt_state, centers=centers)
+    assert float(hp["lr"]) == pytest.approx(3e-3)

@@ -17,6 +17,17 @@ from jax.test_util import check_grads
 
 from corel_jax import losses, similarity
 
+
+def enable_x64():
+    """A context with float64 enabled: ``jax.enable_x64`` in newer JAX (the experimental one is
+    gone there), ``jax.experimental.enable_x64`` in older JAX (no ``jax.enable_x64`` yet)."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64 as old_enable_x64
+
+    return old_enable_x64(True)
+
+
 # --------------------------------------------------------------------------- numpy references
 
 
@@ -214,7 +225,7 @@ def test_check_grads(fn):
     h = jnp.asarray(rng.normal(size=(5, 4)))
     W = jnp.asarray(rng.normal(size=(3, 4)))
     y = jnp.array([0, 1, 2, 1, 0])
-    with jax.enable_x64(True):
+    with enable_x64():
         h, W = h.astype(jnp.float64), W.astype(jnp.float64)
         check_grads(lambda h_, W_: fn(h_, W_, y).sum(), (h, W), order=2, modes=["rev"])
 
@@ -231,8 +242,10 @@ def test_gaussian_gamma_is_learnable(data):
 def test_jit_matches_eager(data):
     h, W, _, y = data
     f = jax.jit(lambda h, W, y, lam, gamma: losses.gaussian_corel(h, W, y, lam=lam, gamma=gamma))
+    # atol: a loss near 0 is the sum of O(1) terms, and jit may fuse (round) them differently.
     np.testing.assert_allclose(
-        f(h, W, y, 0.3, 0.5), losses.gaussian_corel(h, W, y, lam=0.3, gamma=0.5), rtol=1e-6
+        f(h, W, y, 0.3, 0.5), losses.gaussian_corel(h, W, y, lam=0.3, gamma=0.5), rtol=1e-6,
+        atol=1e-6,
     )
 
 
@@ -309,6 +322,23 @@ def test_far_points_gaussian_is_stable():
     got = losses.gaussian_corel(h, W, jnp.array([0]), lam=0.5, gamma=0.5)
     np.testing.assert_allclose(got, np_gaussian_corel(np.asarray(h), np.asarray(W), [0], .5, .5),
                                rtol=1e-4)
+
+
+@pytest.mark.parametrize("lam", [0.5, 0.3, 1.0])
+def test_gaussian_corel_keeps_float32_precision_far_from_the_prototypes(lam):
+    # ‖h‖ = 1e3·√D: ‖h‖² ≈ 1.3e8 would swamp the λ = ½ loss (≈ 1e4) if it were added to every
+    # distance and cancelled again (max error ≈ 1e-4 of the largest loss); float64 reference.
+    rng = np.random.default_rng(0)
+    N, D, K = 64, 128, 10
+    h = rng.normal(size=(N, D))
+    h = 1e3 * np.sqrt(D) * h / np.linalg.norm(h, axis=1, keepdims=True)
+    W = rng.normal(size=(K, D))
+    y = rng.integers(0, K, size=N)
+    h32, W32 = h.astype(np.float32), W.astype(np.float32)
+    ref = np_gaussian_corel(h32.astype(np.float64), W32.astype(np.float64), y, lam, 0.5)
+    got = np.asarray(losses.gaussian_corel(h32, W32, jnp.asarray(y), lam=lam, gamma=0.5),
+                     np.float64)
+    assert np.abs(got - ref).max() <= 1e-6 * np.abs(ref).max()
 
 
 def test_out_of_range_label_gives_nan_not_a_wrong_number(data):

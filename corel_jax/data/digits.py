@@ -1,7 +1,7 @@
 """scikit-learn's bundled 8x8 digits (1,797 images, 10 classes): the offline demo dataset.
 
 Images are ``[N, 8, 8, 1]`` float32 scaled from 0..16 to [0, 1]. The split is a fixed-seed
-stratified 60/20/20 train/validation/test split (1,077 / 360 / 360 by default).
+stratified 60/20/20 train/validation/test split (1,079 / 359 / 359 by default).
 """
 
 from __future__ import annotations

@@ -3,6 +3,13 @@
 Splits as in the paper: the 60,000 training images are split at random (fixed ``split_seed``)
 into 55,000 train and 5,000 validation; the 10,000 test images are the test set. Pixels are
 float32 in [0, 1], shape ``[N, 28, 28, 1]``.
+
+The split picks positions in the training pool as its source orders it
+(:func:`~corel_jax.data.splits.random_split` of ``split_seed`` and ``val_size``): the IDX
+files' order, or TFDS's own order of its ``train`` split, a different order of the same
+60,000 images. So one source, seed and ``val_size`` always give the same split, but the files
+and TFDS give *different* validation sets for the same seed (of the same sizes), and results
+from one source are not paired example-for-example with the other's.
 """
 
 from __future__ import annotations
@@ -119,9 +126,11 @@ def load_idx_dataset_tfds(
     split_seed: int = 0,
     download: bool = True,
 ) -> Dataset:
-    """Load ``mnist`` or ``fashion_mnist`` through TFDS (same splits as the files).
+    """Load ``mnist`` or ``fashion_mnist`` through TFDS.
 
-    ``data_dir`` is TFDS's data directory (None: its default).
+    The same split sizes as :func:`load_idx_dataset`, but not the same validation examples:
+    the split indexes TFDS's example order (see the module docstring). ``data_dir`` is TFDS's
+    data directory (None: its default).
     """
     spec = SPECS[name]
     train = load_tfds_split(spec.tfds_name, "train", ("image", "label"), data_dir=data_dir,

@@ -126,7 +126,8 @@ def load_dataset(
         when installed.
       val_size: validation examples split off the training pool (defaults: 5,000 for
         MNIST/Fashion-MNIST; 20% for digits; a tenth of the pool, at most 5,000, for AG News).
-      split_seed: seed of the train/validation split (same seed, same split).
+      split_seed: seed of the train/validation split (same source, seed and sizes: same
+        split; the files and TFDS order MNIST differently, so their splits differ).
       **kwargs: dataset options:
 
         - mnist / fashion_mnist: ``verify=True`` (md5 sums of the files); ``download=True``

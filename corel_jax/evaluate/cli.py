@@ -45,8 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--silhouette-sample", type=_sample, default=5000, metavar="N",
                         help="silhouette on a fixed-seed sample of N points when there are "
                              "more (default 5000; 'all' for every point)")
-    parser.add_argument("--n-init", type=_positive_int, default=1,
-                        help="K-Means / EM restarts (default 1)")
+    parser.add_argument("--n-init", type=_positive_int, default=None,
+                        help="K-Means / EM initialisations, the best kept (default 10 for "
+                             "K-Means, 5 for the GMM)")
     parser.add_argument("--gmm-covariance", choices=("full", "tied", "diag", "spherical"),
                         default="diag", help="GMM covariance type (default diag)")
     parser.add_argument("--max-iter", type=_positive_int, default=None,

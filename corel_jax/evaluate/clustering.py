@@ -17,8 +17,11 @@ they are options of :func:`cluster_scores`:
     this many points drawn with ``seed`` (fixed, so reruns agree). ``None``: all points.
     Default 5,000.
 ``n_init``
-    Restarts of K-Means (the best inertia wins) or of the mixture's EM (the best likelihood
-    wins). Default 1 (``k-means++`` seeding, as scikit-learn's ``n_init="auto"``).
+    Initialisations of K-Means (the best inertia wins) or of the mixture's EM (the best
+    likelihood wins). ``None`` (default): :data:`DEFAULT_N_INIT`, 10 for K-Means
+    (scikit-learn's classic default) and 5 for the mixture (each of its initialisations is
+    itself a K-Means run). A single initialisation would put its own luck into the spread of
+    the scores across training seeds (see ``experiments/results/bench_evaluate.md``).
 ``covariance_type``
     The mixture's covariance (``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``). Default
     ``"diag"``: at ``D = 500`` ``"full"`` has 10 x 125,250 covariance parameters per class
@@ -41,6 +44,10 @@ import numpy as np
 METHODS = ("kmeans", "gmm")
 SIMILARITIES = ("dot", "cosine", "gaussian")
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+#: Initialisations per clustering when ``n_init`` is None: the best of several, so the
+#: clustering's own initialisation adds little to the spread of scores across runs.
+DEFAULT_N_INIT = {"kmeans": 10, "gmm": 5}
 
 
 class ClusterScores(NamedTuple):
@@ -279,7 +286,7 @@ def cluster(
     method: str = "kmeans",
     *,
     seed: int = 0,
-    n_init: int = 1,
+    n_init: int | None = None,
     covariance_type: str = "diag",
     max_iter: int | None = None,
 ) -> np.ndarray:
@@ -297,8 +304,11 @@ def cluster(
             f"n_clusters must be between 1 and the number of rows of h ({h.shape[0]}); "
             f"got {n_clusters}"
         )
+    if n_init is None:
+        n_init = DEFAULT_N_INIT[method]
     if int(n_init) < 1:
-        raise ValueError(f"n_init must be a positive integer; got {n_init}")
+        raise ValueError(f"n_init must be a positive integer (or None for the default); got "
+                         f"{n_init}")
     if method == "kmeans":
         from sklearn.cluster import KMeans
 
@@ -328,7 +338,7 @@ def cluster_scores(
     normalize: bool = False,
     silhouette_metric: str = "euclidean",
     silhouette_sample: int | None = 5000,
-    n_init: int = 1,
+    n_init: int | None = None,
     covariance_type: str = "diag",
     max_iter: int | None = None,
     return_assignment: bool = False,

@@ -31,6 +31,7 @@ from corel_jax import rundir
 from corel_jax.errors import ConfigError, DataError, MissingDataError
 from corel_jax.evaluate.clustering import (
     COVARIANCE_TYPES,
+    DEFAULT_N_INIT,
     METHODS,
     agreement,
     cluster_scores,
@@ -59,7 +60,7 @@ class ReportOptions:
     normalize: str = "auto"
     silhouette_metric: str = "euclidean"
     silhouette_sample: int | None = 5000
-    n_init: int = 1
+    n_init: int | None = None
     covariance_type: str = "diag"
     max_iter: int | None = None
     seed: int = 0
@@ -81,8 +82,9 @@ class ReportOptions:
             raise ConfigError(
                 f"covariance_type must be one of {COVARIANCE_TYPES}; got {self.covariance_type!r}"
             )
-        if self.n_init < 1:
-            raise ConfigError(f"n_init must be >= 1; got {self.n_init}")
+        if self.n_init is not None and self.n_init < 1:
+            raise ConfigError(f"n_init must be >= 1 (or None for the default); got "
+                              f"{self.n_init}")
         if self.silhouette_sample is not None and self.silhouette_sample < 2:
             raise ConfigError(f"silhouette_sample must be >= 2; got {self.silhouette_sample}")
         if self.pca_points < 2:
@@ -604,6 +606,8 @@ def _options_text(o: ReportOptions) -> str:
     d = asdict(o)
     keys = ("normalize", "silhouette_metric", "silhouette_sample", "n_init", "covariance_type",
             "max_iter", "seed")
+    if d["n_init"] is None:
+        d["n_init"] = "default (" + ", ".join(f"{m} {n}" for m, n in DEFAULT_N_INIT.items()) + ")"
     return ", ".join(f"{k}={d[k]}" for k in keys)
 
 

@@ -3,7 +3,9 @@
 The paper (Table 2) reports, per setting and loss, test accuracy over seeds and marks the
 best loss when a paired two-tailed t-test against the next best gives ``p < 0.05`` (``*``)
 or ``p < 0.01`` (``**``). Runs are paired by seed: seed ``s`` of one loss against seed ``s``
-of the other (same initialisation seed and data order), using only seeds both have.
+of the other (same initialisation seed and data order), using only seeds both have. The best
+is ranked by its mean over all its seeds, so with different seed sets it can be worse than
+the runner-up on the shared seeds; it is then not marked, however small ``p``.
 
 Standard deviations are sample standard deviations (``ddof=1``); with one seed the std is
 NaN (shown as a bare mean).
@@ -113,7 +115,8 @@ class SettingComparison:
 
     ``losses``: ``{loss: LossSummary}`` in table order. ``best`` / ``runner_up``: loss names
     by mean (``None`` if absent). ``t``, ``p``, ``n_pairs``: the paired t-test of best vs
-    runner-up. ``marker``: ``"**"``, ``"*"`` or ``""`` (see :func:`significance_marker`).
+    runner-up. ``marker``: ``"**"``, ``"*"`` or ``""`` (see :func:`significance_marker`);
+    ``""`` also when ``t`` says the best is worse than the runner-up on the paired seeds.
     """
 
     setting: str
@@ -181,7 +184,9 @@ def compare_losses(
         n_pairs = 0
         if best is not None and runner is not None:
             t, p, n_pairs = paired_ttest(summaries[best].values, summaries[runner].values)
+        # Mark only a best that beats the runner-up on the paired seeds (NaN t: no marker).
+        marker = significance_marker(p) if sign * t > 0 else ""
         out[setting] = SettingComparison(
-            setting, summaries, best, runner, t, p, n_pairs, significance_marker(p)
+            setting, summaries, best, runner, t, p, n_pairs, marker
         )
     return out

@@ -24,11 +24,6 @@ class Run(NamedTuple):
     gamma: float
     center_alpha: float
 
-    def hparams(self) -> dict[str, float]:
-        """The values of the grid axes (the per-run hyperparameters)."""
-        return {"lam": self.lam, "lr": self.lr, "gamma": self.gamma,
-                "center_alpha": self.center_alpha}
-
 
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:
@@ -123,18 +118,6 @@ class SweepConfig:
     # -- derived ---------------------------------------------------------------------------
 
     @property
-    def lrs(self) -> tuple[float, ...]:
-        return self.lr
-
-    @property
-    def gammas(self) -> tuple[float, ...]:
-        return self.gamma
-
-    @property
-    def center_alphas(self) -> tuple[float, ...]:
-        return self.center_alpha
-
-    @property
     def grid(self) -> dict[str, tuple[float, ...]]:
         """``{run attribute: values}`` of every grid axis (see :data:`GRID_FIELDS`)."""
         return {attr: tuple(getattr(self, field)) for field, attr in GRID_FIELDS}
@@ -143,12 +126,6 @@ class SweepConfig:
     def varied(self) -> tuple[str, ...]:
         """The run attributes (``lam``, ``lr``, ...) that take more than one value."""
         return tuple(k for k, v in self.grid.items() if len(v) > 1)
-
-    def grid_values(self, i: int = 0) -> tuple[float, float, float, float]:
-        """(λ, lr, γ, α) of the ``i``-th value of every axis (clipped to its length)."""
-        g = self.grid
-        pick = lambda k: g[k][min(i, len(g[k]) - 1)]
-        return pick("lam"), pick("lr"), pick("gamma"), pick("center_alpha")
 
     @property
     def runs(self) -> list[Run]:
@@ -283,21 +260,12 @@ def _positive_int(name: str, value) -> None:
 
 def parse_values(text: str, name: str = "λ") -> tuple[float, ...]:
     """Parses a grid axis: ``"0.5"``, ``"1e-3,3e-3"`` or a range ``"start:stop:step"`` (stop
-    included).
+    included); ``name`` names the axis in errors.
 
     >>> parse_values("1e-3,3e-3", "lr")
     (0.001, 0.003)
-    """
-    return parse_lams(text, name)
-
-
-def parse_lams(text: str, name: str = "λ") -> tuple[float, ...]:
-    """Parses ``"0.5"``, ``"0.1,0.5,0.9"`` or a range ``"start:stop:step"`` (stop included).
-
-    >>> parse_lams("0.05:0.2:0.05")
+    >>> parse_values("0.05:0.2:0.05")
     (0.05, 0.1, 0.15, 0.2)
-    >>> parse_lams("0.1,0.5")
-    (0.1, 0.5)
     """
     text = text.strip()
     try:
@@ -312,6 +280,15 @@ def parse_lams(text: str, name: str = "λ") -> tuple[float, ...]:
         raise ConfigError(
             f"cannot parse {name} values {text!r}; use 0.5, 0.1,0.5,0.9 or start:stop:step"
         ) from None
+
+
+def parse_lams(text: str) -> tuple[float, ...]:
+    """Parses λ values (see :func:`parse_values`).
+
+    >>> parse_lams("0.1,0.5")
+    (0.1, 0.5)
+    """
+    return parse_values(text, "λ")
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

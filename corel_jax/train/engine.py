@@ -96,7 +96,7 @@ class Program(NamedTuple):
     train_epoch: Callable[[RunState, dict, DeviceData], tuple[RunState, dict]]
     evaluate: Callable[[Any, jax.Array, jax.Array], jax.Array]
     represent: Callable[[Any, jax.Array], tuple[jax.Array, jax.Array, dict]]
-    default_hparams: dict  # one run's hp from the configuration's first values
+    default_hparams: dict  # the hp of the configuration's first run
     spec: LossSpec  # the loss
 
 
@@ -162,16 +162,16 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
     """
     spec = get_loss(cfg.loss if loss is None else loss)
     net = CorelNet(encoder=encoder, num_classes=num_classes, loss=spec,
-                   gamma_init=cfg.gammas[0], learn_gamma=cfg.learn_gamma)
+                   gamma_init=cfg.gamma[0], learn_gamma=cfg.learn_gamma)
     # The learning rate lives in the optimizer state, so it is a per-run (traced) value.
-    tx = optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lrs[0])
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lr[0])
     batch = cfg.batch_size
     patience, min_epochs = cfg.patience, cfg.min_epochs
     if objective_fn is None:
         objective_fn = spec.objective
     predict_sim = functools.partial(similarity_matrix, spec.similarity)
     example_x = jnp.asarray(example_x[:1])
-    default_hparams = {k: jnp.float32(v) for k, v in zip(HPARAMS, cfg.grid_values(0))}
+    default_hparams = {k: v[0] for k, v in hparams(cfg.runs[:1]).items()}
 
     def init(key, hp, x_example=example_x):
         init_key, run_key = jax.random.split(key)
@@ -183,7 +183,8 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         _, head = net.apply(params, x_example)
         aux = spec.init_aux(head, hp) if spec.init_aux is not None else None
         opt_state = tx.init(params)
-        opt_state.hyperparams["learning_rate"] = jnp.asarray(hp["lr"], jnp.float32)
+        # a copy: the state may be donated, and must not take the caller's hp buffer with it
+        opt_state.hyperparams["learning_rate"] = jnp.array(hp["lr"], jnp.float32, copy=True)
         return RunState(
             params=params, opt_state=opt_state, aux=aux, key=run_key,
             best_params=params, best_val_acc=jnp.float32(-1.0), best_epoch=jnp.int32(0),

@@ -19,10 +19,10 @@ from corel_jax.errors import ConfigError
 from corel_jax.train import memory
 from corel_jax.train.config import SweepConfig
 from corel_jax.train.engine import (
-    HPARAMS,
     CompiledProgram,
     DeviceData,
     compile_program,
+    hparams,
     make_program,
 )
 from corel_jax.train.placement import Placement
@@ -333,8 +333,7 @@ def _train_chunk(cfg, compiled: CompiledProgram, placement: Placement, data, x_t
     n = len(chunk)
     padded = list(chunk) + [chunk[0]] * (size - n)
     seeds = placement.shard_runs(np.asarray([r.seed for r in padded], np.uint32))
-    hp = placement.shard_runs({k: np.asarray([r.hparams()[k] for r in padded], np.float32)
-                               for k in HPARAMS})
+    hp = placement.shard_runs(hparams(padded))
     state = compiled.init(seeds, hp)
     # Per-epoch curves, filled as the epochs go (NaN: not trained, stopped or diverged).
     curves = {"train_loss": np.full((n, cfg.epochs), np.nan, np.float32),
