@@ -66,18 +66,20 @@ def build(model: str, runs: int, steps: int, run_batch: int | None, conv_impl=No
     cfg = SweepConfig(dataset="ag_news" if model == "text_cnn" else "mnist", model=model,
                       loss="gaussian")
     program = eng.make_program(cfg, make_encoder(model, conv_impl, pool_impl), k, x[:1])
-    lams = jnp.full((runs,), 0.5)
-    state = jax.jit(jax.vmap(lambda s, lam: program.init(jax.random.key(s), lam)))(
+    lams = {k: jnp.full((runs,), v) for k, v in program.default_hparams.items()}
+    lams["lam"] = jnp.full((runs,), 0.5)  # every run's hp (the name is the λ axis's)
+    state = jax.jit(jax.vmap(lambda s, hp: program.init(jax.random.key(s), hp)))(
         jnp.arange(runs, dtype=jnp.uint32), lams)
-    carry = (state.params, state.opt_state, state.centers)
+    carry = (state.params, state.opt_state, state.aux)
+    valid = jnp.ones(128, bool)
     perms = jnp.stack([jnp.asarray(rng.permutation(steps * 128)) for _ in range(runs)])
     perms = perms.reshape(runs, steps, 128)
     if shared_data:  # every run sees the same minibatches: the inputs are not vmapped
         perms = perms[0]
 
-    def one_run(carry, lam, perm):
+    def one_run(carry, hp, perm):
         def step(c, idx):
-            *c, loss = program.train_step(*c, x[idx], y[idx], lam, jax.random.key(0))
+            *c, loss = program.train_step(*c, x[idx], y[idx], valid, hp, jax.random.key(0))
             return tuple(c), loss
 
         return jax.lax.scan(step, carry, perm)

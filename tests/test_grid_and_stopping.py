@@ -233,7 +233,7 @@ def test_donating_a_state_leaves_the_callers_hparams_alone(digits):
     step = jax.jit(program.train_step, donate_argnums=(0, 1, 2))
     x, y = jnp.asarray(digits.x_train[:64]), jnp.asarray(digits.y_train[:64])
     for _ in range(2):  # the second call would fail if hp["lr"] had been donated
-        params, opt_state, centers, _ = step(state.params, state.opt_state, state.centers, x, y,
-                                             jnp.ones(64, bool), hp, jax.random.key(1))
-        state = state.replace(params=params, opt_state=opt_state, centers=centers)
+        params, opt_state, aux, _ = step(state.params, state.opt_state, state.aux, x, y,
+                                         jnp.ones(64, bool), hp, jax.random.key(1))
+        state = state.replace(params=params, opt_state=opt_state, aux=aux)
     assert float(hp["lr"]) == pytest.approx(3e-3)
