@@ -85,6 +85,16 @@ class Placement:
         """Host arrays with a leading run axis -> global arrays sharded along it."""
         return jax.tree.map(lambda a: _global(np.asarray(a), self.runs), tree)
 
+    def on_runs(self, tree):
+        """Device arrays with a leading run axis -> the same arrays sharded along it.
+
+        An ahead-of-time compiled program takes exactly the shardings it was lowered with,
+        and ``jit`` leaves its outputs' shardings to XLA (a constant leaf of the initial state
+        may come out replicated, the same leaf after an epoch sharded): pinning every leaf to
+        the run axis gives the epoch one input sharding throughout.
+        """
+        return jax.jit(lambda t: t, out_shardings=self.runs)(tree)
+
     def replicate(self, tree):
         """Host arrays -> global arrays with a full copy on every device."""
         return jax.tree.map(lambda a: _global(np.asarray(a), self.replicated), tree)

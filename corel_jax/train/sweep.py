@@ -345,6 +345,8 @@ def _train_chunk(cfg, compiled: CompiledProgram, placement: Placement, data, x_t
             start, state, curves = restored
             if log is not None:
                 log(f"resumed {desc} from its checkpoint after epoch {start}")
+    if placement.num_devices > 1:
+        state = placement.on_runs(state)
     schedule = Schedule(cfg.checkpoint_every) if ckpt is not None and \
         cfg.checkpoint_every != 0 else None
     bar = _progress(cfg.epochs, desc, progress)
