@@ -25,7 +25,6 @@ import jax
 import jax.numpy as jnp
 
 from corel_jax.models.loss_spec import Head, LossSpec, get_loss
-from corel_jax.models.loss_spec import similarity_matrix as _similarity_of_kind
 
 __all__ = ["CorelNet", "Head", "objective", "similarity_matrix"]
 
@@ -55,7 +54,8 @@ class CorelNet(nn.Module):
         h = self.encoder(x, train=train)
         d = h.shape[-1]
         k = self.num_classes
-        W = self.param("W", nn.initializers.xavier_normal(), (k, d), jnp.float32)
+        W = self.param("W", lambda key, shape: spec.w_init(key, shape).astype(jnp.float32),
+                       (k, d))
         b = gamma = None
         if spec.bias:
             b = self.param("b", nn.initializers.zeros_init(), (k,), jnp.float32)
@@ -72,7 +72,7 @@ class CorelNet(nn.Module):
 
 def similarity_matrix(loss: str | LossSpec, h, head: Head):
     """The ``[B, K]`` similarities the loss predicts with (argmax = predicted class)."""
-    return _similarity_of_kind(get_loss(loss).similarity, h, head)
+    return get_loss(loss).predict_similarity(h, head)
 
 
 def objective(loss: str | LossSpec, h, head: Head, labels, *, lam, aux=None):

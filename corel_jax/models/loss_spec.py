@@ -3,7 +3,8 @@
 A :class:`LossSpec` is the one place that defines a training loss:
 
 - ``name``: what configs, the CLI and run directories call it;
-- the head parameters it needs: the prototypes ``W: [K, D]`` always, an output bias ``b``
+- the head parameters it needs: the prototypes ``W: [K, D]`` always (initialised by
+  ``w_init(key, (K, D))``, Xavier-normal by default), an output bias ``b``
   (``bias=True``), a bandwidth γ (``gamma=True``; learned as ``log_gamma``, or fixed), and
   any further parameters of its own (``params``: ``{name: init(key, K, D) -> array}``,
   available as ``head.extra[name]``);
@@ -72,6 +73,8 @@ class LossSpec:
     gamma: bool = False
     params: Mapping[str, Callable[[jax.Array, int, int], jax.Array]] = \
         dataclasses.field(default_factory=dict)
+    w_init: Callable[[jax.Array, tuple[int, int]], jax.Array] = \
+        jax.nn.initializers.xavier_normal()
     init_aux: Callable[[Head, dict], Any] | None = None
     update_aux: Callable[..., Any] | None = None
     lam: str | None = "the weight of attraction"
@@ -104,7 +107,12 @@ class LossSpec:
         return self.lam is not None
 
     def predict_similarity(self, h, head: Head):
-        """The ``[B, K]`` similarities the loss predicts with (argmax = predicted class)."""
+        """The ``[B, K]`` similarities the loss predicts with (argmax = predicted class).
+
+        The engine predicts (validation accuracy, test predictions) through this method, so a
+        subclass may override it for a variant of a similarity (e.g. a differently normalised
+        cosine); the JAX-free evaluator scores prototypes with the named :attr:`similarity`.
+        """
         return similarity_matrix(self.similarity, h, head)
 
 

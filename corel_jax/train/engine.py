@@ -38,7 +38,7 @@ from optax.tree_utils import tree_where
 
 from corel_jax import losses
 from corel_jax.models.head import CorelNet
-from corel_jax.models.loss_spec import LossSpec, get_loss, similarity_matrix
+from corel_jax.models.loss_spec import LossSpec, get_loss
 from corel_jax.train.config import SweepConfig
 
 
@@ -169,7 +169,7 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
     patience, min_epochs = cfg.patience, cfg.min_epochs
     if objective_fn is None:
         objective_fn = spec.objective
-    predict_sim = functools.partial(similarity_matrix, spec.similarity)
+    predict_sim = spec.predict_similarity
     example_x = jnp.asarray(example_x[:1])
     default_hparams = {k: v[0] for k, v in hparams(cfg.runs[:1]).items()}
 
