@@ -1,0 +1,259 @@
+"""Large λ on MNIST FFNN: which change moves the λ curve at λ ∈ {0.5, 0.8, 0.9, 1.0}?
+
+At the paper profile (150 epochs, γ fixed at 0.5) our Cosine-COREL curve is flat at
+98.1-98.3 % best validation accuracy from λ = 0.05 to 0.95 and collapses at λ = 1 (90.8 %, best
+epoch 4, then chance), while the paper's supplementary Figure 1 shows 96.71 % at λ = 1. Shorter
+runs showed the same for Gaussian-COREL at λ ≥ 0.8. Each variant below changes one thing
+against the ``paper`` profile (a short run: ``--epochs``, 1 seed, the four λ in one program)
+and records the best validation accuracy, its epoch and the last epoch's accuracy per λ:
+
+- ``*-base``: the ``paper`` profile as it is (lr 1e-3, γ 0.5 fixed, ``h`` after LeakyReLU).
+- ``cosine-per-feature``: ``W`` normalised per feature (over the classes) instead of per class,
+  as the original code did until its fix of 31 March 2019 (after the paper): the columns of
+  ``W`` then compete for each feature, a repulsion that does not vanish at λ = 1.
+- ``gaussian-original``: the original code's Gaussian (λ² and (1 − λ)², see
+  ``gaussian_original.py``).
+- ``*-linear-h``: ``h`` taken before the last activation (the last layer linear).
+- ``*-w-init-x10``: prototypes initialised 10× larger (Xavier-normal × 10): Adam moves ``W`` by
+  about lr per step, against an init scale of ~0.06.
+- ``*-lr-1e-4``: learning rate 1e-4.
+- ``*-standardised``: inputs standardised per pixel (train mean and std) instead of [0, 1].
+- ``gaussian-gamma-0.05``: γ fixed at 0.05 instead of 0.5.
+
+Command (from the repository root; ~3 min per variant on 2 idle cores at 20 epochs)::
+
+    PYTHONPATH=. python experiments/large_lambda.py --data-dir ../shared/data [--epochs 20]
+        [--only cosine-base,cosine-per-feature]
+
+Each variant's result is written to ``experiments/results/mnist-mlp/large_lambda/<name>.json``
+as soon as it ends and skipped when present (delete the file to re-run it), so an interrupted
+run loses only the variant in progress; the table is ``large_lambda.md`` beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+LAMS = (0.5, 0.8, 0.9, 1.0)
+OUT = Path(__file__).resolve().parent / "results" / "mnist-mlp" / "large_lambda"
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One change against the ``paper`` profile."""
+
+    name: str
+    loss: str  # the profile's loss whose stage config is the starting point
+    change: str  # what differs, in words
+    cfg: dict = dataclasses.field(default_factory=dict)  # SweepConfig fields replaced
+    spec: Callable | None = None  # () -> LossSpec to train instead of the loss's own
+    objective: Callable | None = None  # () -> objective_fn
+    encoder: Callable | None = None  # (cfg, dataset) -> Flax encoder
+    data: Callable | None = None  # Dataset -> Dataset
+
+
+# --------------------------------------------------------------------------- the changes
+
+
+def per_feature_cosine_spec():
+    """Cosine-COREL with ``W`` normalised per feature (over the K classes), as the original
+    code's ``get_cosine_predictions`` did before 2019-03-31 (``normalize(W, dim=1)`` on its
+    ``[D, K]`` weights); prediction uses the same similarity."""
+    import jax.numpy as jnp
+
+    from corel_jax import losses
+    from corel_jax.models.loss_spec import LossSpec
+
+    def sim(h, head):
+        hn = h / jnp.maximum(jnp.linalg.norm(h, axis=-1, keepdims=True), 1e-12)
+        w = head.W / jnp.maximum(jnp.linalg.norm(head.W, axis=0, keepdims=True), 1e-12)
+        return hn @ w.T  # [B, K]; not a cosine: the rows of w are not unit vectors
+
+    def objective(h, head, labels, *, lam, aux):
+        del aux
+        return losses.attractive_repulsive(sim(h, head), labels, lam=lam,
+                                           repulsion=losses.max_other_squared_repulsion)
+
+    class PerFeatureCosine(LossSpec):
+        def predict_similarity(self, h, head):
+            return sim(h, head)
+
+    return PerFeatureCosine("cosine_per_feature", objective, similarity="cosine",
+                            description="Cosine-COREL, W normalised per feature")
+
+
+def scaled_w_init_spec(loss: str, scale: float):
+    """The registered ``loss`` with its prototypes initialised ``scale`` × larger."""
+    import jax
+
+    from corel_jax.models.loss_spec import get_loss
+
+    base = get_loss(loss)
+    xavier = jax.nn.initializers.xavier_normal()
+    return dataclasses.replace(base, name=f"{loss}_w_init_x{scale:g}",
+                               w_init=lambda key, shape: scale * xavier(key, shape))
+
+
+def original_gaussian():
+    from gaussian_original import original_gaussian_objective
+
+    return original_gaussian_objective
+
+
+def linear_h_encoder(cfg, dataset):
+    """The paper's FFNN with the last hidden layer linear: ``h`` before its activation."""
+    import flax.linen as nn
+    import jax.numpy as jnp
+
+    width, slope = cfg.width, 0.2
+
+    class LinearLastMLP(nn.Module):
+        @nn.compact
+        def __call__(self, x, *, train: bool = False):
+            del train
+            h = jnp.asarray(x, jnp.float32).reshape(x.shape[0], -1)
+            h = nn.leaky_relu(nn.Dense(width, name="fc0")(h), slope)
+            return nn.Dense(width, name="fc1")(h)
+
+    return LinearLastMLP()
+
+
+def standardised(ds):
+    mean = ds.x_train.mean(axis=0, keepdims=True)
+    std = ds.x_train.std(axis=0, keepdims=True) + 1e-3  # constant border pixels stay 0
+    f = lambda x: ((x - mean) / std).astype(np.float32)
+    # not an image in [0, 1] any more: the Dataset's image check would refuse it
+    return dataclasses.replace(ds, kind="features", x_train=f(ds.x_train), x_val=f(ds.x_val),
+                               x_test=f(ds.x_test))
+
+
+def variants() -> list[Variant]:
+    out = []
+    for loss in ("cosine", "gaussian"):
+        out += [
+            Variant(f"{loss}-base", loss, "none (the paper profile)"),
+            Variant(f"{loss}-linear-h", loss, "h before the last activation",
+                    encoder=linear_h_encoder),
+            Variant(f"{loss}-w-init-x10", loss, "prototypes initialised 10× larger",
+                    spec=lambda loss=loss: scaled_w_init_spec(loss, 10.0)),
+            Variant(f"{loss}-lr-1e-4", loss, "learning rate 1e-4", cfg={"lr": 1e-4}),
+            Variant(f"{loss}-standardised", loss, "inputs standardised per pixel",
+                    data=standardised),
+        ]
+    out.insert(1, Variant("cosine-per-feature", "cosine",
+                          "W normalised per feature (original code before 2019-03-31)",
+                          spec=per_feature_cosine_spec))
+    out += [
+        Variant("gaussian-original", "gaussian", "original code's Gaussian (λ², (1 − λ)²)",
+                objective=original_gaussian),
+        Variant("gaussian-gamma-0.05", "gaussian", "γ fixed at 0.05", cfg={"gamma": 0.05}),
+    ]
+    return out
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_variant(v: Variant, data_dir: str, epochs: int, dataset_cache: dict) -> dict:
+    from configs import get_config
+    from reproduce import sweep_config
+
+    from corel_jax.train import train_sweep
+    from corel_jax.train.sweep import load_data
+
+    paper = get_config("mnist-mlp", "paper")
+    cfg = sweep_config(paper, v.loss, "sweep", data_dir, lams=LAMS)
+    cfg = dataclasses.replace(cfg, epochs=epochs, patience=None, min_epochs=0,
+                              checkpoint_every=0, **v.cfg)
+    spec = v.spec() if v.spec else None
+    if spec is not None:
+        from corel_jax.models.loss_spec import register_loss
+
+        register_loss(spec, replace=True)
+        cfg = dataclasses.replace(cfg, loss=spec.name)
+    if "ds" not in dataset_cache:
+        dataset_cache["ds"] = load_data(cfg)
+    ds = dataset_cache["ds"]
+    if v.data:
+        ds = v.data(ds)
+    t0 = time.perf_counter()
+    res = train_sweep(cfg, dataset=ds, encoder=v.encoder(cfg, ds) if v.encoder else None,
+                      objective_fn=v.objective() if v.objective else None, progress=False,
+                      log=None)
+    rows = []
+    for i, r in enumerate(res.records):
+        va = res.val_acc[i]
+        rows.append({"lam": r["lam"], "best_val_acc": r["best_val_acc"],
+                     "best_epoch": r["best_epoch"], "last_val_acc": float(va[-1]),
+                     "test_acc": r["test_acc"], "diverged": r["diverged"],
+                     "val_acc": [round(float(a), 4) for a in va]})
+    return {"variant": v.name, "loss": v.loss, "change": v.change, "epochs": epochs,
+            "seed": cfg.seeds[0], "lr": cfg.lr, "gamma": cfg.gamma,
+            "seconds": round(time.perf_counter() - t0, 1), "runs": rows}
+
+
+def table(results: list[dict]) -> str:
+    head = ["variant", "change"] + [f"λ={lam:g}" for lam in LAMS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for res in results:
+        by = {r["lam"]: r for r in res["runs"]}
+        cells = []
+        for lam in LAMS:
+            r = by.get(lam)
+            cells.append("—" if r is None else
+                         f"{100 * r['best_val_acc']:.2f} @{r['best_epoch']} → "
+                         f"{100 * r['last_val_acc']:.1f}")
+        lines.append(f"| {res['variant']} | {res['change']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--only", default=None, help="comma-separated variant names")
+    p.add_argument("--out", type=Path, default=OUT)
+    args = p.parse_args(argv)
+    todo = variants()
+    if args.only:
+        names = set(args.only.split(","))
+        unknown = names - {v.name for v in todo}
+        if unknown:
+            p.error(f"unknown variants {sorted(unknown)}; choose from "
+                    f"{', '.join(v.name for v in todo)}")
+        todo = [v for v in todo if v.name in names]
+    args.out.mkdir(parents=True, exist_ok=True)
+    cache: dict = {}
+    for v in todo:
+        f = args.out / f"{v.name}.json"
+        if f.is_file() and json.loads(f.read_text()).get("epochs") == args.epochs:
+            print(f"[{v.name}] done; skipped")
+            continue
+        res = run_variant(v, args.data_dir, args.epochs, cache)
+        f.write_text(json.dumps(res, indent=1) + "\n")
+        print(f"[{v.name}] {res['seconds']:.0f} s: " + ", ".join(
+            f"λ {r['lam']:g}: {100 * r['best_val_acc']:.2f}@{r['best_epoch']}"
+            for r in res["runs"]), flush=True)
+    done = [json.loads((args.out / f"{v.name}.json").read_text()) for v in variants()
+            if (args.out / f"{v.name}.json").is_file()]
+    md = (f"# Large λ on MNIST FFNN: one change at a time\n\n"
+          f"Best validation accuracy (%) @ its epoch → last epoch's, 1 seed, "
+          f"{args.epochs} epochs, `paper` profile otherwise. Command: "
+          f"`PYTHONPATH=. python experiments/large_lambda.py --data-dir ../shared/data "
+          f"--epochs {args.epochs}`.\n\n" + table(done) + "\n")
+    (args.out / "large_lambda.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
