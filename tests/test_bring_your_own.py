@@ -99,3 +99,43 @@ def test_registries_refuse_a_second_loss_of_the_same_name(registered):
     with pytest.raises(ConfigError, match="a grid over gamma needs --loss gaussian"):
         SweepConfig(dataset="test_blobs", model="test_tiny", loss="test_cosface",
                     gamma=(0.5, 1.0))
+
+
+def test_prototype_init_and_prediction_rule_of_a_users_loss(registered):
+    """``w_init`` sets the prototypes' init; an overridden ``predict_similarity`` is what the
+    engine predicts with (here: the negated cosine, i.e. the *least* similar prototype)."""
+    import dataclasses
+
+    from corel_jax.models import get_loss
+
+    ds = blobs("test_blobs", seed=0)
+    cfg = dict(dataset="test_blobs", model="test_tiny", seeds=(0,), lams=(0.5,), epochs=3,
+               batch_size=32)
+    ones = register_loss(dataclasses.replace(
+        get_loss("cosine"), name="test_cosine_ones", w_init=lambda key, shape: jnp.ones(shape)),
+        replace=True)
+    net_cfg = SweepConfig(loss=ones.name, **cfg)
+    from corel_jax.train import engine
+
+    program = engine.make_program(net_cfg, Tiny(), 3, ds.x_train[:1])
+    hp = {k: jnp.asarray(v) for k, v in program.default_hparams.items()}
+    state = program.init(jax.random.key(0), hp)
+    np.testing.assert_array_equal(state.params["params"]["W"], np.ones((3, 16)))
+
+    class Negated(LossSpec):
+        def predict_similarity(self, h, head):
+            return -cosine(h, head.W)
+
+    base = get_loss("cosine")
+    neg = register_loss(Negated("test_cosine_negated", base.objective, similarity="cosine"),
+                        replace=True)
+    plain = train_sweep(SweepConfig(loss="cosine", **cfg), dataset=ds, progress=False, log=None)
+    flipped = train_sweep(SweepConfig(loss=neg.name, **cfg), dataset=ds, progress=False,
+                          log=None)
+    # same objective, same seed: the same training; only the prediction rule differs
+    np.testing.assert_allclose(flipped.train_loss, plain.train_loss, rtol=1e-6)
+    # (each at its own best epoch, which the prediction rule chooses)
+    for res, pick in ((plain, np.argmax), (flipped, np.argmin)):
+        cos = np.asarray(cosine(res.test_h[0], res.heads["W"][0]))
+        np.testing.assert_array_equal(res.test_pred[0], pick(cos, axis=-1))
+    assert flipped.val_acc[0, -1] < plain.val_acc[0, -1]
