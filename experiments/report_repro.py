@@ -1,39 +1,125 @@
-"""The report of one reproduction (``experiments/reproduce.py``): ``report.md`` and friends.
+"""The report of one reproduction, from its compact stage store: ``report.md`` and friends.
 
-It wraps the evaluator (:func:`corel_jax.evaluate.write_report` on the final 10-seed runs:
-Table 2, Tables 3-4, Figure 1, validation curves; its own Markdown is kept as
-``evaluator_report.md``) and adds what a reproduction needs beside it: the λ curves of the
-sweeps, the selected λ, the paper's best validation accuracy beside ours with the difference,
-the Gaussian double-weighting comparison, the hardware, the wall time per stage and the exact
-command. A hand-written ``discussion.md`` in the output folder, when present, is included.
+Reads only what git holds (``experiments/results/<setting>/<profile>/stages``: per stage
+``config.json``, ``runs.json``, ``curves.csv``, ``stage.json`` and, for final stages,
+``clustering.csv``), so any machine can rewrite the report, and a reproduction still running
+gets a report of the stages it has finished (the others are listed as not yet run). Sections:
+
+- how it was run (command, protocol, hardware recorded by the stages, wall time per stage and
+  the run-epochs early stopping saved);
+- the λ curves of the sweeps beside the paper's (digitised from its supplementary Figure 1,
+  ``configs/paper_curves.py``), as a table and a figure;
+- the selected λ and the best validation accuracy against the paper's, with the difference;
+- test accuracy of the final seeds with the paper's paired t-tests: each loss against CCE (the
+  paper's baseline) and the best against the runner-up;
+- clustering scores of the final runs' test representations (computed when the stage was
+  stored);
+- the original code's Gaussian beside ours, when both sweeps exist;
+- figures of the final runs (PCA, validation curves) when their run directories (with
+  representations) are on this machine (``--runs``);
+- ``discussion.md`` from the output folder, when present.
+
+Command (from the repository root; seconds, no JAX)::
+
+    python experiments/report_repro.py --setting mnist-mlp --profile paper
 """
 
 from __future__ import annotations
 
+import argparse
+import csv
+import dataclasses
+import json
 import math
-import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from configs import ALL_LOSSES, TUNED_LOSSES, ReproConfig, paper_best_val
 
-ORIGINAL = "gaussian_original"
-GAP = 0.5  # points; larger gaps to the paper are explained in the report
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from configs import ALL_LOSSES, TUNED_LOSSES, ReproConfig, get_config, paper_best_val  # noqa: E402
+from configs.paper_curves import paper_curve  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ORIGINAL = "gaussian_original"  # the original code's Gaussian (experiments/gaussian_original.py)
+LEARNED = "gaussian_learned"  # Gaussian-COREL with learned γ (our extension)
+GAP = 0.5  # points; larger gaps to the paper are flagged
 CURVE_LABELS = {"center": "center", "cosine": "cosine", "gaussian": "gaussian (clean, ours)",
-                ORIGINAL: "gaussian (original code's double weighting)"}
+                ORIGINAL: "gaussian (original code's double weighting)",
+                LEARNED: "gaussian, learned γ (ours)", "cce": "cce"}
+STAGE_FILE = "stage.json"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One finished stage, as stored: its folder, record, config and runs."""
+
+    name: str
+    path: Path
+    record: dict[str, Any]
+    config: dict[str, Any]
+    runs: list[dict[str, Any]]
+
+    @property
+    def clustering(self) -> list[dict[str, Any]]:
+        """Rows of ``clustering.csv`` (final stages; empty when absent), numbers as floats."""
+        f = self.path / "clustering.csv"
+        if not f.is_file():
+            return []
+        with f.open(newline="") as fh:
+            return [{k: _num(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def _num(v: str) -> Any:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return v
+
+
+def load_stages(store: Path) -> dict[str, Stage]:
+    """Every finished stage under ``store`` (folders holding ``stage.json``), by name
+    (``sweep-cosine``, ``sweep-cosine/part-1of5``, ``final-cce``, ...)."""
+    from corel_jax import rundir
+
+    stages = {}
+    for f in sorted(Path(store).rglob(STAGE_FILE)):
+        d = f.parent
+        name = d.relative_to(store).as_posix()
+        stages[name] = Stage(name, d, json.loads(f.read_text()), rundir.load_config(d),
+                             rundir.load_runs(d))
+    return stages
+
+
+def expected_stages(cfg: ReproConfig) -> list[str]:
+    """The stages a full reproduction of ``cfg`` runs, in order."""
+    names = [f"sweep-{loss}" for loss in sorted(
+        ALL_LOSSES, key=lambda loss: f"sweep-{loss}" not in cfg.full_stages)]
+    if cfg.original_gaussian:
+        names.append(f"sweep-{ORIGINAL}")
+    names += [f"final-{loss}" for loss in ALL_LOSSES]
+    if cfg.original_gaussian and cfg.profile == "paper":
+        names.append(f"final-{ORIGINAL}")
+    if cfg.learned_gamma_final:
+        names.append(f"final-{LEARNED}")
+    return names
+
+
+# --------------------------------------------------------------------------- numbers
 
 
 def _pct(x: float | None, digits: int = 2) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.{digits}f}"
 
 
-def _mean_std(vals) -> tuple[float, float]:
-    v = np.asarray([x for x in vals if x is not None and math.isfinite(x)], np.float64)
-    if v.size == 0:
-        return float("nan"), float("nan")
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else float("nan")
+def _finite(vals) -> np.ndarray:
+    return np.asarray([x for x in vals if x is not None and math.isfinite(x)], np.float64)
 
 
 def _md_table(header, rows) -> str:
@@ -41,36 +127,118 @@ def _md_table(header, rows) -> str:
     return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
 
 
-def sweep_curve(run_dir: Path) -> list[dict[str, Any]]:
-    """Per λ of a sweep's run directory: mean/std of best validation accuracy over seeds,
-    the number of runs, how many diverged, and the earliest divergence epoch."""
-    from corel_jax import rundir
+def sweep_curve(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per λ of a sweep: mean/std of best validation accuracy over seeds, mean test accuracy,
+    the best epochs, the number of runs, how many diverged and the earliest divergence."""
     from corel_jax.evaluate import lambda_curve
 
-    runs = rundir.load_runs(run_dir)
     out = []
     for c in lambda_curve(runs):
         rs = [r for r in runs if float(r["lam"]) == c["lam"]]
         div = [r for r in rs if r.get("diverged")]
+        test = _finite(r.get("test_acc") for r in rs)
         out.append({"lam": c["lam"], "mean": c["mean"], "std": c["std"], "n": len(rs),
                     "diverged": len(div),
                     "diverged_epoch": min((r["diverged_epoch"] for r in div), default=None),
-                    "test_mean": _mean_std(r["test_acc"] for r in rs)[0]})
+                    "test_mean": float(test.mean()) if test.size else float("nan"),
+                    "best_epochs": [r.get("best_epoch") for r in rs]})
     return out
 
 
-def _evaluator_sections(md: str) -> dict[str, str]:
-    """The evaluator's report split at its ``## `` headings."""
-    parts: dict[str, str] = {}
-    head, cur = "_top", []
-    for line in md.splitlines():
-        if line.startswith("## "):
-            parts[head] = "\n".join(cur).strip()
-            head, cur = line[3:].strip(), []
-        else:
-            cur.append(line)
-    parts[head] = "\n".join(cur).strip()
-    return parts
+def final_summary(stage: Stage, paper: float | None) -> dict[str, Any]:
+    """Mean ± std over the final seeds of best validation and test accuracy, against the
+    paper's best validation accuracy (%)."""
+    from corel_jax.evaluate.stats import mean_std
+
+    runs = stage.runs
+    v = mean_std(r["best_val_acc"] for r in runs)
+    t = mean_std(r["test_acc"] for r in runs)
+    return {"lam": float(runs[0]["lam"]), "n": len(runs),
+            "diverged": sum(bool(r.get("diverged")) for r in runs),
+            "best_val_mean": v[0], "best_val_std": v[1], "test_mean": t[0], "test_std": t[1],
+            "best_epochs": [r["best_epoch"] for r in runs],
+            "epochs_trained": [r.get("epochs_trained") for r in runs],
+            "paper_best_val": paper,
+            "diff_vs_paper": None if paper is None else 100 * v[0] - paper}
+
+
+def ttests(finals: dict[str, Stage]) -> list[dict[str, Any]]:
+    """The paper's paired two-tailed t-tests on test accuracy, paired by seed: every loss
+    against CCE (the baseline), and the best loss (by mean) against the runner-up."""
+    from corel_jax.evaluate.stats import paired_ttest, significance_marker
+
+    acc = {loss: {int(r["seed"]): float(r["test_acc"]) for r in s.runs}
+           for loss, s in finals.items()}
+    out = []
+    pairs = [(loss, "cce") for loss in acc if loss != "cce" and "cce" in acc]
+    ranked = sorted((loss for loss in acc if loss in ALL_LOSSES),
+                    key=lambda loss: -np.mean(list(acc[loss].values())))
+    if len(ranked) >= 2:
+        pairs.append((ranked[0], ranked[1]))
+    for a, b in pairs:
+        t, p, n = paired_ttest(acc[a], acc[b])
+        diff = np.mean([acc[a][s] - acc[b][s] for s in acc[a] if s in acc[b]]) \
+            if n else float("nan")
+        out.append({"loss": a, "against": b, "kind": "vs CCE" if b == "cce" and
+                    (a, b) != tuple(ranked[:2]) else "best vs runner-up",
+                    "mean_diff": float(diff), "t": t, "p": p, "n": n,
+                    "marker": significance_marker(p) if math.isfinite(p) and diff > 0 else ""})
+    return out
+
+
+def clustering_summary(stage: Stage) -> list[dict[str, Any]]:
+    """Mean ± std over the final seeds of each numeric clustering score."""
+    from corel_jax.evaluate.stats import mean_std
+
+    rows = stage.clustering
+    if not rows:
+        return []
+    keys = [k for k in rows[0] if k not in ("run", "seed", "lam")
+            and isinstance(rows[0][k], float)]
+    return [{"metric": k, "mean": mean_std(r[k] for r in rows)[0],
+             "std": mean_std(r[k] for r in rows)[1]} for k in keys]
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def plot_curves_vs_paper(curves: dict[str, list[dict]], setting: str, path: Path,
+                         title: str) -> Path:
+    """Our λ curves (solid) and the paper's digitised ones (dashed, same colour)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=120)
+    ys = []  # the values the y range must show
+    for i, loss in enumerate(TUNED_LOSSES):
+        color = f"C{i}"
+        if loss in curves:
+            c = [x for x in curves[loss] if math.isfinite(x["mean"])]
+            lam = [x["lam"] for x in c]
+            y = [100 * x["mean"] for x in c]
+            ax.plot(lam, y, marker="o", ms=3.5, color=color, label=f"{loss} (ours)")
+            # a collapsed λ stays in the table; the y range shows the rest of the curve
+            ys += [v for v in y if v >= np.median(y) - 3]
+        paper = paper_curve(setting, loss)
+        if paper:
+            lam = sorted(paper)
+            y = [paper[k][0] for k in lam]
+            ax.plot(lam, y, ls="--", marker="s", ms=3, mfc="none", color=color,
+                    label=f"{loss} (paper)")
+            ys += y
+    if ys:
+        ax.set_ylim(min(ys) - 0.3, max(ys) + 0.3)
+    ax.set_xlabel("λ")
+    ax.set_ylabel("best validation accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", ncol=2)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def plot_gaussian_comparison(clean, original, path: Path, title: str) -> Path:
@@ -81,8 +249,6 @@ def plot_gaussian_comparison(clean, original, path: Path, title: str) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=120)
-    # y range from the runs that trained; a λ whose runs diverged before any finished epoch has
-    # accuracy 0 and is marked × on the bottom edge instead of squashing the curves.
     ok = [c["mean"] * 100 for c in clean + original
           if math.isfinite(c["mean"]) and not c["diverged"]]
     bottom = min(ok) - 2 if ok else 0.0
@@ -90,20 +256,18 @@ def plot_gaussian_comparison(clean, original, path: Path, title: str) -> Path:
                                 (original, CURVE_LABELS[ORIGINAL], "C3")):
         lams = np.array([c["lam"] for c in curve])
         mean = np.array([c["mean"] for c in curve]) * 100
-        std = np.array([c["std"] if math.isfinite(c["std"]) else 0.0 for c in curve]) * 100
-        ax.errorbar(lams, mean, yerr=std, marker="o", ms=4, capsize=3, color=color, label=label)
+        ax.plot(lams, mean, marker="o", ms=4, color=color, label=label)
         div = np.array([c["diverged"] > 0 for c in curve])
         if div.any():
             ax.scatter(lams[div], np.maximum(mean[div], bottom), marker="x", s=80, color="k",
-                       zorder=5, clip_on=False,
-                       label=f"diverged runs ({label.split(' (')[1].rstrip(')')})")
+                       zorder=5, clip_on=False, label="diverged runs")
     ax.axvline(0.5, color="0.6", lw=0.8, ls="--")
     ax.set_xlabel("λ")
     ax.set_ylabel("best validation accuracy (%)")
     if ok:
         ax.set_ylim(bottom, max(ok) + 0.5)
     ax.grid(alpha=0.3)
-    ax.legend(loc="center right", fontsize="small", framealpha=0.9)
+    ax.legend(loc="lower left", fontsize="small", framealpha=0.9)
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path)
@@ -112,7 +276,7 @@ def plot_gaussian_comparison(clean, original, path: Path, title: str) -> Path:
 
 
 def gaussian_answer(clean, original) -> list[str]:
-    """Data-driven sentences on the Gaussian λ curves (peak, value at 0.5, divergence)."""
+    """Data-driven sentences on the two Gaussian λ curves (peak, value at 0.5, λ > 0.5)."""
     lines = []
     for name, curve in (("clean", clean), ("original-code", original)):
         ok = [c for c in curve if math.isfinite(c["mean"])]
@@ -121,193 +285,96 @@ def gaussian_answer(clean, original) -> list[str]:
             continue
         best = max(ok, key=lambda c: (c["mean"], -c["lam"]))
         at = {round(c["lam"], 4): c for c in curve}
-        half = at.get(0.5)
-        # neighbours whose runs all trained (a diverged λ's 0 % says nothing about a peak)
-        nb_lams = [k for k in (0.45, 0.55)
-                   if k in at and math.isfinite(at[k]["mean"]) and not at[k]["diverged"]]
-        nb = [at[k]["mean"] for k in nb_lams]
-        low = [c for c in curve if c["lam"] < 0.5]
-        high = [c for c in curve if c["lam"] > 0.5]
-        low_div = sum(c["diverged"] for c in low)
-        s = (f"- {name}: peak at λ = {best['lam']:g} ({100 * best['mean']:.2f} %)")
-        if half is not None and math.isfinite(half["mean"]):
-            s += f"; at λ = 0.5: {100 * half['mean']:.2f} %"
-            if nb:
-                s += (f", {100 * (half['mean'] - np.mean(nb)):+.2f} points against "
-                      + " and ".join(f"λ = {k:g}" for k in nb_lams)
-                      + (" (their mean)" if len(nb) > 1 else ""))
-        if low:
-            lm = [c["mean"] for c in low if math.isfinite(c["mean"])]
-            s += (f"; λ < 0.5: mean {100 * np.mean(lm):.2f} % (min {100 * min(lm):.2f} %), "
-                  f"{low_div} of {sum(c['n'] for c in low)} runs diverged" if lm else
-                  "; λ < 0.5: no finite runs")
-        if high:
-            hm = [c["mean"] for c in high if math.isfinite(c["mean"])]
-            if hm:
-                s += f"; λ > 0.5: mean {100 * np.mean(hm):.2f} % (min {100 * min(hm):.2f} %)"
+        s = f"- {name}: peak at λ = {best['lam']:g} ({100 * best['mean']:.2f} %)"
+        if 0.5 in at and math.isfinite(at[0.5]["mean"]):
+            s += f"; at λ = 0.5: {100 * at[0.5]['mean']:.2f} %"
+        for side, sel in (("λ < 0.5", lambda c: c["lam"] < 0.5),
+                          ("λ > 0.5", lambda c: c["lam"] > 0.5)):
+            m = _finite(c["mean"] for c in curve if sel(c))
+            nd = sum(c["diverged"] for c in curve if sel(c))
+            if m.size:
+                s += (f"; {side}: mean {100 * m.mean():.2f} % (min {100 * m.min():.2f} %)"
+                      + (f", {nd} runs diverged" if nd else ""))
         lines.append(s + ".")
     return lines
 
 
-def write(cfg: ReproConfig, *, runs_root: Path, out: Path, lam_of: dict[str, float],
-          sweep_dirs: dict[str, Path] | None = None,
-          stages: dict[str, dict], command: str, train_wall_s: float, options=None,
-          log=print) -> dict[str, Any]:
-    """Writes ``out/report.md``, CSVs, PNGs and ``results.json``; returns the numbers."""
-    from reproduce import hardware
+# --------------------------------------------------------------------------- sections
 
-    from corel_jax import rundir
-    from corel_jax.evaluate import ReportOptions, plot_lambda_curves, write_report
 
-    t0 = time.perf_counter()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    options = options or ReportOptions()
-    final_dirs = [runs_root / f"final-{loss}" for loss in ALL_LOSSES]
-    log(f"[report] evaluator on {len(final_dirs)} final run directories")
-    write_report(final_dirs, out, options, progress=log)
-    # The evaluator's own Figure 2 / lambda curve of the final runs has one λ per loss:
-    # replaced below by the sweep's.
-    for f in (f"fig2_lambda_{cfg.dataset}-{cfg.model}.png", "lambda_curve.csv"):
-        (out / f).unlink(missing_ok=True)
-    shutil.move(out / "report.md", out / "evaluator_report.md")
-    ev = _evaluator_sections((out / "evaluator_report.md").read_text())
-    t_eval = time.perf_counter() - t0
-
-    # ---- λ curves of the sweeps
-    sweep_dirs = dict(sweep_dirs or {})
-    for loss in (*ALL_LOSSES, ORIGINAL):
-        sweep_dirs.setdefault(loss, runs_root / f"sweep-{loss}")
-    curves = {loss: sweep_curve(sweep_dirs[loss]) for loss in ALL_LOSSES}
-    if cfg.original_gaussian and (sweep_dirs[ORIGINAL] / "runs.json").is_file():
-        curves[ORIGINAL] = sweep_curve(sweep_dirs[ORIGINAL])
-    rows = []
-    for loss, curve in curves.items():
-        for c in curve:
-            rows.append({"loss": loss, "lam": c["lam"], "mean_best_val_acc": c["mean"],
-                         "std_best_val_acc": c["std"], "n": c["n"], "diverged": c["diverged"],
-                         "diverged_epoch": c["diverged_epoch"],
-                         "mean_test_acc": c["test_mean"],
-                         "selected": loss in lam_of and c["lam"] == lam_of[loss]})
-    rundir.write_csv(out / "lambda_sweep.csv", rows,
-                     ["loss", "lam", "mean_best_val_acc", "std_best_val_acc", "n", "diverged",
-                      "diverged_epoch", "mean_test_acc", "selected"])
-    fig_lam = "fig2_lambda_sweep.png"
-    plot_lambda_curves(
-        {CURVE_LABELS[k]: ([c["lam"] for c in v], [100 * c["mean"] for c in v],
-                           [100 * c["std"] for c in v])
-         for k, v in curves.items() if k in TUNED_LOSSES},
-        out / fig_lam, title=f"{cfg.setting} ({cfg.profile}): λ sweep",
-        ylabel="best validation accuracy (%)")
-    fig_gauss = None
-    if ORIGINAL in curves:
-        fig_gauss = "fig_gaussian_original.png"
-        plot_gaussian_comparison(curves["gaussian"], curves[ORIGINAL], out / fig_gauss,
-                                 f"{cfg.setting} ({cfg.profile}): Gaussian-COREL λ curves")
-
-    # ---- final runs: ours vs the paper
-    paper = paper_best_val(cfg.setting)
-    final = {}
-    for loss in ALL_LOSSES:
-        runs = rundir.load_runs(runs_root / f"final-{loss}")
-        v = _mean_std(r["best_val_acc"] for r in runs)
-        t = _mean_std(r["test_acc"] for r in runs)
-        sweep_at = next((c for c in curves[loss] if c["lam"] == lam_of[loss]), None)
-        final[loss] = {
-            "lam": lam_of[loss], "n": len(runs),
-            "diverged": sum(bool(r.get("diverged")) for r in runs),
-            "best_val_mean": v[0], "best_val_std": v[1], "test_mean": t[0], "test_std": t[1],
-            "sweep_best_val": sweep_at["mean"] if sweep_at else None,
-            "best_epochs": [r["best_epoch"] for r in runs],
-            "paper_best_val": paper.get(loss),
-            "diff_vs_paper": (100 * v[0] - paper[loss]) if loss in paper else None,
-        }
-
-    # ---- stages and hardware
-    hw = hardware()
-    sizes = rundir.load_config(runs_root / "final-cce").get("dataset_sizes", {})
-    stage_rows = []
-    for name, rec in stages.items():
-        t = rec.get("timings", {})
-        stage_rows.append([name, rec["num_runs"], rec["sweep"]["epochs"], rec["run_epochs"],
-                           f"{rec['wall_s']:.0f}", f"{t.get('compile_s', 0):.0f}",
-                           f"{rec['run_epochs'] / max(rec['wall_s'], 1e-9):.2f}",
-                           rec.get("finished", "") + (" (reused)" if rec.get("skipped") else "")])
-    total_stage_s = sum(rec["wall_s"] for rec in stages.values())
-    total_run_epochs = sum(rec["run_epochs"] for rec in stages.values())
-
-    # ---- report.md
-    md = [f"# Reproduction: {cfg.setting}, profile `{cfg.profile}`", ""]
-    md += ["Kenyon-Dean et al., *Clustering-Oriented Representation Learning with "
-           "Attractive-Repulsive Loss* (arXiv:1812.07627), with corel-jax. Generated by "
-           "`experiments/reproduce.py` from run directories under "
-           f"`{runs_root}` (not in git).", ""]
-    md += ["## How it was run", "", "```bash", command, "```", ""]
+def section_how_run(cfg: ReproConfig, stages: dict[str, Stage], command: str) -> list[str]:
+    rec = next((s.record for s in stages.values() if s.record.get("hardware")), {})
+    hw = rec.get("hardware", {})
+    sizes = next((s.config.get("dataset_sizes") for s in stages.values()
+                  if s.config.get("dataset_sizes")), {}) or {}
+    md = ["## How it was run", "", "```bash", command, "```", ""]
     md += [f"- Protocol: λ sweep over {len(cfg.lams)} values ({cfg.lams[0]:g} … "
-           f"{cfg.lams[-1]:g}) for center, cosine and gaussian with "
-           f"{len(cfg.sweep_seeds)} seed(s) per λ and {cfg.sweep_epochs} epochs; CCE once "
-           f"({len(cfg.sweep_seeds)} seed(s)); λ per loss = highest mean best validation "
-           f"accuracy; then {len(cfg.final_seeds)} seeds × {cfg.final_epochs} epochs at the "
-           f"selected λ for all four losses (tables below use these final runs).",
-           f"- Model: `{cfg.model}` (width {cfg.width}), Adam lr {cfg.lr:g}, batch "
-           f"{cfg.batch_size}, γ init {cfg.gamma:g} (learned), best epoch by validation "
-           f"accuracy; {sizes.get('train', '?')} training, {sizes.get('val', '?')} validation "
-           f"(split off the training set), {sizes.get('test', '?')} test examples.",
+           f"{cfg.lams[-1]:g}) for center, cosine and gaussian, {len(cfg.sweep_seeds)} seed(s) "
+           f"per λ, up to {cfg.sweep_epochs} epochs; CCE once; λ per loss = highest mean best "
+           f"validation accuracy; then {len(cfg.final_seeds)} seeds × up to "
+           f"{cfg.final_epochs} epochs at the selected λ for all four losses.",
+           "- Early stopping: " + (
+               f"patience {cfg.patience} epochs (min {cfg.min_epochs}); stages trained in full "
+               f"(the patience measurement): {', '.join(cfg.full_stages) or 'none'}."
+               if cfg.patience else "none (every run trains all its epochs)."),
+           f"- Model `{cfg.model}` (width {cfg.width}), Adam, lr {cfg.lr:g}, batch "
+           f"{cfg.batch_size}, γ {cfg.gamma:g} "
+           f"({'learned' if cfg.learn_gamma else 'fixed'}); test accuracy at the best "
+           f"validation epoch; {sizes.get('train', '?')} training, {sizes.get('val', '?')} "
+           f"validation (split off the training set), {sizes.get('test', '?')} test examples.",
+           "- As in the paper: Adam, batch 128, up to 150 epochs, the λ grid, 10 final seeds, "
+           "test accuracy at the best validation epoch. Our choices (the paper does not state "
+           "them): learning rate, width, LeakyReLU slope, γ, the center loss's α, the "
+           "validation size.",
            f"- Reduced relative to the paper: {cfg.reduced or 'nothing (the paper protocol)'}.",
-           f"- Hardware: {hw.get('cpu_model', '?')}, {hw.get('cpus', '?')} CPU(s) (shared with "
-           f"other jobs), {hw.get('memory_gib', '?')} GiB RAM; JAX {hw.get('jax', '?')} "
-           f"({hw.get('backend', '?')}), Python {hw.get('python', '?')}.",
-           f"- Wall time: {total_stage_s / 60:.1f} min of training stages "
-           f"({total_run_epochs} run-epochs), plus {t_eval:.0f} s for the evaluator; "
-           f"this invocation: {train_wall_s / 60:.1f} min training "
-           "(stages already complete are reused and not re-timed).", ""]
-    md += [f"Wall time per stage (run-epochs = runs × epochs; one epoch = "
-           f"{sizes.get('train', '?')} training examples + validation):", ""]
-    md.append(_md_table(["stage", "runs", "epochs", "run-epochs", "wall s", "compile s",
-                         "run-epochs/s", "finished"], stage_rows))
-    md.append("")
+           f"- Hardware (as recorded by the stages): {hw.get('cpu_model', '?')}, "
+           f"{hw.get('cpus', '?')} CPU(s), {hw.get('memory_gib', '?')} GiB RAM; JAX "
+           f"{hw.get('jax', '?')} ({hw.get('backend', '?')}).", ""]
+    return md
 
-    # λ selection and paper comparison
-    md += ["## Tuned λ and best validation accuracy vs the paper", "",
-           "Ours: best validation accuracy (%) at the selected λ — in the sweep "
-           f"({len(cfg.sweep_seeds)} seed(s), {cfg.sweep_epochs} epochs) and in the final runs "
-           f"(mean ± std over {len(cfg.final_seeds)} seeds, {cfg.final_epochs} epochs). Paper: "
-           "its best validation accuracy at its tuned λ (supplement; 150 epochs). Difference "
-           "= our final mean − paper.", ""]
-    prow = []
-    for loss in ALL_LOSSES:
-        f = final[loss]
-        diff = f["diff_vs_paper"]
-        prow.append([loss, "—" if loss == "cce" else f"{f['lam']:g}",
-                     _pct(f["sweep_best_val"]),
-                     f"{_pct(f['best_val_mean'])} ± {_pct(f['best_val_std'])}",
-                     "—" if f["paper_best_val"] is None else f"{f['paper_best_val']:.2f}",
-                     "—" if diff is None else f"{diff:+.2f}",
-                     "**yes**" if diff is not None and abs(diff) > GAP else
-                     ("no" if diff is not None else "—")])
-    md.append(_md_table(["loss", "our λ", "ours, sweep", "ours, final runs", "paper",
-                         "difference", f"gap > {GAP}?"], prow))
-    md.append("")
-    gaps = [loss for loss in ALL_LOSSES
-            if final[loss]["diff_vs_paper"] is not None
-            and abs(final[loss]["diff_vs_paper"]) > GAP]
-    if not paper:
-        md += ["The paper has no numbers for this setting.", ""]
-    elif gaps:
-        md += [f"Gaps above {GAP} points: {', '.join(gaps)}. Reasons measured or known: "
-               f"{cfg.reduced or 'none of the protocol was reduced'}; see the discussion "
-               "below.", ""]
-    else:
-        md += [f"Every difference is within {GAP} points.", ""]
 
-    # λ curves
-    md += ["## λ curves (Figure 2)", "",
-           "Mean best validation accuracy (%) over the sweep's seeds per λ; † = some runs "
-           "diverged (NaN/inf; the engine keeps the best epoch before divergence); "
-           "**bold** = selected.", ""]
+def section_stages(cfg: ReproConfig, stages: dict[str, Stage]) -> tuple[list[str], dict]:
+    rows, wall, run_epochs, max_epochs = [], 0.0, 0, 0
+    missing = []
+    for name in expected_stages(cfg):
+        s = stages.get(name)
+        if s is None:
+            parts = sorted(k for k in stages if k.startswith(name + "/"))
+            missing.append(name + (f" ({len(parts)} parts done)" if parts else ""))
+            continue
+        r = s.record
+        full = r.get("max_run_epochs") or r["num_runs"] * r["sweep"]["epochs"]
+        rows.append([name, r["num_runs"], r["sweep"]["epochs"],
+                     f"{r['run_epochs']} of {full}", f"{r['wall_s'] / 60:.1f}",
+                     r.get("finished", "")])
+        wall += r["wall_s"]
+        run_epochs += r["run_epochs"]
+        max_epochs += full
+    md = ["## Stages", "",
+          "run-epochs = epochs trained summed over runs, of the most the stage could train "
+          "(early stopping saves the difference); wall minutes on the hardware above, shared "
+          "with other jobs at times.", ""]
+    md.append(_md_table(["stage", "runs", "epochs", "run-epochs", "wall min", "finished"], rows)
+              if rows else "No stage has finished yet.")
+    md.append("")
+    if missing:
+        md += ["Not yet run: " + ", ".join(missing) + ".", ""]
+    return md, {"wall_s": wall, "run_epochs": run_epochs, "max_run_epochs": max_epochs,
+                "missing": missing}
+
+
+def section_curves(cfg, curves: dict[str, list[dict]], lam_of, out: Path) -> list[str]:
+    md = ["## λ curves (Figure 2) beside the paper's", "",
+          "Best validation accuracy (%) per λ: ours (mean over the sweep's seeds, @ best "
+          "epoch; † = runs diverged) and the paper's (digitised from its supplementary Figure 1, "
+          "±0.01 points; ~ = partly hidden marker; < = below the plotted range); **bold** = our "
+          "selected λ.", ""]
     names = [k for k in ("center", "cosine", "gaussian", ORIGINAL) if k in curves]
+    papers = [k for k in TUNED_LOSSES if paper_curve(cfg.setting, k)]
+    if not names:
+        return md + ["No λ sweep has finished yet.", ""]
     lams = sorted({c["lam"] for k in names for c in curves[k]})
-    lrows = []
+    rows = []
     for lam in lams:
         row = [f"{lam:g}"]
         for k in names:
@@ -316,56 +383,236 @@ def write(cfg: ReproConfig, *, runs_root: Path, out: Path, lam_of: dict[str, flo
                 row.append("")
                 continue
             cell = _pct(c["mean"])
+            if len(c["best_epochs"]) == 1:
+                cell += f" @{c['best_epochs'][0]}"
             if c["diverged"]:
-                cell += f" †{c['diverged']}/{c['n']} (ep {c['diverged_epoch']})"
-            if k in lam_of and lam == lam_of[k]:
-                cell = f"**{cell}**"
-            row.append(cell)
-        lrows.append(row)
-    md.append(_md_table(["λ"] + [CURVE_LABELS[k] for k in names], lrows))
-    md += ["", f"CCE (no λ): {_pct(curves['cce'][0]['mean'])} % in the sweep.", "",
-           f"![λ curves]({fig_lam})", ""]
+                cell += f" †{c['diverged']}/{c['n']}"
+            row.append(f"**{cell}**" if lam_of.get(k) == lam else cell)
+        for k in papers:
+            v, note = paper_curve(cfg.setting, k).get(lam, (None, ""))
+            row.append("" if v is None else f"{note if note == '<' else ''}{v:.2f}"
+                       f"{'~' if note == '~' else ''}")
+        rows.append(row)
+    md.append(_md_table(["λ"] + [f"{CURVE_LABELS[k]}" for k in names]
+                        + [f"{k} (paper)" for k in papers], rows))
+    md.append("")
+    if "cce" in curves and curves["cce"]:
+        md += [f"CCE (no λ): {_pct(curves['cce'][0]['mean'])} % in the sweep.", ""]
+    diffs = []
+    for k in papers:
+        if k not in curves:
+            continue
+        p = paper_curve(cfg.setting, k)
+        d = [100 * c["mean"] - p[c["lam"]][0] for c in curves[k]
+             if c["lam"] in p and math.isfinite(c["mean"]) and p[c["lam"]][1] != "<"]
+        if d:
+            diffs.append(f"{k}: ours − paper from {min(d):+.2f} to {max(d):+.2f} points "
+                         f"(median {np.median(d):+.2f}) over {len(d)} λ")
+    if diffs:
+        md += ["Differences: " + "; ".join(diffs) + ".", ""]
+    fig = "fig2_lambda_vs_paper.png"
+    plot_curves_vs_paper(curves, cfg.setting, out / fig,
+                         f"{cfg.setting} ({cfg.profile}): λ sweep vs the paper")
+    md += [f"![λ curves vs the paper]({fig})", ""]
+    return md
 
-    # Gaussian question
-    if fig_gauss:
+
+def section_tuned(cfg, curves, lam_of, finals: dict[str, dict]) -> list[str]:
+    paper = paper_best_val(cfg.setting)
+    md = ["## Tuned λ and best validation accuracy vs the paper", "",
+          "Ours: best validation accuracy (%) at the selected λ in the sweep and, once run, "
+          "over the final seeds (mean ± std). Paper: its best validation accuracy at its tuned "
+          "λ (supplement). Difference = ours (final runs when run, else the sweep) − paper.",
+          ""]
+    rows = []
+    for loss in ALL_LOSSES:
+        sweep_at = next((c for c in curves.get(loss, []) if c["lam"] == lam_of.get(loss)),
+                        None)
+        f = finals.get(loss)
+        ours = f["best_val_mean"] if f else (sweep_at["mean"] if sweep_at else None)
+        p = paper.get(loss)
+        diff = None if p is None or ours is None or not math.isfinite(ours) \
+            else 100 * ours - p
+        rows.append([loss, "—" if loss == "cce" or loss not in lam_of else f"{lam_of[loss]:g}",
+                     _pct(sweep_at["mean"]) if sweep_at else "not yet",
+                     f"{_pct(f['best_val_mean'])} ± {_pct(f['best_val_std'])}" if f
+                     else "not yet",
+                     "—" if p is None else f"{p:.2f}",
+                     "—" if diff is None else f"{diff:+.2f}",
+                     "—" if diff is None else ("**yes**" if abs(diff) > GAP else "no")])
+    md.append(_md_table(["loss", "our λ", "ours, sweep", "ours, final runs", "paper",
+                         "difference", f"gap > {GAP}?"], rows))
+    return md + [""]
+
+
+def section_finals(finals: dict[str, dict], tests: list[dict]) -> list[str]:
+    if not finals:
+        return ["## Test accuracy (Table 2)", "", "The final runs have not run yet.", ""]
+    md = ["## Test accuracy (Table 2)", "",
+          "Test accuracy (%) at each run's best validation epoch, mean ± std over the final "
+          "seeds.", ""]
+    rows = [[CURVE_LABELS.get(k, k), "—" if k == "cce" else f"{f['lam']:g}", f["n"],
+             f"{_pct(f['test_mean'])} ± {_pct(f['test_std'])}",
+             f"{_pct(f['best_val_mean'])} ± {_pct(f['best_val_std'])}",
+             f"{int(np.median(f['best_epochs']))}"] for k, f in finals.items()]
+    md.append(_md_table(["loss", "λ", "seeds", "test acc", "best val acc",
+                         "median best epoch"], rows))
+    md += ["", "Paired two-tailed t-tests on test accuracy, paired by seed (the paper's test; "
+           "* p < 0.05, ** p < 0.01, marked when the first loss is better):", ""]
+    md.append(_md_table(["test", "loss", "against", "mean diff (points)", "t", "p", "seeds",
+                         "marker"],
+                        [[t["kind"], t["loss"], t["against"], f"{100 * t['mean_diff']:+.2f}",
+                          f"{t['t']:.2f}", f"{t['p']:.3g}", t["n"], t["marker"] or "—"]
+                         for t in tests]))
+    return md + [""]
+
+
+def section_clustering(final_stages: dict[str, Stage]) -> list[str]:
+    rows = []
+    for loss, s in final_stages.items():
+        for c in clustering_summary(s):
+            if c["metric"].endswith(("acc", "ari", "v_measure", "agreement")):
+                rows.append([CURVE_LABELS.get(loss, loss), c["metric"],
+                             f"{c['mean']:.3f} ± {c['std']:.3f}"])
+    if not rows:
+        return []
+    return ["## Clustering of test representations (Tables 3–4)", "",
+            "Scores of each final run's test representations (computed when the stage was "
+            "stored), mean ± std over seeds.", "",
+            _md_table(["loss", "score", "mean ± std"], rows), ""]
+
+
+def section_run_dir_figures(runs_root: Path | None, final_stages, out: Path, log) -> list[str]:
+    """PCA and validation-curve figures of the final runs, from their run directories."""
+    if runs_root is None:
+        return []
+    # the four losses only: the evaluator groups runs by loss, and the Gaussian variants
+    # (original code, learned γ) would repeat gaussian's seeds
+    dirs = [Path(runs_root) / f"final-{k}" for k in final_stages if k in ALL_LOSSES]
+    dirs = [d for d in dirs if (d / "runs").is_dir()]
+    if not dirs:
+        return []
+    from corel_jax.evaluate import ReportOptions, write_report
+
+    ev = out / "evaluator"
+    write_report(dirs, ev, ReportOptions(), progress=log)
+    figs = sorted(p.name for p in ev.glob("*.png") if "lambda" not in p.name)
+    return ["## Figures of the final runs", "",
+            "From the run directories on the machine that trained them "
+            "(`evaluator/report.md` holds the evaluator's full report).", ""] + \
+        sum(([f"![{f}](evaluator/{f})", ""] for f in figs), [])
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def write(cfg: ReproConfig, *, store: Path, out: Path, command: str,
+          runs_root: Path | None = None, log=print) -> dict[str, Any]:
+    """Writes ``out/report.md``, ``lambda_sweep.csv``, the figures and ``results.json`` from
+    the stages finished in ``store``; returns the numbers."""
+    from corel_jax import rundir
+    from corel_jax.evaluate import select_lambda
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stages = load_stages(store)
+    sweeps = {n[len("sweep-"):]: s for n, s in stages.items()
+              if n.startswith("sweep-") and "/" not in n}
+    final_stages = {n[len("final-"):]: s for n, s in stages.items() if n.startswith("final-")}
+    final_stages = {k: final_stages[k] for k in (*ALL_LOSSES, ORIGINAL, LEARNED)
+                    if k in final_stages}
+    curves = {loss: sweep_curve(s.runs) for loss, s in sweeps.items()}
+    lam_of = {loss: select_lambda(s.runs) for loss, s in sweeps.items()}
+    paper = paper_best_val(cfg.setting)
+    finals = {k: final_summary(s, paper.get(k)) for k, s in final_stages.items()}
+    tests = ttests({k: s for k, s in final_stages.items() if k in ALL_LOSSES})
+
+    rows = [{"loss": loss, "lam": c["lam"], "mean_best_val_acc": c["mean"],
+             "std_best_val_acc": c["std"], "n": c["n"], "diverged": c["diverged"],
+             "mean_test_acc": c["test_mean"],
+             "paper_best_val_acc": paper_curve(cfg.setting, loss).get(c["lam"], (None,))[0],
+             "selected": lam_of.get(loss) == c["lam"]}
+            for loss, curve in curves.items() for c in curve]
+    if rows:
+        rundir.write_csv(out / "lambda_sweep.csv", rows, list(rows[0]))
+
+    md = [f"# Reproduction: {cfg.setting}, profile `{cfg.profile}`", "",
+          "Kenyon-Dean et al., *Clustering-Oriented Representation Learning with "
+          "Attractive-Repulsive Loss* (arXiv:1812.07627), with corel-jax. Generated by "
+          "`experiments/report_repro.py` from the stage store "
+          f"`{_rel(store)}` (in git).", ""]
+    md += section_how_run(cfg, stages, command)
+    stage_md, totals = section_stages(cfg, stages)
+    md += stage_md
+    md += section_curves(cfg, curves, lam_of, out)
+    md += section_tuned(cfg, curves, lam_of, finals)
+    md += section_finals(finals, tests)
+    md += section_clustering(final_stages)
+    if "gaussian" in curves and ORIGINAL in curves:
+        fig = "fig_gaussian_original.png"
+        plot_gaussian_comparison(curves["gaussian"], curves[ORIGINAL], out / fig,
+                                 f"{cfg.setting} ({cfg.profile}): Gaussian-COREL λ curves")
         md += ["## Open question: the Gaussian peak at λ = 0.5", "",
                "The original PyTorch code (kiankd/corel2019, `corel/loss_functions.py`, "
                "`GaussianARLoss`) computes Gaussian-COREL as CCE on the Gaussian logits at "
                "exactly λ = 0.5, and at every other λ as "
-               "`λ²·γ‖h−w_y‖² + (1−λ)²·log(Σ_j exp(−γ‖h−w_j‖²) + 1e-10)` (λ and 1−λ applied "
-               "twice, naive log-sum-exp). The variant `experiments/gaussian_original.py` "
-               "follows the issue's description of this, checked against that file (it adds "
-               "the original's `+ 1e-10`); our library's loss is Eq. 6 with λ once and a "
-               "stable log-sum-exp. Same grid, seeds and epochs for both curves.", "",
-               f"![Gaussian λ curves]({fig_gauss})", ""]
-        md += gaussian_answer(curves["gaussian"], curves[ORIGINAL])
-        md.append("")
-
-    # evaluator sections
-    for title in ("Test accuracy (Table 2)", "Clustering of test representations (Tables 3–4)"):
-        if title in ev:
-            md += [f"## {title}", "", ev[title], ""]
-    if "Figures" in ev:
-        figs = [line for line in ev["Figures"].splitlines()
-                if line.startswith("![") and "fig2_lambda" not in line]
-        md += ["## Figures of the final runs", ""] + sum(([f, ""] for f in figs), [])
+               "`λ²·γ‖h−w_y‖² + (1−λ)²·log(Σ_j exp(−γ‖h−w_j‖²) + 1e-10)`; "
+               "`experiments/gaussian_original.py` trains it on the same grid and seeds.", "",
+               f"![Gaussian λ curves]({fig})", ""]
+        md += gaussian_answer(curves["gaussian"], curves[ORIGINAL]) + [""]
+    md += section_run_dir_figures(runs_root, final_stages, out, log)
     disc = out / "discussion.md"
     if disc.is_file():
         md += ["## Discussion", "", disc.read_text().strip(), ""]
-    md += ["", "Files: `results.json` (the numbers above), `lambda_sweep.csv`, the evaluator's "
-           "CSVs (`accuracy_*.csv`, `table2_accuracy.csv`, `clustering_*.csv`, "
-           "`table3_clustering.csv`) and `evaluator_report.md`.", ""]
     rundir.write_text(out / "report.md", "\n".join(md))
-
-    results = {
-        "setting": cfg.setting, "profile": cfg.profile, "config": cfg.__dict__,
-        "command": command, "hardware": hw, "lam_of": lam_of, "final": final,
-        "paper_best_val": paper, "curves": curves,
-        "stages": {k: {kk: v[kk] for kk in ("wall_s", "num_runs", "run_epochs", "timings",
-                                            "finished", "skipped") if kk in v}
-                   for k, v in stages.items()},
-        "total_stage_s": total_stage_s, "evaluator_s": t_eval,
-    }
+    results = {"setting": cfg.setting, "profile": cfg.profile, "command": command,
+               "config": dataclasses.asdict(cfg), "lam_of": lam_of, "final": finals,
+               "ttests": tests, "paper_best_val": paper, "curves": curves,
+               "stages": {k: {kk: s.record[kk] for kk in ("wall_s", "num_runs", "run_epochs",
+                                                          "max_run_epochs", "finished")
+                              if kk in s.record} for k, s in stages.items()},
+               "totals": totals, "report_s": round(time.perf_counter() - t0, 1)}
     rundir.write_json(out / "results.json", results)
     log(f"[report] wrote {out / 'report.md'}")
     return results
+
+
+def _rel(p: Path) -> str:
+    try:
+        return Path(p).resolve().relative_to(HERE.parent).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def default_out(setting: str, profile: str) -> Path:
+    """Where a profile's report goes: ``results/<setting>`` for the cpu profile (its reports
+    were committed there first), ``results/<setting>/<profile>`` for any other."""
+    base = HERE / "results" / setting
+    return base if profile == "cpu" else base / profile
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--setting", required=True)
+    p.add_argument("--profile", default="paper")
+    p.add_argument("--store", type=Path, default=None,
+                   help="stage store (default experiments/results/<setting>/<profile>/stages)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="report folder (default: see default_out)")
+    p.add_argument("--runs", type=Path, default=None,
+                   help="run directories of the final stages, for their figures (optional)")
+    args = p.parse_args(argv)
+    cfg = get_config(args.setting, args.profile)
+    store = args.store or HERE / "results" / args.setting / args.profile / "stages"
+    if not store.is_dir():
+        p.error(f"no stage store at {store}; run experiments/reproduce.py first")
+    command = (f"python experiments/reproduce.py --setting {args.setting} --profile "
+               f"{args.profile} --data-dir DATA --commit")
+    write(cfg, store=store, out=args.out or default_out(args.setting, args.profile),
+          command=command, runs_root=args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

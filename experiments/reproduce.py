@@ -292,14 +292,13 @@ def pick_lambda(run_dir: Path) -> float:
 
 
 def reproduce(cfg: ReproConfig, *, data_dir: str | None, runs_root: Path, out: Path,
-              command: str, log=print, progress=True, dataset=None, report_options=None,
+              command: str, log=print, progress=True, dataset=None,
               stages: str = "all", store: Path | None = None, commit: bool = False) -> dict:
     """Runs every stage of ``cfg`` and writes the report; returns the measured numbers.
 
     ``store``: the folder of compact stage results (None: none; stages are then found only in
     their run directories under ``runs_root``).
     """
-    t_start = time.perf_counter()
     if dataset is None:
         from corel_jax.train.sweep import load_data
 
@@ -367,15 +366,13 @@ def reproduce(cfg: ReproConfig, *, data_dir: str | None, runs_root: Path, out: P
             stage(f"final-{LEARNED}",
                   sweep_config(cfg, LEARNED, "final", data_dir, lams=(lam_of["gaussian"],)),
                   variant=LEARNED)
-    train_wall = time.perf_counter() - t_start
     if stages != "all":
         return {"lam_of": lam_of, "stages": records}
-    # 4. reports
+    # 4. the report, from the stages' compact results
     import report_repro
 
-    return report_repro.write(cfg, runs_root=runs_root, out=out, lam_of=lam_of,
-                              sweep_dirs=sweep_dirs, stages=records, command=command,
-                              train_wall_s=train_wall, options=report_options, log=log)
+    return report_repro.write(cfg, store=store if store is not None else runs_root, out=out,
+                              command=command, runs_root=runs_root, log=log)
 
 
 def main(argv=None) -> int:
@@ -386,7 +383,8 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=None,
                    help="data root (one folder per dataset) or the dataset's folder")
     p.add_argument("--out", default=None,
-                   help="report folder (default experiments/results/<setting>)")
+                   help="report folder (default experiments/results/<setting> for the cpu "
+                        "profile, experiments/results/<setting>/<profile> otherwise)")
     p.add_argument("--runs", default=None,
                    help="run directories (default runs/reproduce/<setting>/<profile>)")
     p.add_argument("--stages", default="all", choices=("all", "measure", "sweep", "final"),
@@ -400,7 +398,9 @@ def main(argv=None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     cfg = get_config(args.setting, args.profile)
-    out = Path(args.out or HERE / "results" / args.setting)
+    from report_repro import default_out
+
+    out = Path(args.out or default_out(args.setting, args.profile))
     runs_root = Path(args.runs or Path("runs") / "reproduce" / args.setting / args.profile)
     command = "python " + " ".join(shlex.quote(a) for a in [
         os.path.relpath(__file__) if not os.path.isabs(sys.argv[0]) else sys.argv[0],

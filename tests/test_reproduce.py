@@ -43,11 +43,12 @@ def test_pipeline_writes_the_report(repro):
     root, result, _ = repro
     out = root / "out"
     md = (out / "report.md").read_text()
-    for section in ("## How it was run", "## Tuned λ", "## λ curves",
-                    "## Open question: the Gaussian peak", "Test accuracy (Table 2)"):
+    for section in ("## How it was run", "## Stages", "## Tuned λ", "## λ curves",
+                    "## Open question: the Gaussian peak", "## Test accuracy (Table 2)",
+                    "Paired two-tailed t-tests", "## Clustering of test representations"):
         assert section in md
-    for png in ("fig2_lambda_sweep.png", "fig_gaussian_original.png",
-                "fig1_pca_digits-mlp.png"):
+    for png in ("fig2_lambda_vs_paper.png", "fig_gaussian_original.png",
+                "evaluator/fig1_pca_digits-mlp.png"):
         assert (out / png).stat().st_size > 5000, png
     saved = json.loads((out / "results.json").read_text())
     assert set(saved["lam_of"]) == {"cce", "center", "cosine", "gaussian", "gaussian_original"}
