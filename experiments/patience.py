@@ -9,15 +9,21 @@ which equals the engine's rule: ``tests/test_grid_and_stopping.py``). For each p
 table gives in how many runs the best epoch (and so the best validation accuracy, test
 accuracy and representations) equals the full run's, the largest and mean loss of best
 validation accuracy, and the run-epochs saved. The chosen patience is the smallest whose
-largest loss is at most ``--max-loss`` points on every stage. Writes ``--out`` (Markdown) and
-prints it. Runs in seconds (numpy only).
+largest loss is at most ``--max-loss`` points on every stage; ``--max-loss se`` sets that bound
+to the validation estimate's own standard error, ``sqrt(p (1 − p) / n_val)`` at the stages'
+mean best validation accuracy ``p`` (the smallest over the stages): a loss below it is within
+the noise of the number being compared. Writes ``--out`` (Markdown) and prints it. Runs in
+seconds (numpy only).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from corel_jax import rundir
 from corel_jax.evaluate.stopping import patience_table
@@ -28,19 +34,22 @@ def main(argv=None) -> int:
     p.add_argument("stages", nargs="+", help="stage folders trained without early stopping")
     p.add_argument("--patience", default="5,10,15,20,30",
                    help="comma-separated patiences to measure")
-    p.add_argument("--max-loss", type=float, default=0.1,
-                   help="largest best-validation loss (points) the chosen patience may cost")
+    p.add_argument("--max-loss", default="0.1",
+                   help="largest best-validation loss (points) the chosen patience may cost, "
+                        "or 'se': the validation accuracy's standard error")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "patience.md"))
     args = p.parse_args(argv)
     patiences = [int(x) for x in args.patience.split(",")]
     lines = ["# Early stopping: what each patience costs against full runs", "",
-             f"Command: `python experiments/patience.py {' '.join(args.stages)}`", "",
+             f"Command: `python experiments/patience.py {' '.join(args.stages)} --patience "
+             f"{args.patience} --max-loss {args.max_loss}`", "",
              "A run stops once its best validation accuracy has not improved for P epochs. "
              "`same best epoch`: runs whose best epoch equals the full run's (their best "
              "validation accuracy, test accuracy and representations are then identical); "
              "`max/mean loss`: drop of best validation accuracy in points; `saved`: run-epochs "
              "not trained.", ""]
     worst: dict[int, float] = {q: 0.0 for q in patiences}
+    ses = []
     total = {q: [0, 0] for q in patiences}
     for stage in map(Path, args.stages):
         runs = rundir.load_runs(stage)
@@ -50,8 +59,15 @@ def main(argv=None) -> int:
                   file=sys.stderr)
             return 2
         curves = rundir.load_curves(stage)["val_acc"]
+        n_val = (config.get("dataset_sizes") or {}).get("val")
+        best = float(np.nanmean([r["best_val_acc"] for r in runs if not r.get("diverged")]))
+        se = 100 * math.sqrt(best * (1 - best) / n_val) if n_val else float("nan")
+        if math.isfinite(se):
+            ses.append(se)
         lines += [f"## {stage.name} ({config.get('setting', '')}, {config.get('loss')}, "
                   f"{len(runs)} runs × up to {curves.shape[1]} epochs)", "",
+                  f"Mean best validation accuracy {100 * best:.2f} % on {n_val} examples: "
+                  f"standard error {se:.2f} points.", "",
                   "| patience | same best epoch | max loss (points) | mean loss (points) | "
                   "run-epochs trained / full | saved |", "|---:|---:|---:|---:|---:|---:|"]
         for row in patience_table(curves, patiences):
@@ -64,15 +80,23 @@ def main(argv=None) -> int:
                          f"{row['epochs_trained']}/{row['epochs_full']} | "
                          f"{100 * row['saved']:.0f}% |")
         lines.append("")
-    chosen = next((q for q in sorted(patiences) if worst[q] <= args.max_loss), None)
+    if args.max_loss == "se":
+        if not ses:
+            print("--max-loss se needs the validation size in the stages' config.json",
+                  file=sys.stderr)
+            return 2
+        bound, why = min(ses), "points, the smallest validation standard error above"
+    else:
+        bound, why = float(args.max_loss), "points"
+    chosen = next((q for q in sorted(patiences) if worst[q] <= bound), None)
     lines += ["## Choice", "",
               "| patience | largest loss over all stages (points) | saved over all stages |",
               "|---:|---:|---:|"]
     lines += [f"| {q} | {worst[q]:.2f} | {100 * (1 - total[q][0] / max(total[q][1], 1)):.0f}% |"
               for q in patiences]
     lines += ["", f"Chosen: **patience {chosen}** (the smallest whose largest loss is at most "
-                  f"{args.max_loss} points)." if chosen is not None else
-              f"No patience measured keeps the loss within {args.max_loss} points: train in full."]
+                  f"{bound:.2f} {why})." if chosen is not None else
+              f"No patience measured keeps the loss within {bound:.2f} {why}: train in full."]
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)
     print(text)
