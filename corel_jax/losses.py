@@ -260,6 +260,16 @@ def gaussian_corel(h, W, labels, *, lam=0.5, gamma=0.5, where=None):
     from the prototypes (large ``‖h‖``) no large ``‖h‖²`` is added and then cancelled: the
     loss keeps float32's relative precision, and at λ = ½ ``‖h‖²`` does not enter at all.
 
+    For λ < ½ the loss is unbounded below: the second term depends only on the differences
+    ``d_ij − d_iy``, so moving ``h_i`` away from every prototype (``d_iy → ∞`` with the
+    differences held) sends ``(2λ − 1) γ d_iy`` to −∞. Trained as it is, a network does this:
+    on MNIST (FFNN, γ fixed at 0.5, λ ≤ 0.2) the training loss reaches about −1e19 in 150
+    epochs and validation accuracy is 12-15 % after the first epoch, chance after that
+    (``experiments/results/mnist-mlp/paper/stages/sweep-gaussian``). The original code's
+    ``log(Σ exp(·) + 1e-10)`` bounds the repulsion from below
+    (``experiments/gaussian_original.py``); λ ≥ ½ is bounded below by 0 (λ = ½: CCE on
+    ``−γ d``).
+
     >>> import jax.numpy as jnp
     >>> h, W = jnp.array([[0.0, 0.0]]), jnp.array([[0.0, 0.0], [1.0, 1.0]])
     >>> gaussian_corel(h, W, jnp.array([0]), lam=0.5, gamma=0.5).round(4)  # 0.5 log(1 + e^-1)
