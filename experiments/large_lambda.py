@@ -17,6 +17,9 @@ and records the best validation accuracy, its epoch and the last epoch's accurac
 - ``*-w-init-x10``: prototypes initialised 10× larger (Xavier-normal × 10): Adam moves ``W`` by
   about lr per step, against an init scale of ~0.06.
 - ``*-lr-1e-4``: learning rate 1e-4.
+- ``*-torch-init``: the encoder initialised as PyTorch's ``nn.Linear`` default (the original
+  code's framework): ``U(±1/sqrt(fan_in))`` weights and biases instead of Flax's LeCun-normal
+  weights and zero biases.
 - ``*-standardised``: inputs standardised per pixel (train mean and std) instead of [0, 1].
 - ``gaussian-gamma-0.05``: γ fixed at 0.05 instead of 0.5.
 
@@ -128,6 +131,36 @@ def linear_h_encoder(cfg, dataset):
     return LinearLastMLP()
 
 
+def torch_init_encoder(cfg, dataset):
+    """The paper's FFNN with PyTorch's default ``nn.Linear`` init (the original code's
+    framework): weights and biases ``U(±1/sqrt(fan_in))``, where Flax's default is LeCun-normal
+    weights (std ``1/sqrt(fan_in)``, √3 × larger) and zero biases."""
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+
+    width, slope = cfg.width, 0.2
+    kernel = jax.nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform")
+
+    def bias(fan_in):
+        bound = 1 / np.sqrt(fan_in)
+        return lambda key, shape, dtype=jnp.float32: jax.random.uniform(
+            key, shape, dtype, -bound, bound)
+
+    class TorchInitMLP(nn.Module):
+        @nn.compact
+        def __call__(self, x, *, train: bool = False):
+            del train
+            h = jnp.asarray(x, jnp.float32).reshape(x.shape[0], -1)
+            for i in range(2):
+                fan_in = h.shape[-1]
+                h = nn.Dense(width, kernel_init=kernel, bias_init=bias(fan_in), name=f"fc{i}")(h)
+                h = nn.leaky_relu(h, slope)
+            return h
+
+    return TorchInitMLP()
+
+
 def standardised(ds):
     mean = ds.x_train.mean(axis=0, keepdims=True)
     std = ds.x_train.std(axis=0, keepdims=True) + 1e-3  # constant border pixels stay 0
@@ -147,6 +180,8 @@ def variants() -> list[Variant]:
             Variant(f"{loss}-w-init-x10", loss, "prototypes initialised 10× larger",
                     spec=lambda loss=loss: scaled_w_init_spec(loss, 10.0)),
             Variant(f"{loss}-lr-1e-4", loss, "learning rate 1e-4", cfg={"lr": 1e-4}),
+            Variant(f"{loss}-torch-init", loss, "encoder init as PyTorch's nn.Linear default",
+                    encoder=torch_init_encoder),
             Variant(f"{loss}-standardised", loss, "inputs standardised per pixel",
                     data=standardised),
         ]
