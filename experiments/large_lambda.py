@@ -199,7 +199,8 @@ def variants() -> list[Variant]:
 # --------------------------------------------------------------------------- running
 
 
-def run_variant(v: Variant, data_dir: str, epochs: int, dataset_cache: dict) -> dict:
+def run_variant(v: Variant, data_dir: str, epochs: int, dataset_cache: dict,
+                seeds: tuple[int, ...] = (0,), lams: tuple[float, ...] = LAMS) -> dict:
     from configs import get_config
     from reproduce import sweep_config
 
@@ -207,8 +208,8 @@ def run_variant(v: Variant, data_dir: str, epochs: int, dataset_cache: dict) -> 
     from corel_jax.train.sweep import load_data
 
     paper = get_config("mnist-mlp", "paper")
-    cfg = sweep_config(paper, v.loss, "sweep", data_dir, lams=LAMS)
-    cfg = dataclasses.replace(cfg, epochs=epochs, patience=None, min_epochs=0,
+    cfg = sweep_config(paper, v.loss, "sweep", data_dir, lams=lams)
+    cfg = dataclasses.replace(cfg, epochs=epochs, patience=None, min_epochs=0, seeds=seeds,
                               checkpoint_every=0, **v.cfg)
     spec = v.spec() if v.spec else None
     if spec is not None:
@@ -228,26 +229,34 @@ def run_variant(v: Variant, data_dir: str, epochs: int, dataset_cache: dict) -> 
     rows = []
     for i, r in enumerate(res.records):
         va = res.val_acc[i]
-        rows.append({"lam": r["lam"], "best_val_acc": r["best_val_acc"],
+        rows.append({"lam": r["lam"], "seed": r["seed"], "best_val_acc": r["best_val_acc"],
                      "best_epoch": r["best_epoch"], "last_val_acc": float(va[-1]),
                      "test_acc": r["test_acc"], "diverged": r["diverged"],
                      "val_acc": [round(float(a), 4) for a in va]})
     return {"variant": v.name, "loss": v.loss, "change": v.change, "epochs": epochs,
-            "seed": cfg.seeds[0], "lr": cfg.lr, "gamma": cfg.gamma,
+            "seeds": list(cfg.seeds), "lr": cfg.lr, "gamma": cfg.gamma,
             "seconds": round(time.perf_counter() - t0, 1), "runs": rows}
 
 
-def table(results: list[dict]) -> str:
-    head = ["variant", "change"] + [f"λ={lam:g}" for lam in LAMS]
+def table(results: list[dict], lams=LAMS) -> str:
+    """One row per variant: per λ, best validation accuracy @ its epoch → the last epoch's
+    (one seed), or the mean ± std of the best and the seeds' best epochs (several)."""
+    head = ["variant", "change"] + [f"λ={lam:g}" for lam in lams]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for res in results:
-        by = {r["lam"]: r for r in res["runs"]}
         cells = []
-        for lam in LAMS:
-            r = by.get(lam)
-            cells.append("—" if r is None else
-                         f"{100 * r['best_val_acc']:.2f} @{r['best_epoch']} → "
-                         f"{100 * r['last_val_acc']:.1f}")
+        for lam in lams:
+            rs = [r for r in res["runs"] if r["lam"] == lam]
+            if not rs:
+                cells.append("—")
+            elif len(rs) == 1:
+                r = rs[0]
+                cells.append(f"{100 * r['best_val_acc']:.2f} @{r['best_epoch']} → "
+                             f"{100 * r['last_val_acc']:.1f}")
+            else:
+                v = 100 * np.array([r["best_val_acc"] for r in rs])
+                cells.append(f"{v.mean():.2f} ± {v.std(ddof=1):.2f} "
+                             f"(@{','.join(str(r['best_epoch']) for r in rs)})")
         lines.append(f"| {res['variant']} | {res['change']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -257,6 +266,8 @@ def main(argv=None) -> None:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--only", default=None, help="comma-separated variant names")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    p.add_argument("--lams", default=",".join(f"{x:g}" for x in LAMS))
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     todo = variants()
@@ -267,26 +278,32 @@ def main(argv=None) -> None:
             p.error(f"unknown variants {sorted(unknown)}; choose from "
                     f"{', '.join(v.name for v in todo)}")
         todo = [v for v in todo if v.name in names]
+    seeds = tuple(int(x) for x in args.seeds.split(","))
+    lams = tuple(float(x) for x in args.lams.split(","))
+    # the first (one-seed) table keeps the plain names; other seeds/λ sets get a suffix
+    suffix = "" if (seeds, lams) == ((0,), LAMS) else \
+        f"-seeds{'_'.join(map(str, seeds))}-lams{'_'.join(f'{x:g}' for x in lams)}"
     args.out.mkdir(parents=True, exist_ok=True)
     cache: dict = {}
     for v in todo:
-        f = args.out / f"{v.name}.json"
+        f = args.out / f"{v.name}{suffix}.json"
         if f.is_file() and json.loads(f.read_text()).get("epochs") == args.epochs:
             print(f"[{v.name}] done; skipped")
             continue
-        res = run_variant(v, args.data_dir, args.epochs, cache)
+        res = run_variant(v, args.data_dir, args.epochs, cache, seeds=seeds, lams=lams)
         f.write_text(json.dumps(res, indent=1) + "\n")
         print(f"[{v.name}] {res['seconds']:.0f} s: " + ", ".join(
             f"λ {r['lam']:g}: {100 * r['best_val_acc']:.2f}@{r['best_epoch']}"
             for r in res["runs"]), flush=True)
-    done = [json.loads((args.out / f"{v.name}.json").read_text()) for v in variants()
-            if (args.out / f"{v.name}.json").is_file()]
+    done = [json.loads((args.out / f"{v.name}{suffix}.json").read_text()) for v in variants()
+            if (args.out / f"{v.name}{suffix}.json").is_file()]
+    extra = "" if not suffix else f" --seeds {args.seeds} --lams {args.lams}"
     md = (f"# Large λ on MNIST FFNN: one change at a time\n\n"
-          f"Best validation accuracy (%) @ its epoch → last epoch's, 1 seed, "
+          f"Best validation accuracy (%), seeds {', '.join(map(str, seeds))}, "
           f"{args.epochs} epochs, `paper` profile otherwise. Command: "
           f"`PYTHONPATH=. python experiments/large_lambda.py --data-dir ../shared/data "
-          f"--epochs {args.epochs}`.\n\n" + table(done) + "\n")
-    (args.out / "large_lambda.md").write_text(md)
+          f"--epochs {args.epochs}{extra}`.\n\n" + table(done, lams) + "\n")
+    (args.out / f"large_lambda{suffix}.md").write_text(md)
     print(md)
 
 
