@@ -302,7 +302,9 @@ def main(argv=None) -> None:
           f"Best validation accuracy (%), seeds {', '.join(map(str, seeds))}, "
           f"{args.epochs} epochs, `paper` profile otherwise. Command: "
           f"`PYTHONPATH=. python experiments/large_lambda.py --data-dir ../shared/data "
-          f"--epochs {args.epochs}{extra}`.\n\n" + table(done, lams) + "\n")
+          f"--epochs {args.epochs}{extra}`. A cell: best validation accuracy @ its epoch → "
+          f"the last epoch's (one seed), or mean ± std over the seeds (their best epochs)."
+          f"\n\n" + table(done, lams) + "\n")
     (args.out / f"large_lambda{suffix}.md").write_text(md)
     print(md)
 
