@@ -124,44 +124,22 @@ class SweepCheckpoint:
     def has_chunk(self, chunk: int) -> bool:
         return self.chunk_path(chunk).is_file()
 
-    def save_chunk(self, chunk: int, piece: dict[str, Any]) -> None:
-        """Stores a finished chunk's per-run results (the dict ``_train_chunk`` returns)."""
-        from flax import traverse_util
-
-        arrays: dict[str, np.ndarray] = {}
-        for k, v in piece.items():
-            if v is None:
-                continue
-            if k in ("head", "final_params"):
-                for path, leaf in traverse_util.flatten_dict(v).items():
-                    arrays["/".join((k,) + tuple(str(p) for p in path))] = np.asarray(leaf)
-            else:
-                arrays[k] = np.asarray(v)
+    def save_chunk(self, chunk: int, arrays: dict[str, np.ndarray]) -> None:
+        """Stores a finished chunk's per-run results, flat ``{name: array}`` (see
+        :meth:`corel_jax.train.chunk.ChunkResult.to_arrays`)."""
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         rundir.write_bytes(self.chunk_path(chunk), buf.getvalue())
 
-    def load_chunk(self, chunk: int) -> dict[str, Any]:
-        from flax import traverse_util
-
+    def load_chunk(self, chunk: int) -> dict[str, np.ndarray]:
+        """What :meth:`save_chunk` stored for ``chunk``."""
         path = self.chunk_path(chunk)
         try:
             with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
+                return {k: z[k] for k in z.files}
         except (OSError, ValueError) as e:
             raise ConfigError(f"{path} is unreadable ({e}); delete it to retrain that chunk"
                               ) from None
-        piece: dict[str, Any] = {"h": None}
-        nested: dict[str, dict] = {"head": {}, "final_params": {}}
-        for k, v in arrays.items():
-            top, _, rest = k.partition("/")
-            if top in nested and rest:
-                nested[top][tuple(rest.split("/"))] = v
-            else:
-                piece[k] = v
-        piece["head"] = traverse_util.unflatten_dict(nested["head"])
-        piece["final_params"] = traverse_util.unflatten_dict(nested["final_params"])
-        return piece
 
     # -- the chunk in progress ----------------------------------------------------------------
 
