@@ -11,13 +11,8 @@ exactly what an uninterrupted one would have:
 - the per-epoch curves of the chunk so far (train loss, validation accuracy);
 - which chunk and epoch it is (JSON).
 
-Layout::
-
-    RUN_DIR/checkpoints/
-      layout.json             how the runs were split into chunks (fixed for the whole sweep)
-      state/<step>/           orbax checkpoints of the chunk in progress; the last 2 are kept;
-                              step = chunk * epochs + epoch, so steps only grow
-      chunks/chunk_000.npz    per-run results of each finished chunk
+The files (``layout.json``, orbax's ``state/<step>/``, ``chunks/chunk_NNN.npz``) are laid out
+as :mod:`corel_jax.rundir` describes.
 
 Orbax writes each checkpoint into a temporary directory and renames it when complete, so a
 sweep killed while saving leaves the previous checkpoint intact; the ``.npz`` and JSON files
@@ -27,7 +22,6 @@ directory, ``checkpoints/`` is removed.
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import time
@@ -127,9 +121,7 @@ class SweepCheckpoint:
     def save_chunk(self, chunk: int, arrays: dict[str, np.ndarray]) -> None:
         """Stores a finished chunk's per-run results, flat ``{name: array}`` (see
         :meth:`corel_jax.train.chunk.ChunkResult.to_arrays`)."""
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        rundir.write_bytes(self.chunk_path(chunk), buf.getvalue())
+        rundir.save_npz(self.chunk_path(chunk), arrays)
 
     def load_chunk(self, chunk: int) -> dict[str, np.ndarray]:
         """What :meth:`save_chunk` stored for ``chunk``."""

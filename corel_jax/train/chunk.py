@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from corel_jax import rundir
 from corel_jax.train.config import SweepConfig
 from corel_jax.train.engine import CompiledProgram, DeviceData, hparams
 from corel_jax.train.placement import Placement
@@ -59,18 +60,15 @@ class ChunkResult(NamedTuple):
     final_params: Any
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """Flat ``{name: array}`` (nested fields as ``"head/W"``, ``"final_params/..."``; no
-        ``h`` when it is None), as a finished chunk is stored (see
-        :meth:`corel_jax.train.checkpoint.SweepCheckpoint.save_chunk`)."""
-        from flax import traverse_util
-
+        """Flat ``{name: array}`` (nested fields as ``"head/W"``, ``"final_params/..."``, see
+        :func:`corel_jax.rundir.flatten_tree`; no ``h`` when it is None), as a finished chunk
+        is stored (:meth:`corel_jax.train.checkpoint.SweepCheckpoint.save_chunk`)."""
         arrays: dict[str, np.ndarray] = {}
         for k, v in self._asdict().items():
             if v is None:
                 continue
             if k in NESTED_FIELDS:
-                for path, leaf in traverse_util.flatten_dict(v).items():
-                    arrays["/".join((k,) + tuple(str(p) for p in path))] = np.asarray(leaf)
+                arrays.update(rundir.flatten_tree(v, prefix=k))
             else:
                 arrays[k] = np.asarray(v)
         return arrays
@@ -79,18 +77,16 @@ class ChunkResult(NamedTuple):
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ChunkResult:
         """The inverse of :meth:`to_arrays`; also reads chunks stored before early stopping
         existed (no ``stopped_epoch``: no run stopped)."""
-        from flax import traverse_util
-
         flat: dict[str, Any] = {"h": None}
         nested: dict[str, dict] = {k: {} for k in NESTED_FIELDS}
         for k, v in arrays.items():
             top, _, rest = k.partition("/")
             if top in nested and rest:
-                nested[top][tuple(rest.split("/"))] = v
+                nested[top][rest] = v
             else:
                 flat[k] = v
         flat.setdefault("stopped_epoch", np.zeros(len(flat["pred"]), np.int32))
-        return cls(**flat, **{k: traverse_util.unflatten_dict(v) for k, v in nested.items()})
+        return cls(**flat, **{k: rundir.unflatten_tree(v) for k, v in nested.items()})
 
 
 @dataclasses.dataclass(frozen=True)

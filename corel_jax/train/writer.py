@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import platform
 import sys
 from pathlib import Path
@@ -63,8 +62,6 @@ def data_fingerprint(dataset) -> str:
 
 def write_run_dir(out: Path, result: SweepResult, dataset) -> None:
     """Writes the run directory (format: :mod:`corel_jax.rundir`)."""
-    import flax.serialization
-
     config = config_dict(result.config, dataset)
     config.update(environment=environment(), timings=result.timings)
     rundir.write_config(out, config)
@@ -77,13 +74,9 @@ def write_run_dir(out: Path, result: SweepResult, dataset) -> None:
         if result.test_h is not None:
             arrays["test_h"] = result.test_h[i]
         rundir.write_run_arrays(out, i, **arrays)
-    params_dir = out / rundir.PARAMS_SUBDIR
-    buf = io.BytesIO()
-    np.savez(buf, **result.heads)
-    rundir.write_bytes(params_dir / "best_heads.npz", buf.getvalue())
+    rundir.write_params(out, rundir.BEST_HEADS, result.heads)
     if result.final_params is not None:
-        rundir.write_bytes(params_dir / "final_params.msgpack",
-                           flax.serialization.to_bytes(result.final_params))
+        rundir.write_params(out, rundir.FINAL_PARAMS, result.final_params)
 
 
 def start_run_dir(out: Path, cfg: SweepConfig, dataset, *, resume: bool) -> None:
