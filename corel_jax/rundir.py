@@ -1,9 +1,10 @@
 """The run-directory format: what a sweep writes and what reports read.
 
-This module holds only numpy, JSON and CSV code (no JAX), so the evaluator and any
-user script can read results without a JAX install. Every file is written atomically
-(temporary file in the same directory + ``os.replace``), so an interrupted sweep never
-leaves a half-written result behind.
+This module holds only numpy, JSON and CSV code (no JAX), so the evaluator and any user
+script can read results without a JAX install (the one exception: reading the
+``final_params.msgpack`` of older run directories imports Flax, which wrote it). Every file
+is written atomically (temporary file in the same directory + ``os.replace``), so an
+interrupted sweep never leaves a half-written result behind.
 
 Layout of one run directory (one sweep = one loss x one model x one dataset, many runs)::
 
@@ -11,8 +12,10 @@ Layout of one run directory (one sweep = one loss x one model x one dataset, man
       config.json        the sweep configuration, plus "setting" (e.g. "mnist-mlp"),
                          "num_runs", "num_classes", "similarity" (what the loss predicts
                          with: "dot", "cosine" or "gaussian"), "lam_meaning" (what λ is for
-                         the loss; null: unused), and "environment" (versions, device,
-                         wall time); see :func:`write_config`, :func:`similarity_of`.
+                         the loss; null: unused), "class_names", "dataset_sizes",
+                         "data_fingerprint" (SHA-256 of every split's arrays), and, once
+                         the sweep is complete, "environment" (versions, devices) and
+                         "timings" (seconds); see :func:`write_config`, :func:`similarity_of`.
       runs.json          one record per run, in run order (the list below);
       runs.csv           the same records as CSV.
       curves.csv         long format: run, epoch, train_loss, val_acc (one row per run x epoch).
@@ -21,8 +24,26 @@ Layout of one run directory (one sweep = one loss x one model x one dataset, man
           test_pred.npy    int32   [N_test]     predicted class (argmax similarity)
           prototypes.npy   float32 [K, D]       the head's class rows W
       test_labels.npy    int32 [N_test]  (shared by all runs)
-      params/            final parameters (written by the engine)
-      checkpoints/       sweep checkpoints (written by the engine)
+      params/            parameters, stacked over runs; .npz whose keys are the pytree paths
+                         joined with "/" (:func:`write_params`, :func:`load_params`):
+          best_heads.npz   the output layer at each run's best epoch: "W" float32 [R, K, D],
+                           and "b" [R, K], "gamma" [R] when the loss's head has them
+          final_params.npz the whole network after the last epoch (e.g.
+                           "params/encoder/fc0/kernel" [R, ...]); see :func:`load_final_params`
+                           (older sweeps wrote final_params.msgpack, flax serialization)
+      checkpoints/       only while a sweep runs (removed once the directory is complete);
+                         what a checkpoint holds: :mod:`corel_jax.train.checkpoint`
+          layout.json      how the runs are split into chunks, fixed for the whole sweep
+          state/<step>/    orbax checkpoints of the chunk in progress (the last 2);
+                           step = chunk * epochs + epoch, so steps only grow
+          chunks/chunk_000.npz  per-run results of each finished chunk (nested fields
+                           flattened as in params/, under "head/" and "final_params/"; see
+                           :class:`corel_jax.train.chunk.ChunkResult`)
+
+Only the in-progress ``state/`` checkpoints need orbax: they hold a chunk's whole training
+state as device arrays (sharded over the devices in multi-device sweeps), which orbax saves
+and restores into the same shardings, committing each checkpoint with a rename. Everything
+else is JSON, CSV or numpy's ``.npy`` / ``.npz``, readable without JAX or Flax.
 
 A run record (one element of ``runs.json``) has these keys::
 
@@ -65,6 +86,10 @@ CURVES_CSV = "curves.csv"
 TEST_LABELS = "test_labels.npy"
 RUNS_SUBDIR = "runs"
 PARAMS_SUBDIR = "params"
+BEST_HEADS = "best_heads.npz"
+FINAL_PARAMS = "final_params.npz"
+#: how sweeps wrote the final parameters before (flax msgpack); :func:`load_final_params` reads it
+LEGACY_FINAL_PARAMS = "final_params.msgpack"
 CHECKPOINT_SUBDIR = "checkpoints"
 
 RUN_FIELDS = (
@@ -143,6 +168,45 @@ def save_npy(path: Path | str, array: np.ndarray) -> None:
     buf = io.BytesIO()
     np.save(buf, np.asarray(array), allow_pickle=False)
     _atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def save_npz(path: Path | str, arrays: Mapping[str, np.ndarray]) -> None:
+    """Saves named arrays in ``.npz`` format (uncompressed), atomically."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    _atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def flatten_tree(tree: Mapping[str, Any], prefix: str = "") -> dict[str, np.ndarray]:
+    """A nested dict of arrays (e.g. Flax parameters) as flat ``{"a/b/c": array}``, in the
+    dict's order; ``prefix`` (e.g. ``"final_params"``) is put in front of every key.
+
+    >>> flatten_tree({"params": {"fc0": {"bias": np.zeros(2), "kernel": np.ones((1, 2))}}})
+    {'params/fc0/bias': array([0., 0.]), 'params/fc0/kernel': array([[1., 1.]])}
+    """
+    out: dict[str, np.ndarray] = {}
+    for k, v in tree.items():
+        key = f"{prefix}/{k}" if prefix else str(k)
+        if isinstance(v, Mapping):
+            out.update(flatten_tree(v, key))
+        elif isinstance(v, (list, tuple)):  # np.asarray would stack or refuse them silently
+            raise TypeError(f"{key}: flatten_tree takes nested dicts of arrays, not "
+                            f"{type(v).__name__}s")
+        else:
+            out[key] = np.asarray(v)
+    return out
+
+
+def unflatten_tree(flat: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The inverse of :func:`flatten_tree` (without its prefix)."""
+    tree: dict[str, Any] = {}
+    for key, value in flat.items():
+        *path, leaf = key.split("/")
+        node = tree
+        for p in path:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return tree
 
 
 def _json_default(o: Any) -> Any:
@@ -229,6 +293,12 @@ def write_run_arrays(run_dir: Path | str, run: int, **arrays: np.ndarray) -> Non
 
 def write_test_labels(run_dir: Path | str, labels: np.ndarray) -> None:
     save_npy(Path(run_dir) / TEST_LABELS, np.asarray(labels, dtype=np.int32))
+
+
+def write_params(run_dir: Path | str, name: str, tree: Mapping[str, Any]) -> None:
+    """Writes a nested dict of arrays to ``params/<name>`` (``.npz``, keys flattened with
+    ``/``; e.g. :data:`FINAL_PARAMS`)."""
+    save_npz(Path(run_dir) / PARAMS_SUBDIR / name, flatten_tree(tree))
 
 
 def _normalise_record(r: Mapping[str, Any]) -> dict[str, Any]:
@@ -324,6 +394,26 @@ def load_run_array(run_dir: Path | str, run: int, name: str) -> np.ndarray:
 def load_test_labels(run_dir: Path | str) -> np.ndarray:
     path = _require(Path(run_dir) / TEST_LABELS, "the test-set labels")
     return np.load(path, allow_pickle=False)
+
+
+def load_params(run_dir: Path | str, name: str) -> dict[str, Any]:
+    """A nested dict of arrays written by :func:`write_params`, e.g.
+    ``load_params(d, BEST_HEADS)["W"]`` -> ``[R, K, D]``."""
+    path = _require(Path(run_dir) / PARAMS_SUBDIR / name, f"the parameters {name}")
+    with np.load(path, allow_pickle=False) as z:
+        return unflatten_tree({k: z[k] for k in z.files})
+
+
+def load_final_params(run_dir: Path | str) -> dict[str, Any]:
+    """The parameters after the last epoch, stacked over runs (leaves ``[R, ...]``), as a
+    nested dict: from ``params/final_params.npz``, or from the ``final_params.msgpack`` of run
+    directories written before (that one needs Flax, which wrote it)."""
+    params_dir = Path(run_dir) / PARAMS_SUBDIR
+    if not (params_dir / FINAL_PARAMS).is_file() and (params_dir / LEGACY_FINAL_PARAMS).is_file():
+        from flax import serialization
+
+        return serialization.msgpack_restore((params_dir / LEGACY_FINAL_PARAMS).read_bytes())
+    return load_params(run_dir, FINAL_PARAMS)
 
 
 def is_run_dir(path: Path | str) -> bool:

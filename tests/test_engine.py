@@ -49,7 +49,28 @@ def test_tiny_sweep_end_to_end(digits, tmp_path):
     assert rundir.load_run_array(tmp_path, 3, "prototypes").shape == (10, 64)
     np.testing.assert_array_equal(rundir.load_test_labels(tmp_path), digits.y_test)
     assert (tmp_path / "runs.csv").read_text().startswith("run,seed,lam,best_epoch")
-    assert (tmp_path / "params" / "final_params.msgpack").stat().st_size > 1000
+    # The parameters, readable with numpy alone: stacked over runs, keyed by pytree path.
+    final = rundir.load_final_params(tmp_path)
+    jax.tree.map(np.testing.assert_array_equal, final, res.final_params)
+    assert final["params"]["encoder"]["fc0"]["kernel"].shape == (4, 64, 64)
+    heads = rundir.load_params(tmp_path, rundir.BEST_HEADS)
+    np.testing.assert_array_equal(heads["W"][3], rundir.load_run_array(tmp_path, 3, "prototypes"))
+
+
+def test_final_params_of_older_run_dirs_still_load(tmp_path):
+    # Sweeps wrote params/final_params.msgpack (flax serialization) before final_params.npz.
+    import flax.serialization
+
+    tree = {"params": {"W": np.ones((2, 3, 4), np.float32),
+                       "encoder": {"fc0": {"bias": np.arange(8, dtype=np.float32).reshape(2, 4)}}}}
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / rundir.LEGACY_FINAL_PARAMS).write_bytes(
+        flax.serialization.to_bytes(tree))
+    jax.tree.map(np.testing.assert_array_equal, rundir.load_final_params(tmp_path), tree)
+    rundir.write_params(tmp_path, rundir.FINAL_PARAMS, tree)  # the new file is preferred
+    jax.tree.map(np.testing.assert_array_equal, rundir.load_final_params(tmp_path), tree)
+    with pytest.raises(TypeError, match="nested dicts of arrays"):
+        rundir.flatten_tree({"layers": [np.ones(2)]})
 
 
 @pytest.mark.parametrize("loss", ["cce", "center", "cosine"])
@@ -100,7 +121,7 @@ def test_same_config_gives_identical_files(digits, tmp_path):
     for name in ("a", "b"):
         train_sweep(small(), dataset=digits, out_dir=tmp_path / name, progress=False, log=None)
     for f in ("runs.json", "runs.csv", "curves.csv", "runs/r002/test_h.npy",
-              "params/final_params.msgpack", "params/best_heads.npz"):
+              "params/final_params.npz", "params/best_heads.npz"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
 
 

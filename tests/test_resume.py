@@ -45,7 +45,7 @@ def config_without_timings(d: Path) -> dict:
 def assert_same_results(a: Path, b: Path) -> None:
     fa, fb = result_files(a), result_files(b)
     assert sorted(fa) == sorted(fb)
-    assert "runs/r003/test_h.npy" in fa and "params/final_params.msgpack" in fa
+    assert "runs/r003/test_h.npy" in fa and "params/final_params.npz" in fa
     for name in fa:
         assert fa[name] == fb[name], f"{name} differs"
     assert config_without_timings(a) == config_without_timings(b)
@@ -160,3 +160,24 @@ def test_new_sweep_refuses_to_overwrite_unfinished_checkpoints(tmp_path, capsys)
     (tmp_path / rundir.CHECKPOINT_SUBDIR / "chunks").mkdir(parents=True)
     (tmp_path / rundir.CHECKPOINT_SUBDIR / "chunks" / "chunk_000.npz").write_bytes(b"x")
     _one_line_error([*ARGS, "--out", str(tmp_path)], capsys, "--resume", "unfinished sweep")
+
+
+def test_finished_chunk_files_of_older_sweeps_still_load(tmp_path):
+    # Keys as sweeps wrote them before ChunkResult (and before early stopping: no
+    # stopped_epoch); a sweep in progress then must still resume.
+    import numpy as np
+
+    from corel_jax.train.checkpoint import SweepCheckpoint
+    from corel_jax.train.chunk import ChunkResult
+
+    ckpt = SweepCheckpoint(tmp_path, epochs=3)
+    ckpt.save_chunk(0, {
+        "train_loss": np.ones((2, 3), np.float32), "val_acc": np.ones((2, 3), np.float32),
+        "pred": np.zeros((2, 5), np.int32), "head/W": np.ones((2, 4, 6), np.float32),
+        "best_val_acc": np.ones(2, np.float32), "best_epoch": np.ones(2, np.int32),
+        "diverged_epoch": np.zeros(2, np.int32),
+        "final_params/params/encoder/fc0/bias": np.ones((2, 6), np.float32)})
+    piece = ChunkResult.from_arrays(ckpt.load_chunk(0))
+    assert piece.h is None and piece.stopped_epoch.tolist() == [0, 0]
+    assert piece.head["W"].shape == (2, 4, 6)
+    assert piece.final_params["params"]["encoder"]["fc0"]["bias"].shape == (2, 6)

@@ -8,7 +8,11 @@ so results can be read and reported on a machine without it.
 - :mod:`~corel_jax.evaluate.stats` -- :func:`compare_losses` (mean ± std over seeds, paired
   t-test of the best loss against the next best), :func:`paired_ttest`.
 - :mod:`~corel_jax.evaluate.report` -- :func:`write_report`: Markdown / CSV tables in the
-  layout of the paper's Tables 2-4 and the figures, from run directories.
+  layout of the paper's Tables 2-4 and the figures, from run directories; its parts:
+  :mod:`~corel_jax.evaluate.sweeps` (:func:`load_sweeps`), :mod:`~corel_jax.evaluate.selection`
+  (:func:`select_lambda`, :func:`lambda_curve`), :mod:`~corel_jax.evaluate.scores` (one run's
+  clustering scores), :mod:`~corel_jax.evaluate.tables`, :mod:`~corel_jax.evaluate.figures`,
+  :mod:`~corel_jax.evaluate.options` (:class:`ReportOptions`).
 - :mod:`~corel_jax.evaluate.plots` -- the figures (PCA panels, lambda curves, val curves).
 - :mod:`~corel_jax.evaluate.cli` -- ``corel-jax report RUN_DIR... --out DIR``.
 """

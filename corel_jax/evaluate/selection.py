@@ -1,10 +1,12 @@
-"""Choosing a configuration from a sweep: the best mean best-validation accuracy over seeds.
+"""Choosing a configuration per sweep: the best mean best-validation accuracy over seeds.
 
 A run of a sweep is one seed at one configuration: a value of every hyperparameter axis of
 the sweep (λ, and the learning rate, γ and the center loss's α when they are grids; see
 :class:`corel_jax.train.SweepConfig`). Runs are plain dicts as in ``runs.json``; a run
 directory written before the grids existed has no ``lr``/``gamma``/``center_alpha`` keys and
-is a sweep over λ alone.
+is a sweep over λ alone. :func:`select_config` chooses over every axis that varies (λ
+always); :func:`lambda_curve` / :func:`select_lambda` are the λ-only view. Table 2 reports the
+runs of the selected configuration (:func:`accuracy_records`).
 
 >>> runs = [{"lam": 0.5, "lr": 1e-3, "seed": 0, "best_val_acc": 0.90},
 ...         {"lam": 0.5, "lr": 1e-4, "seed": 0, "best_val_acc": 0.95},
@@ -27,6 +29,110 @@ from typing import Any
 import numpy as np
 
 from corel_jax.errors import DataError
+from corel_jax.evaluate.stats import mean_std
+from corel_jax.evaluate.sweeps import Sweep
+
+
+def finite(x: Any) -> float:
+    """``x`` as a float; NaN when it is missing, not a number, or infinite."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+    return v if math.isfinite(v) else float("nan")
+
+
+def lambda_curve(runs: Sequence[dict[str, Any]], key: str = "best_val_acc") -> list[dict]:
+    """Per lambda: ``{"lam", "mean", "std", "n"}`` of ``key`` over the runs (seeds).
+
+    >>> lambda_curve([{"lam": 0.5, "best_val_acc": 0.9}, {"lam": 0.5, "best_val_acc": 0.7},
+    ...               {"lam": 0.1, "best_val_acc": 0.85}])
+    [{'lam': 0.1, 'mean': 0.85, 'std': nan, 'n': 1},
+     {'lam': 0.5, 'mean': 0.8, 'std': 0.141421356237, 'n': 2}]
+    """
+    out = []
+    for lam in sorted({float(r["lam"]) for r in runs}):
+        vals = [finite(r[key]) for r in runs if float(r["lam"]) == lam]
+        m, s = mean_std(vals)
+        out.append({"lam": lam, "mean": m, "std": s, "n": sum(map(math.isfinite, vals))})
+    return out
+
+
+def select_lambda(runs: Sequence[dict[str, Any]]) -> float:
+    """The lambda with the highest mean ``best_val_acc`` over seeds (ties: the smaller).
+
+    >>> select_lambda([{"lam": 0.5, "best_val_acc": 0.9}, {"lam": 0.5, "best_val_acc": 0.7},
+    ...                {"lam": 0.1, "best_val_acc": 0.85}])
+    0.1
+    """
+    if not runs:
+        raise DataError("no runs to select a lambda from")
+    curve = lambda_curve(runs)
+    best = max(curve, key=lambda c: (c["mean"] if math.isfinite(c["mean"]) else -math.inf,
+                                     -c["lam"]))
+    return best["lam"]
+
+
+def selected_hparams(sweep: Sweep) -> dict[str, float | None]:
+    """The values of the sweep's varied axes other than λ (lr, γ, α grids) in its selected
+    configuration (:func:`select_config`); empty for a sweep over λ alone."""
+    return {k: v for k, v in select_config(sweep.runs).items() if k != "lam"}
+
+
+def curve_runs(sweep: Sweep) -> list[dict[str, Any]]:
+    """The runs the sweep's λ curve is drawn from: every λ at the selected values of the other
+    axes (all runs for a sweep over λ alone), so a curve never mixes learning rates."""
+    hp = selected_hparams(sweep)
+    return list(sweep.runs) if not hp else runs_at(sweep.runs, hp)
+
+
+def selected_runs(sweep: Sweep, lam: float) -> list[dict[str, Any]]:
+    """The sweep's runs at ``lam`` (and at the selected values of its other axes), by seed."""
+    return sorted((r for r in curve_runs(sweep) if float(r["lam"]) == lam),
+                  key=lambda r: int(r["seed"]))
+
+
+def accuracy_records(sweeps: Sequence[Sweep]) -> tuple[list[dict], dict[tuple[str, str], float]]:
+    """Per-run records for Table 2 (the selected configuration's runs) and the selected λ per
+    sweep. A record carries the run's lr, γ and α (None where the run directory predates
+    them)."""
+    lam_of: dict[tuple[str, str], float] = {}
+    records = []
+    for s in sweeps:
+        lam = select_config(s.runs)["lam"]
+        lam_of[(s.setting, s.loss)] = lam
+        for r in selected_runs(s, lam):
+            records.append({
+                "setting": s.setting, "loss": s.loss, "seed": int(r["seed"]), "lam": lam,
+                "lr": r.get("lr"), "gamma": r.get("gamma"),
+                "center_alpha": r.get("center_alpha"),
+                "test_acc": finite(r["test_acc"]), "best_val_acc": finite(r["best_val_acc"]),
+                "best_epoch": r.get("best_epoch"), "diverged": bool(r.get("diverged", False)),
+                "run_dir": str(r["_dir"]), "run": r["_run"],
+            })
+    return records, lam_of
+
+
+#: the columns of lambda_curve.csv (Figure 2's numbers)
+LAMBDA_CURVE_FIELDS = ("setting", "loss", "lam", "mean_best_val_acc", "std_best_val_acc", "n",
+                       "selected")
+
+
+def lambda_curve_rows(sweeps: Sequence[Sweep],
+                      lam_of: dict[tuple[str, str], float]) -> list[dict[str, Any]]:
+    """Every sweep's :func:`lambda_curve` (of :func:`curve_runs`), one row per (setting, loss,
+    λ), with whether that λ is the selected one (``lam_of``, from :func:`accuracy_records`)."""
+    rows = []
+    for s in sweeps:
+        for c in lambda_curve(curve_runs(s)):
+            rows.append({"setting": s.setting, "loss": s.loss, "lam": c["lam"],
+                         "mean_best_val_acc": c["mean"], "std_best_val_acc": c["std"],
+                         "n": c["n"], "selected": c["lam"] == lam_of[(s.setting, s.loss)]})
+    return rows
+
+
+# ------------------------------------------------------------------- beyond λ: every grid axis
+
 
 #: the hyperparameter axes a run may have, in the order tables show them (λ last)
 AXES = ("lr", "gamma", "center_alpha", "lam")

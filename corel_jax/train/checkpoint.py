@@ -11,13 +11,8 @@ exactly what an uninterrupted one would have:
 - the per-epoch curves of the chunk so far (train loss, validation accuracy);
 - which chunk and epoch it is (JSON).
 
-Layout::
-
-    RUN_DIR/checkpoints/
-      layout.json             how the runs were split into chunks (fixed for the whole sweep)
-      state/<step>/           orbax checkpoints of the chunk in progress; the last 2 are kept;
-                              step = chunk * epochs + epoch, so steps only grow
-      chunks/chunk_000.npz    per-run results of each finished chunk
+The files (``layout.json``, orbax's ``state/<step>/``, ``chunks/chunk_NNN.npz``) are laid out
+as :mod:`corel_jax.rundir` describes.
 
 Orbax writes each checkpoint into a temporary directory and renames it when complete, so a
 sweep killed while saving leaves the previous checkpoint intact; the ``.npz`` and JSON files
@@ -27,7 +22,6 @@ directory, ``checkpoints/`` is removed.
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import time
@@ -124,44 +118,20 @@ class SweepCheckpoint:
     def has_chunk(self, chunk: int) -> bool:
         return self.chunk_path(chunk).is_file()
 
-    def save_chunk(self, chunk: int, piece: dict[str, Any]) -> None:
-        """Stores a finished chunk's per-run results (the dict ``_train_chunk`` returns)."""
-        from flax import traverse_util
+    def save_chunk(self, chunk: int, arrays: dict[str, np.ndarray]) -> None:
+        """Stores a finished chunk's per-run results, flat ``{name: array}`` (see
+        :meth:`corel_jax.train.chunk.ChunkResult.to_arrays`)."""
+        rundir.save_npz(self.chunk_path(chunk), arrays)
 
-        arrays: dict[str, np.ndarray] = {}
-        for k, v in piece.items():
-            if v is None:
-                continue
-            if k in ("head", "final_params"):
-                for path, leaf in traverse_util.flatten_dict(v).items():
-                    arrays["/".join((k,) + tuple(str(p) for p in path))] = np.asarray(leaf)
-            else:
-                arrays[k] = np.asarray(v)
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        rundir.write_bytes(self.chunk_path(chunk), buf.getvalue())
-
-    def load_chunk(self, chunk: int) -> dict[str, Any]:
-        from flax import traverse_util
-
+    def load_chunk(self, chunk: int) -> dict[str, np.ndarray]:
+        """What :meth:`save_chunk` stored for ``chunk``."""
         path = self.chunk_path(chunk)
         try:
             with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
+                return {k: z[k] for k in z.files}
         except (OSError, ValueError) as e:
             raise ConfigError(f"{path} is unreadable ({e}); delete it to retrain that chunk"
                               ) from None
-        piece: dict[str, Any] = {"h": None}
-        nested: dict[str, dict] = {"head": {}, "final_params": {}}
-        for k, v in arrays.items():
-            top, _, rest = k.partition("/")
-            if top in nested and rest:
-                nested[top][tuple(rest.split("/"))] = v
-            else:
-                piece[k] = v
-        piece["head"] = traverse_util.unflatten_dict(nested["head"])
-        piece["final_params"] = traverse_util.unflatten_dict(nested["final_params"])
-        return piece
 
     # -- the chunk in progress ----------------------------------------------------------------
 

@@ -90,3 +90,21 @@ def plan(*, num_runs: int, params_bytes: int, step_activation_bytes: int,
     chunks = math.ceil(num_runs / runs)  # padding may leave fewer chunks with runs in them
     return MemoryPlan(shared_bytes=data_bytes, per_run_bytes=per_run, budget_bytes=budget_bytes,
                       runs_per_program=runs, num_chunks=chunks)
+
+
+def sweep_plan(cfg, program, dataset, num_runs: int, num_devices: int) -> MemoryPlan:
+    """:func:`plan` for a sweep: the sizes come from ``program``'s abstract state (no
+    parameters are allocated) and ``dataset``'s arrays; the budget and the cap from ``cfg``
+    (a :class:`~corel_jax.train.config.SweepConfig`)."""
+    state_shape = jax.eval_shape(program.init, jax.random.key(0), program.default_hparams)
+    x = dataset.x_train
+    step_x = jax.ShapeDtypeStruct((cfg.batch_size,) + x.shape[1:], x.dtype)
+    eval_x = jax.ShapeDtypeStruct((cfg.eval_batch_size,) + x.shape[1:], x.dtype)
+    data_bytes = sum(a.nbytes for a in (dataset.x_train, dataset.y_train, dataset.x_val,
+                                        dataset.y_val, dataset.x_test))
+    return plan(
+        num_runs=num_runs, params_bytes=tree_bytes(state_shape.params),
+        step_activation_bytes=activation_bytes(program.net, state_shape.params, step_x),
+        eval_activation_bytes=activation_bytes(program.net, state_shape.params, eval_x),
+        data_bytes=data_bytes, budget_bytes=device_budget_bytes(cfg.memory_budget_gb),
+        max_runs=cfg.max_runs_per_program, num_devices=num_devices)

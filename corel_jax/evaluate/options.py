@@ -1,0 +1,73 @@
+"""What a report computes: :class:`ReportOptions`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from corel_jax.errors import ConfigError
+from corel_jax.evaluate.clustering import COVARIANCE_TYPES, DEFAULT_N_INIT, METHODS
+
+NORMALIZE_CHOICES = ("auto", "always", "never")
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What a report computes. ``methods``: clustering methods (``"kmeans"``, ``"gmm"``);
+    ``normalize``: ``"auto"`` (cosine losses only), ``"always"`` or ``"never"``; the
+    silhouette and clustering options as in :func:`~corel_jax.evaluate.cluster_scores`;
+    ``seed``: clustering / sampling seed (the same for every run, so differences between
+    runs come from training); ``pca_points``: points per Figure 1 panel; ``plots`` /
+    ``clustering``: skip the PNGs / the clustering tables when ``False``.
+    """
+
+    methods: tuple[str, ...] = METHODS
+    normalize: str = "auto"
+    silhouette_metric: str = "euclidean"
+    silhouette_sample: int | None = 5000
+    n_init: int | None = None
+    covariance_type: str = "diag"
+    max_iter: int | None = None
+    seed: int = 0
+    pca_points: int = 2000
+    plots: bool = True
+    clustering: bool = True
+
+    def __post_init__(self):
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad or not self.methods:
+            raise ConfigError(
+                f"methods must be a non-empty subset of {METHODS}; got {self.methods}"
+            )
+        if self.normalize not in NORMALIZE_CHOICES:
+            raise ConfigError(
+                f"normalize must be one of {NORMALIZE_CHOICES}; got {self.normalize!r}"
+            )
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ConfigError(
+                f"covariance_type must be one of {COVARIANCE_TYPES}; got {self.covariance_type!r}"
+            )
+        if self.n_init is not None and self.n_init < 1:
+            raise ConfigError(f"n_init must be >= 1 (or None for the default); got "
+                              f"{self.n_init}")
+        if self.silhouette_sample is not None and self.silhouette_sample < 2:
+            raise ConfigError(f"silhouette_sample must be >= 2; got {self.silhouette_sample}")
+        if self.pca_points < 2:
+            raise ConfigError(f"pca_points must be >= 2; got {self.pca_points}")
+
+    def normalizes(self, similarity: str) -> bool:
+        """Whether representations of a loss that predicts with ``similarity`` (the run
+        directory's, see :func:`corel_jax.rundir.similarity_of`) are L2-normalised before
+        clustering / PCA."""
+        if self.normalize == "auto":
+            return similarity == "cosine"
+        return self.normalize == "always"
+
+
+def options_text(o: ReportOptions) -> str:
+    """The clustering options as the report states them (``key=value, ...``)."""
+    d = asdict(o)
+    keys = ("normalize", "silhouette_metric", "silhouette_sample", "n_init", "covariance_type",
+            "max_iter", "seed")
+    if d["n_init"] is None:
+        d["n_init"] = "default (" + ", ".join(f"{m} {n}" for m, n in DEFAULT_N_INIT.items()) + ")"
+    return ", ".join(f"{k}={d[k]}" for k in keys)

@@ -1,0 +1,48 @@
+"""What a sweep is built from: its dataset, its encoder, and the checks that need both."""
+
+from __future__ import annotations
+
+import jax
+
+from corel_jax.errors import ConfigError
+from corel_jax.train.config import SweepConfig
+from corel_jax.train.placement import Placement
+
+
+def load_data(cfg: SweepConfig):
+    """The :class:`corel_jax.data.Dataset` ``cfg`` names (its source, split and options)."""
+    from corel_jax.data import load_dataset
+
+    kwargs = dict(cfg.dataset_options)
+    if cfg.val_size is not None:
+        kwargs["val_size"] = cfg.val_size
+    return load_dataset(cfg.dataset, cfg.data_dir, source=cfg.data_source,
+                        split_seed=cfg.split_seed, **kwargs)
+
+
+def build_encoder(cfg: SweepConfig, dataset):
+    """The encoder module for ``cfg.model``: its registered spec builds it from the config
+    (sizes) and the data (e.g. the embedding table)."""
+    from corel_jax.models.registry import get_encoder
+
+    return get_encoder(cfg.model).build(cfg, dataset)
+
+
+def check_compatible(cfg: SweepConfig, dataset) -> None:
+    """Input checks that need the data (before anything is compiled): the batch size. (Labels
+    outside ``[0, K)`` cannot reach here: :class:`~corel_jax.data.Dataset` refuses them.)"""
+    n_train = len(dataset.y_train)
+    if cfg.batch_size > n_train:
+        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the training set "
+                          f"({n_train} examples); lower --batch-size")
+
+
+def resolve_run_batch(cfg: SweepConfig, placement: Placement) -> int | None:
+    """Runs vmapped together per epoch (see :func:`engine.compile_program`); None = all."""
+    if placement.num_devices > 1:
+        return None  # the run axis is sharded: every device vmaps its own share
+    if cfg.run_batch is not None:
+        return cfg.run_batch
+    # On one CPU device, small vmapped groups under lax.map run faster than one wide vmap
+    # (their matmuls stay unbatched).
+    return 2 if jax.default_backend() == "cpu" else None

@@ -1,0 +1,103 @@
+"""Whether and how a sweep resumes: its checkpointer, and the checks that a run directory's
+checkpoints belong to this sweep (configuration, data, chunk layout, devices).
+
+The checkpoints themselves (what they hold, how they are written) are
+:mod:`corel_jax.train.checkpoint`'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import jax
+
+from corel_jax import rundir
+from corel_jax.errors import ConfigError
+from corel_jax.train.checkpoint import SweepCheckpoint
+from corel_jax.train.config import SweepConfig
+from corel_jax.train.placement import Placement
+from corel_jax.train.writer import config_dict
+
+#: config fields that do not change a sweep's numbers (may differ when resuming)
+NOT_RESULT_FIELDS = ("data_dir", "data_source", "checkpoint_every", "memory_budget_gb",
+                     "max_runs_per_program", "run_batch", "eval_batch_size",
+                     "save_representations")
+
+
+def open_checkpointer(cfg: SweepConfig, out: Path | None, resume: bool,
+                      log) -> SweepCheckpoint | None:
+    """The sweep's checkpointer, or None (no run directory, checkpoint_every=0, or several
+    processes); refuses to start afresh over an unfinished sweep's checkpoints."""
+    if resume and out is None and jax.process_index() == 0:
+        raise ConfigError("resuming a sweep needs its run directory (out_dir)")
+    if jax.process_count() > 1:
+        if resume:
+            raise ConfigError("--resume is supported for single-process sweeps only")
+        if cfg.checkpoint_every != 0:
+            log("checkpoints are off in multi-process sweeps")
+        return None
+    if out is None:
+        return None
+    ckpt = SweepCheckpoint(out / rundir.CHECKPOINT_SUBDIR, epochs=cfg.epochs, resuming=resume)
+    if not resume and ckpt.exists():
+        raise ConfigError(f"{out} holds checkpoints of an unfinished sweep; continue it with "
+                          f"`corel-jax train --resume {out}`, or delete {ckpt.directory}")
+    if cfg.checkpoint_every == 0:
+        if resume and ckpt.exists():
+            return ckpt  # read what is there, write nothing new (see chunk.train_chunk)
+        return None
+    return ckpt
+
+
+def saved_layout(ckpt: SweepCheckpoint | None, out: Path | None, cfg: SweepConfig, dataset,
+                 placement: Placement, resume: bool) -> dict[str, Any] | None:
+    """The chunk layout ``ckpt`` was written with, after checking that this sweep may continue
+    it (:func:`check_resumable`, :func:`check_layout`); None when there is none."""
+    layout = ckpt.load_layout() if ckpt is not None else None
+    if layout is None:
+        return None
+    if resume:
+        check_resumable(out, cfg, dataset)
+    check_layout(layout, cfg.num_runs, placement, ckpt.directory)
+    return layout
+
+
+def check_resumable(out: Path, cfg: SweepConfig, dataset) -> None:
+    """Refuses to resume ``out`` under a configuration or data that differ from the one its
+    checkpoints were made with (``config.json``), naming what differs."""
+    try:
+        saved = rundir.load_config(out)
+    except (rundir.RunDirError, ValueError):
+        raise ConfigError(f"{out} has checkpoints but no readable config.json; it cannot be "
+                          f"resumed safely (delete {out / rundir.CHECKPOINT_SUBDIR})") from None
+    now = config_dict(cfg, dataset)
+    fields = [f.name for f in dataclasses.fields(SweepConfig) if f.name not in NOT_RESULT_FIELDS]
+    differ = [k for k in fields + ["data_fingerprint"]
+              if k in saved and _canonical(saved[k]) != _canonical(now.get(k))]
+    if differ:
+        detail = "; ".join(f"{k}: {saved[k]!r} then, {now.get(k)!r} now" for k in differ)
+        raise ConfigError(f"cannot resume {out}: its sweep was started with other settings "
+                          f"({detail}); resume with the same ones, or start a new sweep in "
+                          f"another directory")
+
+
+def _canonical(v):
+    """``v`` as JSON reads it back (tuples as lists, numpy scalars as numbers), so a saved
+    value and the current one compare equal exactly when ``config.json`` would hold the same."""
+    return json.loads(json.dumps(v, default=str))
+
+
+def check_layout(layout: dict[str, Any], num_runs: int, placement: Placement,
+                 directory: Path) -> None:
+    """Refuses checkpoints written for another number of runs or devices (the chunks, and the
+    sharding of the saved states, would not match)."""
+    if layout.get("num_runs") != num_runs:
+        raise ConfigError(f"the checkpoints in {directory} are for {layout.get('num_runs')} "
+                          f"runs, but the configuration has {num_runs}")
+    if layout.get("num_devices") != placement.num_devices:
+        raise ConfigError(f"the checkpoints in {directory} were written on "
+                          f"{layout.get('num_devices')} devices; resume on the same number "
+                          f"(this process sees {placement.num_devices})")
