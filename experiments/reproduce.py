@@ -345,6 +345,8 @@ def reproduce(cfg: ReproConfig, *, data_dir: str | None, runs_root: Path, out: P
     sweep_dirs = {}
     order = sorted(ALL_LOSSES, key=lambda loss: f"sweep-{loss}" not in cfg.full_stages)
     for loss in order:
+        if stages == "measure" and f"sweep-{loss}" not in cfg.full_stages:
+            continue  # only the fully trained sweeps: the patience is not chosen yet
         sweep_dirs[loss] = sweep(loss)
     if stages == "measure":
         return {"lam_of": {}, "stages": records}

@@ -141,3 +141,11 @@ def test_configs_cover_the_paper_settings():
         assert set(paper_best_val(setting)) == {"center", "cosine", "gaussian"}
     with pytest.raises(KeyError, match="no profile"):
         get_config("mnist-mlp", "fast")
+
+
+def test_measure_trains_only_the_fully_trained_sweeps(tmp_path):
+    logs: list[str] = []
+    reproduce.reproduce(TINY, data_dir=None, runs_root=tmp_path / "runs", out=tmp_path / "out",
+                        command="pytest", log=logs.append, progress=False,
+                        store=tmp_path / "store", stages="measure")
+    assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["sweep-cce"]

@@ -28,7 +28,7 @@ PAPER = paper_profile("ag-news-cnn", "ag_news", "text_cnn",
 
 CPU = PAPER.replace(
     learn_gamma=True, learned_gamma_final=False, sweep_part_size=None,
-    profile="cpu", sweep_epochs=2, final_seeds=tuple(range(5)), final_epochs=6,
+    profile="cpu", patience=None, sweep_epochs=2, final_seeds=tuple(range(5)), final_epochs=6,
     reduced="training length and seeds: λ sweep 2 epochs per run (paper: 150); final runs "
             "5 seeds × 6 epochs (paper: 10 seeds × 150 epochs). λ grid (20 values), model, "
             "Adam 1e-3, batch 128 and the selection rule as in the paper; the dataset differs "

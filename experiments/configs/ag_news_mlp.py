@@ -31,7 +31,7 @@ PAPER = paper_profile("ag-news-mlp", "ag_news", "text_mlp",
 
 CPU = PAPER.replace(
     learn_gamma=True, learned_gamma_final=False, sweep_part_size=None,
-    profile="cpu", sweep_epochs=10, final_epochs=30,
+    profile="cpu", patience=None, sweep_epochs=10, final_epochs=30,
     reduced="training length: λ sweep 10 epochs per run, final runs 10 seeds × 30 epochs "
             "(paper: 150 epochs). λ grid (20 values), model, Adam 1e-3, batch 128 and the "
             "selection rule as in the paper; the dataset differs (see the setting's notes)",
