@@ -194,6 +194,14 @@ def run_stage(name: str, run_dir: Path, scfg, dataset, *, variant=None, objectiv
             return {**done, "skipped": True}
     (run_dir / STAGE_FILE).unlink(missing_ok=True)
     resume = _resumable(run_dir, scfg)
+    stale = run_dir / rundir.CHECKPOINT_SUBDIR
+    if not resume and stale.is_dir():
+        # checkpoints of this stage under another configuration (e.g. the profile's patience
+        # changed): the run directory is the pipeline's own scratch space, so they go
+        import shutil
+
+        log(f"[{name}] discarding checkpoints of a different configuration in {run_dir}")
+        shutil.rmtree(stale)
     log(f"[{name}] {scfg.num_runs} runs ({len(scfg.seeds)} seeds × {len(scfg.lams)} λ), "
         f"{scfg.epochs} epochs" + (f", patience {scfg.patience}" if scfg.patience else "")
         + f" -> {run_dir}" + (" (resuming)" if resume else ""))

@@ -149,3 +149,19 @@ def test_measure_trains_only_the_fully_trained_sweeps(tmp_path):
                         command="pytest", log=logs.append, progress=False,
                         store=tmp_path / "store", stages="measure")
     assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["sweep-cce"]
+
+
+def test_checkpoints_of_another_configuration_are_discarded(tmp_path):
+    """A stage interrupted under one configuration (here: another patience) is trained afresh
+    under the new one instead of stopping on the old checkpoints."""
+    from corel_jax.train.sweep import load_data
+
+    scfg = reproduce.sweep_config(TINY, "cosine", "sweep", None)
+    run_dir = tmp_path / "runs" / "sweep-cosine"
+    (run_dir / "checkpoints" / "state").mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({**scfg.to_dict(), "patience": 7}))
+    logs: list[str] = []
+    rec = reproduce.run_stage("sweep-cosine", run_dir, scfg, load_data(scfg), log=logs.append,
+                              progress=False)
+    assert any("discarding checkpoints" in line for line in logs)
+    assert not rec["skipped"] and (run_dir / "runs.json").is_file()
