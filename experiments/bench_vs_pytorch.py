@@ -113,14 +113,16 @@ class EngineSide:
         self.data = jax.device_put(eng.DeviceData(
             jnp.asarray(ds.x_train), jnp.asarray(ds.y_train), jnp.asarray(ds.x_val),
             jnp.asarray(ds.y_val)))
-        self.lams = jnp.full((runs,), LAM)
-        self.state = self.compiled.init(eng.run_seeds(list(range(runs))), self.lams)
+        # every run's hyperparameters (the engine's per-run hp dict), all at λ = LAM
+        self.hp = {k: jnp.full((runs,), v, jnp.float32)
+                   for k, v in {**program.default_hparams, "lam": LAM}.items()}
+        self.state = self.compiled.init(eng.run_seeds(list(range(runs))), self.hp)
         self.epoch()  # compile + warm up
         self.warmup_s = time.perf_counter() - t0
 
     def epoch(self) -> float:
         t0 = time.perf_counter()
-        self.state, m = self.compiled.train_epoch(self.state, self.lams, self.data)
+        self.state, m = self.compiled.train_epoch(self.state, self.hp, self.data)
         jax.block_until_ready(m)
         self.val_acc = float(np.nanmean(np.asarray(m["val_acc"])))
         return time.perf_counter() - t0
