@@ -26,8 +26,10 @@ import numpy as np
 
 from corel_jax.train import SweepConfig
 from corel_jax.train import engine as eng
+from corel_jax.train.xla_options import engine_compiler_options
 
 SHAPES = {"mlp": (28, 28, 1), "cnn": (28, 28, 1)}
+XLA_OPTIONS = engine_compiler_options()
 
 
 def make_encoder(model: str, conv_impl: str | None, pool_impl: str | None = None):
@@ -105,7 +107,8 @@ def build(model: str, runs: int, steps: int, run_batch: int | None, conv_impl=No
         mesh = Mesh(np.array(jax.devices()), ("runs",))
         fn = jax.shard_map(fn, mesh=mesh, in_specs=P("runs"), out_specs=P("runs"))
         carry, lams, perms = jax.device_put((carry, lams, perms), NamedSharding(mesh, P("runs")))
-    f = jax.jit(fn)
+    # The engine's compiler options (train/xla_options.py), unless --no-xla-options.
+    f = jax.jit(fn, **({"compiler_options": XLA_OPTIONS} if XLA_OPTIONS else {}))
     return f, (carry, lams, perms)
 
 
@@ -193,7 +196,12 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--profile", action="store_true")
     p.add_argument("--top", type=int, default=40)
+    p.add_argument("--no-xla-options", action="store_true",
+                   help="compile without the engine's XLA options (train/xla_options.py)")
     args = p.parse_args()
+    if args.no_xla_options:
+        global XLA_OPTIONS
+        XLA_OPTIONS = {}
     if args.compare:
         variants = {}
         for v in args.compare.split(";"):

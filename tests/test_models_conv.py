@@ -151,3 +151,79 @@ def test_max_pool_overlapping_and_errors():
         max_pool(x, impl="avg")
     with pytest.raises(ValueError, match="larger than the input"):
         max_pool(jnp.zeros((1, 1, 1, 1)))
+
+
+# --------------------------------------------------------------------------- image CNN blocks
+
+
+class _FlaxReferenceCNN(nn.Module):
+    """The paper's image CNN written the textbook way: flax Conv, bias, LeakyReLU, then pool."""
+
+    features: tuple = (5, 7, 6)
+
+    @nn.compact
+    def __call__(self, x):
+        for i, f in enumerate(self.features):
+            x = nn.Conv(f, (3, 3), padding="SAME", name=f"conv{i}")(x)
+            x = nn.max_pool(nn.leaky_relu(x, 0.2), (2, 2), strides=(2, 2), padding="VALID")
+        return x.reshape(x.shape[0], -1)
+
+
+def _conv_stack(multiple, features=(5, 7, 6), impl="im2col"):
+    from corel_jax.models.cnn import ConvPoolBlock
+
+    class Stack(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            pad = 0
+            for i, f in enumerate(features):
+                block = ConvPoolBlock(f, in_padding=pad, channel_multiple=multiple,
+                                      conv_impl=impl, name=f"conv{i}")
+                x = block(x)
+                pad = block.out_padding()
+            return x
+
+    return Stack()
+
+
+@pytest.mark.parametrize("multiple", [1, 4, 16])
+@pytest.mark.parametrize("impl", ["xla", "im2col"])
+def test_conv_pool_blocks_equal_textbook_cnn(multiple, impl):
+    """Pool-first with zero-padded channels is the same function as flax's conv -> LeakyReLU ->
+    pool, in values and in gradients, from the same params (tree and shapes unchanged)."""
+    x = jax.random.normal(jax.random.key(1), (3, 16, 16, 1))  # continuous: no ties in a window
+    ref = _FlaxReferenceCNN()
+    params = ref.init(jax.random.key(0), x)
+    stack = _conv_stack(multiple, impl=impl)
+    ours_params = stack.init(jax.random.key(0), x)
+    # Same tree, shapes and initial values as flax's Conv (the params of saved runs still load).
+    assert jax.tree.map(jnp.shape, ours_params) == jax.tree.map(jnp.shape, params)
+    np.testing.assert_array_equal(ours_params["params"]["conv1"]["kernel"],
+                                  params["params"]["conv1"]["kernel"])
+    pad = -6 % multiple
+    out = stack.apply(params, x)
+    assert out.shape == (3, 2, 2, 6 + pad)
+    np.testing.assert_array_equal(out[..., 6:], 0.0)  # the padded channels are exactly zero
+    flat = lambda y: y[..., :6].reshape(y.shape[0], -1)
+    np.testing.assert_allclose(flat(out), ref.apply(params, x), rtol=1e-5, atol=1e-6)
+    g_ours = jax.grad(lambda p: _loss(flat(stack.apply(p, x))))(params)
+    g_ref = jax.grad(lambda p: _loss(ref.apply(p, x)))(params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
+                 g_ours, g_ref)
+
+
+def test_image_cnn_pads_channels_only_inside():
+    """ImageCNN with channel padding (the CPU default) equals ImageCNN without, on params of
+    unchanged shapes; the padding is a layout, not a model change."""
+    from corel_jax.models import ImageCNN
+
+    x = jax.random.uniform(jax.random.key(2), (4, 28, 28, 1))
+    padded, plain = ImageCNN(channel_multiple=16), ImageCNN(channel_multiple=1)
+    params = plain.init(jax.random.key(0), x)
+    assert jax.tree.map(jnp.shape, padded.init(jax.random.key(0), x)) == \
+        jax.tree.map(jnp.shape, params)
+    np.testing.assert_allclose(padded.apply(params, x), plain.apply(params, x),
+                               rtol=1e-5, atol=1e-5)
+    g1 = jax.grad(lambda p: _loss(padded.apply(p, x)))(params)
+    g2 = jax.grad(lambda p: _loss(plain.apply(p, x)))(params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4), g1, g2)

@@ -40,6 +40,7 @@ from corel_jax import losses
 from corel_jax.models.head import CorelNet
 from corel_jax.models.loss_spec import LossSpec, get_loss
 from corel_jax.train.config import SweepConfig
+from corel_jax.train.xla_options import engine_compiler_options
 
 
 @flax.struct.dataclass
@@ -337,10 +338,16 @@ def compile_program(program: Program, run_batch: int | None = None) -> CompiledP
         # processes; each run's key is made from its seed alone.
         init=jax.jit(jax.vmap(lambda seed, hp: program.init(jax.random.key(seed), hp))),
         # donate the old state: its buffers are reused for the new one.
-        train_epoch=jax.jit(train_epoch, donate_argnums=(0,)),
+        # (compiler options: how XLA computes, not what; see train/xla_options.py)
+        train_epoch=jax.jit(train_epoch, donate_argnums=(0,), **_epoch_jit_options()),
         evaluate=jax.jit(jax.vmap(program.evaluate, in_axes=(0, None, None))),
         represent=jax.jit(jax.vmap(program.represent, in_axes=(0, None))),
     )
+
+
+def _epoch_jit_options() -> dict:
+    options = engine_compiler_options()
+    return {"compiler_options": options} if options else {}
 
 
 def run_seeds(seeds) -> jax.Array:
