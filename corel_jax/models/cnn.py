@@ -21,11 +21,12 @@ class ConvPoolBlock(nn.Module):
     with ``max``, and float rounding is monotone too, so the forward values are bit-identical to
     bias -> LeakyReLU -> pool. Gradients agree except where two window values become equal only
     after the bias is added (float rounding). Pooling first runs the bias and the activation,
-    forward and backward, on a quarter of the elements (issue 17: ~5 % of a CPU training step).
+    forward and backward, on a quarter of the elements (issue 17: 5 % of a CPU training step).
 
     ``channel_multiple``: on CPU the output channels are padded with zero filters to a multiple
     of 16 (15 -> 16, 30 -> 32, 60 -> 64) so that the channel axis, the minor one, fills AVX-512
-    vectors in every copy and elementwise loop (~6 % of a step). The padded channels are exactly
+    vectors in every copy and elementwise loop (7 % of a step on top of pooling first;
+    ``experiments/results/bench_vs_pytorch.md``). The padded channels are exactly
     zero; the next block reads them through zero kernel rows (``in_padding``); the params keep
     their true shapes (``kernel [3, 3, Cin, features]``, ``bias [features]``, the names and
     initialisers of :class:`flax.linen.Conv`), so the padding exists only inside the computation
