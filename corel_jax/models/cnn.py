@@ -18,10 +18,11 @@ class ConvPoolBlock(nn.Module):
 
     Computed as convolution -> max-pool -> + bias -> LeakyReLU, the same function: adding a
     per-channel bias and a LeakyReLU with ``negative_slope >= 0`` are monotone, so they commute
-    with ``max``, and float rounding is monotone too, so the forward values are bit-identical to
-    bias -> LeakyReLU -> pool. Gradients agree except where two window values become equal only
-    after the bias is added (float rounding). Pooling first runs the bias and the activation,
-    forward and backward, on a quarter of the elements (issue 17: 5 % of a CPU training step).
+    with ``max``, and float rounding is monotone too, so this reordering leaves the forward
+    values bit-identical to bias -> LeakyReLU -> pool. Gradients agree except where two window
+    values become equal only after the bias is added (float rounding). Pooling first runs the
+    bias and the activation, forward and backward, on a quarter of the elements (issue 17: 5 %
+    of a CPU training step).
 
     ``channel_multiple``: on CPU the output channels are padded with zero filters to a multiple
     of 16 (15 -> 16, 30 -> 32, 60 -> 64) so that the channel axis, the minor one, fills AVX-512
@@ -33,7 +34,7 @@ class ConvPoolBlock(nn.Module):
     and its gradient (a slice) is exact.
 
     Input ``[B, H, W, Cin + in_padding]``, output ``[B, H // 2, W // 2, features + padding]``
-    with ``padding = self.out_padding(features)`` trailing zero channels.
+    with ``padding = self.out_padding()`` trailing zero channels.
     """
 
     features: int
