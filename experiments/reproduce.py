@@ -389,7 +389,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--setting", required=True, choices=sorted(SETTINGS))
-    p.add_argument("--profile", default="cpu", help="paper or cpu (see experiments/configs)")
+    p.add_argument("--profile", default="cpu",
+                   help="paper, cpu, or curve for the image CNNs (see experiments/configs)")
     p.add_argument("--data-dir", default=None,
                    help="data root (one folder per dataset) or the dataset's folder")
     p.add_argument("--out", default=None,

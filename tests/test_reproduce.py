@@ -139,6 +139,10 @@ def test_configs_cover_the_paper_settings():
         assert len(paper.final_seeds) == 10 and len(paper.lams) == 20
         assert cpu.reduced, f"{setting}: the cpu profile must say what it reduces"
         assert set(paper_best_val(setting)) == {"center", "cosine", "gaussian"}
+    for setting in ("mnist-cnn", "fashion-mnist-cnn"):  # the CPU-affordable full curve
+        curve = get_config(setting, "curve")
+        assert len(curve.lams) == 20 and len(curve.final_seeds) == 10 and not curve.learn_gamma
+        assert curve.sweep_epochs == curve.final_epochs < 150 and curve.reduced
     with pytest.raises(KeyError, match="no profile"):
         get_config("mnist-mlp", "fast")
 
