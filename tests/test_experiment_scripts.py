@@ -32,3 +32,29 @@ def test_bench_vs_pytorch_engine_side_runs():
               "2", "--epochs", "1", "--train-size", "1100", "--data-dir", str(SHARED),
               "--out", "-")
     assert "mlp: engine epoch" in out
+
+
+def test_large_lambda_clamped_cosine_is_the_original_codes_repulsion():
+    """The study's ``cosine-clamped`` variant computes the original code's CosineARLoss: the
+    true class's cosine zeroed before the max, so a row whose other cosines are all negative
+    has no repulsion (ours, excluding the true class, would square the largest negative one)."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import large_lambda
+
+    from corel_jax.models.loss_spec import Head
+
+    spec = large_lambda.clamped_cosine_spec()
+    W = jnp.array([[1.0, 0.0], [-1.0, 0.2], [0.0, 1.0]])
+    h = jnp.array([[2.0, 0.0], [0.5, 0.5]])
+    y = jnp.array([0, 2])
+    cos = np.asarray(h / np.linalg.norm(h, axis=1, keepdims=True)) @ np.asarray(
+        W / np.linalg.norm(W, axis=1, keepdims=True)).T
+    lam = 0.3
+    masked = np.where(np.arange(3) == np.asarray(y)[:, None], 0.0, cos)
+    expected = -lam * cos[np.arange(2), y] + (1 - lam) * masked.max(axis=1) ** 2
+    got = spec.objective(h, Head(W=W), y, lam=lam, aux=None)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert masked[0].max() == 0.0  # row 0: every other cosine negative -> no repulsion
