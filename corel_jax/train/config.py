@@ -55,7 +55,8 @@ class SweepConfig:
       patience: early stopping: a run stops once its best validation accuracy has not improved
         for this many epochs (None: train every epoch, the paper's protocol).
       min_epochs: early stopping never ends a run before this epoch.
-      width: width of the two fully connected hidden layers (the paper: 500).
+      width: width of the two fully connected hidden layers (500: our choice; the paper does
+        not state it).
       negative_slope: LeakyReLU slope (the paper: 0.2).
       dropout: dropout rate in the encoder (None: the model's default -- 0 for the image
         models as in the paper, 0.5 for the text models).
