@@ -30,7 +30,15 @@ why are our Cosine and Gaussian curves *above* the paper's while center and CCE 
 - ``*-lr-1e-2``: learning rate 1e-2, the original code's example's (the paper states none);
 - ``cosine-clamped``: the original code's cosine repulsion (the true class's cosine zeroed
   before the max, so the max is clamped at 0);
-- ``*-width-100``: hidden layers 100 wide instead of 500 (the paper states no width).
+- ``*-width-100``: hidden layers 100 wide instead of 500 (the paper states no width);
+- ``*-global-norm``: inputs ``(x − 0.1307) / 0.3081``, torchvision's usual MNIST ``Normalize``;
+- ``*-pytorch-recipe``: that and PyTorch's ``nn.Linear`` default init together (a PyTorch
+  user's MNIST FFNN);
+- ``*-raw-255``: pixels left at 0-255;
+- ``cosine-original``: both of the original code's cosine differences together (``W`` per
+  feature and the clamped repulsion), i.e. its Cosine-COREL as the paper ran it;
+- ``cce-torch-init``, ``center-torch-init``, ``cce-standardised``, ``center-standardised``: the
+  baselines under the changes measured above for the prototype losses only.
 
 Command (from the repository root; ~3 min per variant on 2 idle cores at 20 epochs)::
 
@@ -77,7 +85,16 @@ class Variant:
 # --------------------------------------------------------------------------- the changes
 
 
-def per_feature_cosine_spec():
+def _clamped_repulsion(sim, labels):
+    """The original code's cosine repulsion: the true class's entry zeroed (not excluded)
+    before the max, so the max is clamped at 0."""
+    import jax.numpy as jnp
+
+    is_true = jnp.arange(sim.shape[-1]) == labels[:, None]
+    return jnp.square(jnp.max(jnp.where(is_true, 0.0, sim), axis=-1))
+
+
+def per_feature_cosine_spec(clamped: bool = False):
     """Cosine-COREL with ``W`` normalised per feature (over the K classes), as the original
     code's ``get_cosine_predictions`` did before 2019-03-31 (``normalize(W, dim=1)`` on its
     ``[D, K]`` weights); prediction uses the same similarity."""
@@ -91,15 +108,19 @@ def per_feature_cosine_spec():
         w = head.W / jnp.maximum(jnp.linalg.norm(head.W, axis=0, keepdims=True), 1e-12)
         return hn @ w.T  # [B, K]; not a cosine: the rows of w are not unit vectors
 
+    repulsion = _clamped_repulsion if clamped else losses.max_other_squared_repulsion
+
     def objective(h, head, labels, *, lam, aux):
         del aux
-        return losses.attractive_repulsive(sim(h, head), labels, lam=lam,
-                                           repulsion=losses.max_other_squared_repulsion)
+        return losses.attractive_repulsive(sim(h, head), labels, lam=lam, repulsion=repulsion)
 
     class PerFeatureCosine(LossSpec):
         def predict_similarity(self, h, head):
             return sim(h, head)
 
+    if clamped:  # the whole original Cosine-COREL as the paper ran it (before 2019-03-31)
+        return PerFeatureCosine("cosine_original", objective, similarity="cosine",
+                                description="Cosine-COREL as the original code before the fix")
     return PerFeatureCosine("cosine_per_feature", objective, similarity="cosine",
                             description="Cosine-COREL, W normalised per feature")
 
@@ -108,19 +129,14 @@ def clamped_cosine_spec():
     """Cosine-COREL with the original code's repulsion: the true class's cosine *zeroed*
     (not excluded) before the max, so the max is clamped at 0 and negative cosines to the
     other prototypes are not pushed towards 0 (``CosineARLoss`` of the original code)."""
-    import jax.numpy as jnp
 
     from corel_jax import losses
     from corel_jax.models.loss_spec import get_loss
 
-    def clamped(sim, labels):
-        is_true = jnp.arange(sim.shape[-1]) == labels[:, None]
-        return jnp.square(jnp.max(jnp.where(is_true, 0.0, sim), axis=-1))
-
     def objective(h, head, labels, *, lam, aux):
         del aux
         return losses.attractive_repulsive(get_loss("cosine").predict_similarity(h, head),
-                                           labels, lam=lam, repulsion=clamped)
+                                           labels, lam=lam, repulsion=_clamped_repulsion)
 
     return dataclasses.replace(get_loss("cosine"), name="cosine_clamped", objective=objective,
                                description="Cosine-COREL, original code's clamped repulsion")
@@ -201,6 +217,21 @@ def standardised(ds):
                                x_test=f(ds.x_test))
 
 
+def global_normalised(ds):
+    """The usual PyTorch MNIST recipe's ``Normalize((0.1307,), (0.3081,))``: one mean and one
+    std for all pixels (MNIST's), after scaling to [0, 1]."""
+    f = lambda x: ((x - 0.1307) / 0.3081).astype(np.float32)
+    return dataclasses.replace(ds, kind="features", x_train=f(ds.x_train), x_val=f(ds.x_val),
+                               x_test=f(ds.x_test))
+
+
+def raw_pixels(ds):
+    """Pixels as stored (0-255), not scaled to [0, 1]."""
+    f = lambda x: (255.0 * x).astype(np.float32)
+    return dataclasses.replace(ds, kind="features", x_train=f(ds.x_train), x_val=f(ds.x_val),
+                               x_test=f(ds.x_test))
+
+
 def variants() -> list[Variant]:
     out = []
     for loss in ("cosine", "gaussian"):
@@ -236,6 +267,26 @@ def variants() -> list[Variant]:
     out.append(Variant("cosine-clamped", "cosine",
                        "original code's cosine repulsion (true class zeroed, max clamped at 0)",
                        spec=clamped_cosine_spec))
+    out.append(Variant("cosine-original", "cosine",
+                       "original code before 2019-03-31: W normalised per feature and the "
+                       "clamped repulsion", spec=lambda: per_feature_cosine_spec(clamped=True)))
+    # Input scaling and the framework's init, for all four losses: a PyTorch user's MNIST
+    # (torchvision's Normalize with MNIST's mean and std, nn.Linear's default init) and pixels
+    # left at 0-255. The paper states neither.
+    for loss in ("cce", "center", "cosine", "gaussian"):
+        out += [
+            Variant(f"{loss}-global-norm", loss, "inputs (x − 0.1307) / 0.3081 (torchvision's "
+                    "MNIST Normalize)", data=global_normalised),
+            Variant(f"{loss}-pytorch-recipe", loss, "torchvision's MNIST Normalize and "
+                    "nn.Linear's default init", data=global_normalised,
+                    encoder=torch_init_encoder),
+            Variant(f"{loss}-raw-255", loss, "pixels 0-255 (not scaled to [0, 1])",
+                    data=raw_pixels),
+        ]
+    out += [Variant(f"{loss}-torch-init", loss, "encoder init as PyTorch's nn.Linear default",
+                    encoder=torch_init_encoder) for loss in ("cce", "center")]
+    out += [Variant(f"{loss}-standardised", loss, "inputs standardised per pixel",
+                    data=standardised) for loss in ("cce", "center")]
     return out
 
 

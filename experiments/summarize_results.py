@@ -2,7 +2,7 @@
 
     python experiments/summarize_results.py            # prints the table (used in README.md)
 
-Per setting: profile, our best validation accuracy at the selected λ (mean over the final
+Per setting and profile: our best validation accuracy at the selected λ (mean over the final
 seeds) against the paper's, and the best loss on test accuracy. The numbers come from the
 reports' ``results.json``; nothing is typed by hand.
 """
@@ -29,18 +29,24 @@ def row(path: Path) -> str:
         paper = (r.get("paper_best_val") or {}).get(loss)
         return ours if paper is None else f"{ours} ({paper:.2f})"
 
-    best = max((loss for loss in LOSSES if loss in final), key=lambda k: final[k]["test_mean"])
     rel = path.parent.relative_to(HERE.parent)
-    seeds = final[best]["n"]
+    done = [loss for loss in LOSSES if final.get(loss)]
+    if done:
+        best = max(done, key=lambda k: final[k]["test_mean"])
+        best_cell = f"{best} {100 * final[best]['test_mean']:.2f} ({final[best]['n']} seeds)"
+    else:
+        best_cell = "final runs not yet run"
     return (f"| [{r['setting']}]({rel}/report.md) | `{r['profile']}` | "
-            + " | ".join(cell(loss) for loss in LOSSES)
-            + f" | {best} {100 * final[best]['test_mean']:.2f} ({seeds} seeds) |")
+            + " | ".join(cell(loss) for loss in LOSSES) + f" | {best_cell} |")
 
 
 def table(root: Path = HERE / "results") -> str:
     lines = ["| setting | profile | CCE | center | cosine | Gaussian | best on test |",
              "|---|---|---:|---:|---:|---:|---|"]
-    lines += [row(p) for p in sorted(root.glob("*/results.json"))]
+    # a setting's default report is results/<setting>/; other profiles (``paper``, ``curve``)
+    # live in results/<setting>/<profile>/
+    found = [*root.glob("*/results.json"), *root.glob("*/*/results.json")]
+    lines += [row(p) for p in sorted(found, key=lambda p: p.relative_to(root).parts)]
     return "\n".join(lines)
 
 

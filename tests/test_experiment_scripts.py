@@ -58,3 +58,38 @@ def test_large_lambda_clamped_cosine_is_the_original_codes_repulsion():
     got = spec.objective(h, Head(W=W), y, lam=lam, aux=None)
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     assert masked[0].max() == 0.0  # row 0: every other cosine negative -> no repulsion
+
+
+def test_large_lambda_original_cosine_is_the_pre_fix_code():
+    """``cosine-original`` computes the original code's Cosine-COREL before its fix of
+    2019-03-31: ``normalize(W, dim=1)`` on the code's ``[D, K]`` weights (each feature's row
+    over the classes, i.e. our ``[K, D]`` W normalised over axis 0) and the clamped repulsion;
+    the loss sums over the batch and divides by N as ``arloss`` does."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import large_lambda
+
+    from corel_jax.models.loss_spec import Head
+
+    spec = large_lambda.per_feature_cosine_spec(clamped=True)
+    W = np.array([[1.0, 0.0, 2.0], [-1.0, 0.2, 0.5]])  # ours: [K=2, D=3]
+    h = np.array([[2.0, 0.0, 1.0], [0.5, 0.5, -1.0], [0.0, 1.0, 1.0]])
+    y = np.array([0, 1, 1])
+    # the original code, transcribed with its [D, K] layout
+    w_dk = W.T
+    x = h / np.linalg.norm(h, axis=1, keepdims=True)
+    w = w_dk / np.linalg.norm(w_dk, axis=1, keepdims=True)
+    m = x @ w
+    mask = np.zeros_like(m)
+    mask[np.arange(3), y] = -1.0
+    lam = 0.25
+    att = (mask * m).sum()
+    rep = (((mask + 1) * m).max(axis=1) ** 2).sum()
+    expected_mean = (lam * att + (1 - lam) * rep) / 3
+    got = spec.objective(jnp.asarray(h), Head(W=jnp.asarray(W)), jnp.asarray(y), lam=lam,
+                         aux=None)
+    np.testing.assert_allclose(np.mean(got), expected_mean, rtol=1e-6)
+    np.testing.assert_allclose(spec.predict_similarity(jnp.asarray(h), Head(W=jnp.asarray(W))),
+                               m, rtol=1e-6)
