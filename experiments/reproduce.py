@@ -90,8 +90,8 @@ def sweep_config(cfg: ReproConfig, loss: str, kind: str, data_dir: str | None, l
 def _stage_key(scfg) -> dict[str, Any]:
     """What must match for a finished stage to be reused (not the data path)."""
     d = scfg.to_dict()
-    for k in ("data_dir", "run_batch", "max_runs_per_program", "memory_budget_gb",
-              "checkpoint_every"):
+    for k in ("data_dir", "run_batch", "pad_run_groups", "max_runs_per_program",
+              "memory_budget_gb", "checkpoint_every"):
         d.pop(k, None)
     return d
 

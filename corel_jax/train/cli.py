@@ -72,6 +72,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not save test representations (saves disk on big λ sweeps)")
     p.add_argument("--max-runs-per-program", type=int, default=None,
                    help="cap the runs compiled together (default: as many as fit in memory)")
+    p.add_argument("--pad-run-groups", action="store_true",
+                   help="train every run in a group of the same size (copies fill the last), "
+                        "so a run gives the same numbers alone as inside any sweep")
     p.add_argument("--memory-budget-gb", type=float, default=None)
     p.add_argument("--checkpoint-every", type=int, default=None,
                    help="checkpoint every N epochs (0: never; default: about every 10 min)")
@@ -162,7 +165,7 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
         dropout=args.dropout, data_dir=args.data_dir, data_source=args.source,
         val_size=args.val_size, split_seed=args.split_seed,
         save_representations=not args.no_representations,
-        max_runs_per_program=args.max_runs_per_program,
+        max_runs_per_program=args.max_runs_per_program, pad_run_groups=args.pad_run_groups,
         memory_budget_gb=args.memory_budget_gb, checkpoint_every=args.checkpoint_every,
         dataset_options=dataset_options(args),
     )

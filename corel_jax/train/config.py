@@ -70,6 +70,10 @@ class SweepConfig:
       run_batch: runs vmapped together within an epoch; the program maps over groups of this
         many runs (None: automatic -- 2 on a single CPU device, where small groups measure
         faster, and all runs on accelerators or when the runs are sharded over devices).
+      pad_run_groups: fill the last group of ``run_batch`` runs with copies of its last run
+        so that every run trains in a group of exactly ``run_batch`` and gives the same numbers
+        alone as inside any sweep (bit for bit on the same machine); costs up to
+        ``run_batch − 1`` runs' compute (see :func:`corel_jax.train.engine.compile_program`).
       memory_budget_gb: memory the sweep may use (None: 80% of the device's, or half of
         the host's free memory on CPU).
       checkpoint_every: save a resumable checkpoint every N epochs (0: never; None: automatic,
@@ -101,6 +105,7 @@ class SweepConfig:
     save_representations: bool = True
     max_runs_per_program: int | None = None
     run_batch: int | None = None
+    pad_run_groups: bool = False
     memory_budget_gb: float | None = None
     checkpoint_every: int | None = None
     dataset_options: tuple[tuple[str, Any], ...] = ()

@@ -297,7 +297,8 @@ class CompiledProgram(NamedTuple):
     represent: Callable  # (params[R], x) -> (h [R, N, D], pred [R, N], head dict [R, ...])
 
 
-def compile_program(program: Program, run_batch: int | None = None) -> CompiledProgram:
+def compile_program(program: Program, run_batch: int | None = None, *,
+                    pad_groups: bool = False) -> CompiledProgram:
     """``jit`` over the run axis; the data (last argument) is shared by all runs.
 
     Args:
@@ -313,8 +314,15 @@ def compile_program(program: Program, run_batch: int | None = None) -> CompiledP
         amplifies the rounding (three identical MNIST FFNN runs, two in a group and one in the
         tail group, reached 97.70, 97.70 and 97.64 % after 20 epochs). The same config (runs,
         ``run_batch``) gives the same numbers.
+      pad_groups: with ``run_batch = k``, fill the last group up to ``k`` runs with copies of
+        its last run (their results are dropped), and compute the test representations in the
+        same groups, so that every run goes through a group of exactly ``k``: a run then gives
+        the same numbers whichever and however many runs share its program (alone, or as the
+        odd one of a sweep), at the cost of up to ``k − 1`` copies' compute (2× for a single
+        run with ``k = 2``).
     """
     vmapped = jax.vmap(program.train_epoch, in_axes=(0, 0, None))
+    represent = jax.vmap(program.represent, in_axes=(0, None))
 
     def group_epoch(states, hp, data):
         # lax.cond: a group whose runs have all stopped or diverged costs nothing.
@@ -325,18 +333,11 @@ def compile_program(program: Program, run_batch: int | None = None) -> CompiledP
         train_epoch = group_epoch
     else:
         def train_epoch(states, hp, data):
-            r = states.epoch.shape[0]
-            k = min(run_batch, r)
-            g, rest = divmod(r, k)
-            split = lambda t, a, b: jax.tree.map(lambda x: x[a:b], t)
-            head = jax.tree.map(lambda x: x.reshape((g, k) + x.shape[1:]),
-                                (split(states, 0, g * k), split(hp, 0, g * k)))
-            out = jax.lax.map(lambda a: group_epoch(a[0], a[1], data), head)
-            out = jax.tree.map(lambda x: x.reshape((g * k,) + x.shape[2:]), out)
-            if rest:
-                tail = group_epoch(split(states, g * k, r), split(hp, g * k, r), data)
-                out = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, tail)
-            return out
+            return _in_groups(lambda a: group_epoch(a[0], a[1], data), (states, hp),
+                              run_batch, pad_groups)
+        if pad_groups:
+            def represent(params, x, _vmapped=represent):
+                return _in_groups(lambda p: _vmapped(p, x), params, run_batch, True)
     return CompiledProgram(
         # Seeds (not keys) go in, so the inputs are plain arrays that can be sharded across
         # processes; each run's key is made from its seed alone.
@@ -345,8 +346,30 @@ def compile_program(program: Program, run_batch: int | None = None) -> CompiledP
         # (compiler options: how XLA computes, not what; see train/xla_options.py)
         train_epoch=jax.jit(train_epoch, donate_argnums=(0,), **_epoch_jit_options()),
         evaluate=jax.jit(jax.vmap(program.evaluate, in_axes=(0, None, None))),
-        represent=jax.jit(jax.vmap(program.represent, in_axes=(0, None))),
+        represent=jax.jit(represent),
     )
+
+
+def _in_groups(fn: Callable, tree, k: int, pad: bool):
+    """``fn`` (vmapped over a leading run axis) applied to ``tree``'s runs in groups of ``k``,
+    one group after another (``lax.map``). Without ``pad`` a last group of fewer runs is
+    computed on its own (and ``k`` is at most the number of runs); with ``pad`` it is filled
+    with copies of its last run, so every group has exactly ``k`` runs."""
+    r = jax.tree.leaves(tree)[0].shape[0]
+    k = k if pad else min(k, r)
+    g, rest = divmod(r, k)
+    if pad and rest:
+        take = jnp.concatenate([jnp.arange(r), jnp.full((k - rest,), r - 1)])
+        tree = jax.tree.map(lambda x: x[take], tree)
+        g, rest = g + 1, 0
+    split = lambda t, a, b: jax.tree.map(lambda x: x[a:b], t)
+    head = jax.tree.map(lambda x: x.reshape((g, k) + x.shape[1:]), split(tree, 0, g * k))
+    out = jax.lax.map(fn, head)
+    out = jax.tree.map(lambda x: x.reshape((g * k,) + x.shape[2:]), out)
+    if rest:
+        tail = fn(split(tree, g * k, r))
+        out = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, tail)
+    return jax.tree.map(lambda x: x[:r], out)
 
 
 def _epoch_jit_options() -> dict:

@@ -23,7 +23,7 @@ from corel_jax.train.writer import config_dict
 
 #: config fields that do not change a sweep's numbers (may differ when resuming)
 NOT_RESULT_FIELDS = ("data_dir", "data_source", "checkpoint_every", "memory_budget_gb",
-                     "max_runs_per_program", "run_batch", "eval_batch_size",
+                     "max_runs_per_program", "run_batch", "pad_run_groups", "eval_batch_size",
                      "save_representations")
 
 

@@ -103,7 +103,8 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
         start_run_dir(out, cfg, dataset, resume=resume)
         if ckpt is not None:
             ckpt.save_layout(layout)
-    compiled = compile_program(program, run_batch=resolve_run_batch(cfg, placement))
+    compiled = compile_program(program, run_batch=resolve_run_batch(cfg, placement),
+                                pad_groups=cfg.pad_run_groups)
     # The data is replicated on every device; per-run arrays are sharded over the run axis.
     setup = ChunkSetup(
         cfg=cfg, compiled=compiled, placement=placement,
