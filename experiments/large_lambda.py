@@ -45,7 +45,11 @@ Command (from the repository root; ~3 min per variant on 2 idle cores at 20 epoc
     PYTHONPATH=. python experiments/large_lambda.py --data-dir ../shared/data [--epochs 20]
         [--only cosine-base,cosine-per-feature]
 
-Each variant's result is written to ``experiments/results/mnist-mlp/large_lambda/<name>.json``
+``--setting`` runs the variants against another setting's ``paper`` profile (e.g. the
+original-code Cosine on AG News FFNN: ``--setting ag-news-mlp --only cosine-base,cosine-original
+--epochs 150``); the input-scaling variants assume MNIST images.
+
+Each variant's result is written to ``experiments/results/<setting>/large_lambda/<name>.json``
 as soon as it ends and skipped when present (delete the file to re-run it), so an interrupted
 run loses only the variant in progress; the table is ``large_lambda.md`` beside them.
 """
@@ -65,7 +69,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 LAMS = (0.5, 0.8, 0.9, 1.0)
-OUT = Path(__file__).resolve().parent / "results" / "mnist-mlp" / "large_lambda"
+RESULTS = Path(__file__).resolve().parent / "results"
+OUT = RESULTS / "mnist-mlp" / "large_lambda"  # the default setting's folder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,14 +299,15 @@ def variants() -> list[Variant]:
 
 
 def run_variant(v: Variant, data_dir: str, epochs: int, dataset_cache: dict,
-                seeds: tuple[int, ...] = (0,), lams: tuple[float, ...] = LAMS) -> dict:
+                seeds: tuple[int, ...] = (0,), lams: tuple[float, ...] = LAMS,
+                setting: str = "mnist-mlp") -> dict:
     from configs import get_config
     from reproduce import sweep_config
 
     from corel_jax.train import train_sweep
     from corel_jax.train.sweep import load_data
 
-    paper = get_config("mnist-mlp", "paper")
+    paper = get_config(setting, "paper")
     cfg = sweep_config(paper, v.loss, "sweep", data_dir, lams=lams)
     cfg = dataclasses.replace(cfg, epochs=epochs, patience=None, min_epochs=0, seeds=seeds,
                               checkpoint_every=0, **v.cfg)
@@ -362,7 +368,11 @@ def main(argv=None) -> None:
     p.add_argument("--only", default=None, help="comma-separated variant names")
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     p.add_argument("--lams", default=",".join(f"{x:g}" for x in LAMS))
-    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--setting", default="mnist-mlp",
+                   help="the setting whose paper profile the variants change (default mnist-mlp;"
+                        " the input-scaling variants assume MNIST images)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results folder (default experiments/results/<setting>/large_lambda)")
     args = p.parse_args(argv)
     todo = variants()
     if args.only:
@@ -377,6 +387,7 @@ def main(argv=None) -> None:
     # the first (one-seed) table keeps the plain names; other seeds/λ sets get a suffix
     suffix = "" if (seeds, lams) == ((0,), LAMS) else \
         f"-seeds{'_'.join(map(str, seeds))}-lams{'_'.join(f'{x:g}' for x in lams)}"
+    args.out = args.out or RESULTS / args.setting / "large_lambda"
     args.out.mkdir(parents=True, exist_ok=True)
     cache: dict = {}
     for v in todo:
@@ -384,7 +395,8 @@ def main(argv=None) -> None:
         if f.is_file() and json.loads(f.read_text()).get("epochs") == args.epochs:
             print(f"[{v.name}] done; skipped")
             continue
-        res = run_variant(v, args.data_dir, args.epochs, cache, seeds=seeds, lams=lams)
+        res = run_variant(v, args.data_dir, args.epochs, cache, seeds=seeds, lams=lams,
+                          setting=args.setting)
         f.write_text(json.dumps(res, indent=1) + "\n")
         print(f"[{v.name}] {res['seconds']:.0f} s: " + ", ".join(
             f"λ {r['lam']:g}: {100 * r['best_val_acc']:.2f}@{r['best_epoch']}"
@@ -392,12 +404,15 @@ def main(argv=None) -> None:
     done = [json.loads((args.out / f"{v.name}{suffix}.json").read_text()) for v in variants()
             if (args.out / f"{v.name}{suffix}.json").is_file()]
     extra = "" if not suffix else f" --seeds {args.seeds} --lams {args.lams}"
-    md = (f"# Large λ on MNIST FFNN: one change at a time\n\n"
+    title = "MNIST FFNN" if args.setting == "mnist-mlp" else args.setting
+    setting_arg = "" if args.setting == "mnist-mlp" else f" --setting {args.setting}"
+    md = (f"# Large λ on {title}: one change at a time\n\n"
           f"Best validation accuracy (%), seeds {', '.join(map(str, seeds))}, "
           f"{args.epochs} epochs, `paper` profile otherwise. Command: "
           f"`PYTHONPATH=. python experiments/large_lambda.py --data-dir ../shared/data "
-          f"--epochs {args.epochs}{extra}`. A cell: best validation accuracy @ its epoch → "
-          f"the last epoch's (one seed), or mean ± std over the seeds (their best epochs)."
+          f"--epochs {args.epochs}{setting_arg}{extra}`. A cell: best validation accuracy @ "
+          f"its epoch → the last epoch's (one seed), or mean ± std over the seeds (their best "
+          f"epochs)."
           f"\n\n" + table(done, lams) + "\n")
     (args.out / f"large_lambda{suffix}.md").write_text(md)
     print(md)
