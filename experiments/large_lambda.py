@@ -70,7 +70,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 LAMS = (0.5, 0.8, 0.9, 1.0)
 RESULTS = Path(__file__).resolve().parent / "results"
-OUT = RESULTS / "mnist-mlp" / "large_lambda"  # the default setting's folder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,7 +133,6 @@ def clamped_cosine_spec():
     """Cosine-COREL with the original code's repulsion: the true class's cosine *zeroed*
     (not excluded) before the max, so the max is clamped at 0 and negative cosines to the
     other prototypes are not pushed towards 0 (``CosineARLoss`` of the original code)."""
-
     from corel_jax import losses
     from corel_jax.models.loss_spec import get_loss
 
@@ -213,28 +211,29 @@ def torch_init_encoder(cfg, dataset):
     return TorchInitMLP()
 
 
+def _map_inputs(ds, f):
+    """``ds`` with ``f`` applied to its train/val/test inputs, as plain features (not an image
+    in [0, 1] any more: the Dataset's image check would refuse it)."""
+    g = lambda x: f(x).astype(np.float32)
+    return dataclasses.replace(ds, kind="features", x_train=g(ds.x_train), x_val=g(ds.x_val),
+                               x_test=g(ds.x_test))
+
+
 def standardised(ds):
     mean = ds.x_train.mean(axis=0, keepdims=True)
     std = ds.x_train.std(axis=0, keepdims=True) + 1e-3  # constant border pixels stay 0
-    f = lambda x: ((x - mean) / std).astype(np.float32)
-    # not an image in [0, 1] any more: the Dataset's image check would refuse it
-    return dataclasses.replace(ds, kind="features", x_train=f(ds.x_train), x_val=f(ds.x_val),
-                               x_test=f(ds.x_test))
+    return _map_inputs(ds, lambda x: (x - mean) / std)
 
 
 def global_normalised(ds):
     """The usual PyTorch MNIST recipe's ``Normalize((0.1307,), (0.3081,))``: one mean and one
     std for all pixels (MNIST's), after scaling to [0, 1]."""
-    f = lambda x: ((x - 0.1307) / 0.3081).astype(np.float32)
-    return dataclasses.replace(ds, kind="features", x_train=f(ds.x_train), x_val=f(ds.x_val),
-                               x_test=f(ds.x_test))
+    return _map_inputs(ds, lambda x: (x - 0.1307) / 0.3081)
 
 
 def raw_pixels(ds):
     """Pixels as stored (0-255), not scaled to [0, 1]."""
-    f = lambda x: (255.0 * x).astype(np.float32)
-    return dataclasses.replace(ds, kind="features", x_train=f(ds.x_train), x_val=f(ds.x_val),
-                               x_test=f(ds.x_test))
+    return _map_inputs(ds, lambda x: 255.0 * x)
 
 
 def variants() -> list[Variant]:
