@@ -39,6 +39,9 @@ why are our Cosine and Gaussian curves *above* the paper's while center and CCE 
   feature and the clamped repulsion), i.e. its Cosine-COREL as the paper ran it;
 - ``cce-torch-init``, ``center-torch-init``, ``cce-standardised``, ``center-standardised``: the
   baselines under the changes measured above for the prototype losses only.
+- ``*-slope-0.01``, ``*-relu``: LeakyReLU slope 0.01 (PyTorch's default) or 0 (ReLU, the
+  original code's example) instead of our 0.2; the paper states LeakyReLU but no slope;
+- ``*-w-init-x0.1``: prototypes initialised 10× smaller (the mirror of ``*-w-init-x10``).
 
 Command (from the repository root; ~3 min per variant on 2 idle cores at 20 epochs)::
 
@@ -291,6 +294,22 @@ def variants() -> list[Variant]:
                     encoder=torch_init_encoder) for loss in ("cce", "center")]
     out += [Variant(f"{loss}-standardised", loss, "inputs standardised per pixel",
                     data=standardised) for loss in ("cce", "center")]
+    # The LeakyReLU slope (the paper states LeakyReLU, not its slope; ours is 0.2): PyTorch's
+    # nn.LeakyReLU default 0.01 and plain ReLU (the original code's example) leave `h` almost
+    # or wholly in the positive orthant, where no two representations' cosine is below 0, so
+    # they may cost the prototype losses what they do not cost CCE and center.
+    for loss in ("cce", "center", "cosine", "gaussian"):
+        out += [
+            Variant(f"{loss}-slope-0.01", loss, "LeakyReLU slope 0.01 (PyTorch's default)",
+                    cfg={"negative_slope": 0.01}),
+            Variant(f"{loss}-relu", loss, "ReLU (slope 0, the original code's example)",
+                    cfg={"negative_slope": 0.0}),
+        ]
+    # The mirror of `*-w-init-x10`: prototypes 10× smaller move 10× faster relative to their
+    # scale under Adam (for Cosine exactly a 10× larger step for `W` alone).
+    out += [Variant(f"{loss}-w-init-x0.1", loss, "prototypes initialised 10× smaller",
+                    spec=lambda loss=loss: scaled_w_init_spec(loss, 0.1))
+            for loss in ("cosine", "gaussian")]
     return out
 
 

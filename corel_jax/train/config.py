@@ -57,7 +57,8 @@ class SweepConfig:
       min_epochs: early stopping never ends a run before this epoch.
       width: width of the two fully connected hidden layers (500: our choice; the paper does
         not state it).
-      negative_slope: LeakyReLU slope (the paper: 0.2).
+      negative_slope: LeakyReLU slope (0.2: our choice; the paper states LeakyReLU, not its
+        slope).
       dropout: dropout rate in the encoder (None: the model's default -- 0 for the image
         models as in the paper, 0.5 for the text models).
       data_dir: directory of the dataset's files (None: TFDS or the bundled dataset).
