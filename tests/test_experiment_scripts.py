@@ -93,3 +93,24 @@ def test_large_lambda_original_cosine_is_the_pre_fix_code():
     np.testing.assert_allclose(np.mean(got), expected_mean, rtol=1e-6)
     np.testing.assert_allclose(spec.predict_similarity(jnp.asarray(h), Head(W=jnp.asarray(W))),
                                m, rtol=1e-6)
+
+
+def test_large_lambda_variants_are_well_formed():
+    """Every gap-study variant has a unique name (its results file), starts from a loss the
+    ``paper`` profile has, and changes only real SweepConfig fields (a typo would otherwise
+    surface as a TypeError only when that variant runs, minutes into a study)."""
+    import dataclasses
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import large_lambda
+
+    from corel_jax.train import SweepConfig
+
+    variants = large_lambda.variants()
+    names = [v.name for v in variants]
+    assert len(names) == len(set(names))
+    fields = {f.name for f in dataclasses.fields(SweepConfig)}
+    for v in variants:
+        assert v.loss in ("cce", "center", "cosine", "gaussian"), v.name
+        assert set(v.cfg) <= fields, (v.name, set(v.cfg) - fields)
+        assert v.name.startswith(v.loss + "-"), v.name
