@@ -73,6 +73,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 LAMS = (0.5, 0.8, 0.9, 1.0)
+LOSSES = ("cce", "center", "cosine", "gaussian")  # the paper profile's losses
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -269,7 +270,7 @@ def variants() -> list[Variant]:
     out += [Variant(f"{loss}-base", loss, "none (the paper profile)") for loss in ("cce",
                                                                                    "center")]
     out += [Variant(f"{loss}-lr-1e-2", loss, "learning rate 1e-2", cfg={"lr": 1e-2})
-            for loss in ("cce", "center", "cosine", "gaussian")]
+            for loss in LOSSES]
     out += [Variant(f"{loss}-width-100", loss, "hidden layers 100 wide (not 500)",
                     cfg={"width": 100}) for loss in ("cce", "center", "cosine")]
     out.append(Variant("cosine-clamped", "cosine",
@@ -281,7 +282,7 @@ def variants() -> list[Variant]:
     # Input scaling and the framework's init, for all four losses: a PyTorch user's MNIST
     # (torchvision's Normalize with MNIST's mean and std, nn.Linear's default init) and pixels
     # left at 0-255. The paper states neither.
-    for loss in ("cce", "center", "cosine", "gaussian"):
+    for loss in LOSSES:
         out += [
             Variant(f"{loss}-global-norm", loss, "inputs (x − 0.1307) / 0.3081 (torchvision's "
                     "MNIST Normalize)", data=global_normalised),
@@ -299,7 +300,7 @@ def variants() -> list[Variant]:
     # nn.LeakyReLU default 0.01 and plain ReLU (the original code's example) leave `h` almost
     # or wholly in the positive orthant, where no two representations' cosine is below 0, so
     # they may cost the prototype losses what they do not cost CCE and center.
-    for loss in ("cce", "center", "cosine", "gaussian"):
+    for loss in LOSSES:
         out += [
             Variant(f"{loss}-slope-0.01", loss, "LeakyReLU slope 0.01 (PyTorch's default)",
                     cfg={"negative_slope": 0.01}),
@@ -309,7 +310,7 @@ def variants() -> list[Variant]:
     # A 10,000-example validation set (50,000 training) instead of our 5,000 (55,000): the
     # paper states no validation size.
     out += [Variant(f"{loss}-val-10k", loss, "validation set of 10,000 (training 50,000)",
-                    cfg={"val_size": 10000}) for loss in ("cce", "center", "cosine", "gaussian")]
+                    cfg={"val_size": 10000}) for loss in LOSSES]
     # The mirror of `*-w-init-x10`: prototypes 10× smaller move 10× faster relative to their
     # scale under Adam (for Cosine exactly a 10× larger step for `W` alone).
     out += [Variant(f"{loss}-w-init-x0.1", loss, "prototypes initialised 10× smaller",
