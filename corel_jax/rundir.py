@@ -61,6 +61,7 @@ and, in sweeps written since hyperparameter grids and early stopping exist (read
 missing key as "not recorded")::
 
     lr, gamma, center_alpha  float  the run's learning rate, γ (initial, or fixed) and α
+    weight_decay    float  the run's weight decay (sweeps written since it exists)
     stopped_epoch   int | None  1-based epoch at which early stopping ended the run
     epochs_trained  int    epochs the run trained (to its stop, divergence, or the last)
 """
@@ -104,15 +105,29 @@ RUN_FIELDS = (
     "diverged_epoch",
 )
 #: recorded by newer sweeps (see the module docstring); written to runs.csv when present
-OPTIONAL_RUN_FIELDS = ("lr", "gamma", "center_alpha", "stopped_epoch", "epochs_trained")
-#: the hyperparameters a run record may carry (grid axes), λ first
-HPARAM_FIELDS = ("lam", "lr", "gamma", "center_alpha")
+OPTIONAL_RUN_FIELDS = ("lr", "gamma", "center_alpha", "stopped_epoch", "epochs_trained",
+                       "weight_decay")
+#: the hyperparameters a run record may carry (grid axes), λ first; every module that names
+#: the axes (the engine's per-run ``hp``, tables, selection, run identity) takes them from here
+HPARAM_FIELDS = ("lam", "lr", "weight_decay", "gamma", "center_alpha")
+#: their short names in tables and messages
+HPARAM_LABELS = {"lam": "λ", "lr": "lr", "weight_decay": "wd", "gamma": "γ", "center_alpha": "α"}
+#: the value a run recorded before an axis existed had on it (no weight decay then); an axis
+#: not listed here reads as None ("not recorded")
+HPARAM_DEFAULTS = {"weight_decay": 0.0}
 CURVE_FIELDS = ("run", "epoch", "train_loss", "val_acc")
 RUN_ARRAYS = ("test_h", "test_pred", "prototypes")
 
 
 class RunDirError(FileNotFoundError):
     """A run directory is missing a file or holds one in the wrong format."""
+
+
+def hparam_value(run: Mapping[str, Any], key: str) -> float | None:
+    """A run record's value on the hyperparameter axis ``key`` (:data:`HPARAM_FIELDS`): a float,
+    the axis's :data:`HPARAM_DEFAULTS` value where the record predates it, or None."""
+    v = run.get(key, HPARAM_DEFAULTS.get(key))
+    return None if v is None else float(v)
 
 
 # --------------------------------------------------------------------------- atomic writes

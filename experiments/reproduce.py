@@ -116,11 +116,12 @@ def _canonical(d):
     """JSON round trip (tuples -> lists), and a single-valued grid written as a number."""
     d = json.loads(json.dumps(d))
     if isinstance(d, dict):
-        for k in ("lr", "gamma", "center_alpha"):
+        for k in ("lr", "gamma", "center_alpha", "weight_decay"):
             if isinstance(d.get(k), list) and len(d[k]) == 1:
                 d[k] = d[k][0]
         # fields added later, at their defaults, do not make an older record stale
-        for k, default in (("learn_gamma", True), ("patience", None), ("min_epochs", 0)):
+        for k, default in (("learn_gamma", True), ("patience", None), ("min_epochs", 0),
+                           ("weight_decay", 0.0), ("decoupled_weight_decay", False)):
             if d.get(k, default) == default:
                 d.pop(k, None)
     return d

@@ -59,3 +59,15 @@ def test_non_finite_runs_do_not_win_and_empty_input_is_an_error():
 def test_describe():
     assert describe({"lr": 1e-4, "lam": 0.9}) == "λ 0.9, lr 0.0001"
     assert describe({"lam": 0.5, "gamma": None}) == "λ 0.5"
+
+
+def test_runs_recorded_before_weight_decay_existed_had_none():
+    # a stage resumed across the change: older parts lack the key, newer ones record 0
+    old = [{"lam": lam, "seed": 0, "best_val_acc": a} for lam, a in ((0.3, 0.8), (0.5, 0.9))]
+    new = [{"lam": 0.7, "seed": 0, "best_val_acc": 0.85, "weight_decay": 0.0}]
+    assert varied(old + new) == ("lam",)
+    assert select_config(old + new) == {"lam": 0.5}
+    grid = new + [{"lam": 0.7, "seed": 0, "best_val_acc": 0.95, "weight_decay": 1e-4}]
+    assert varied(old + grid) == ("weight_decay", "lam")
+    assert select_config(old + grid) == {"weight_decay": 1e-4, "lam": 0.7}
+    assert describe({"lam": 0.7, "weight_decay": 1e-4}) == "λ 0.7, wd 0.0001"

@@ -42,7 +42,7 @@ def test_grid_expansion_order_and_names():
     assert cfg.num_runs == 16 and len(cfg.runs) == 16
     assert cfg.varied == ("lr", "gamma", "lam")
     # seeds innermost, learning rate outermost
-    assert cfg.runs[0] == (0, 0.3, 1e-3, 0.5, 0.5) and cfg.runs[1].seed == 1
+    assert cfg.runs[0] == (0, 0.3, 1e-3, 0.5, 0.5, 0.0) and cfg.runs[1].seed == 1
     assert cfg.runs[2].lam == 0.7 and cfg.runs[4].gamma == 1.0 and cfg.runs[8].lr == 3e-3
     assert len(set(cfg.runs)) == 16
     d = cfg.to_dict()
@@ -60,6 +60,10 @@ def test_grid_errors_name_the_problem():
         small(lr=(1e-3, -1.0))
     with pytest.raises(ConfigError, match="lr has duplicates"):
         small(lr=(1e-3, 1e-3))
+    with pytest.raises(ConfigError, match="weight_decay must be a number >= 0"):
+        small(weight_decay=(0.0, -1e-4))
+    with pytest.raises(ConfigError, match="weight_decay has duplicates"):
+        small(weight_decay=(1e-4, 1e-4))
     with pytest.raises(ConfigError, match="center_alpha must lie in"):
         small(loss="center", center_alpha=(0.5, 2.0))
     with pytest.raises(ConfigError, match="patience must be a positive integer"):
@@ -71,12 +75,14 @@ def test_grid_errors_name_the_problem():
 @pytest.mark.parametrize("loss,axes", [
     ("gaussian", dict(lr=(1e-3, 3e-3), gamma=(0.5, 2.0))),
     ("center", dict(lr=(3e-3,), center_alpha=(0.1, 0.5))),
+    ("cosine", dict(weight_decay=(1e-3, 1e-2))),
 ])
 def test_a_run_in_a_grid_equals_the_run_alone(digits, loss, axes):
     together = run(small(loss=loss, seeds=(0, 1), lams=(0.7,), epochs=2, **axes), digits)
     for r in together.records[::3]:
         alone = run(small(loss=loss, seeds=(r["seed"],), lams=(r["lam"],), epochs=2,
-                          lr=r["lr"], gamma=r["gamma"], center_alpha=r["center_alpha"]),
+                          lr=r["lr"], gamma=r["gamma"], center_alpha=r["center_alpha"],
+                          weight_decay=r["weight_decay"]),
                     digits)
         np.testing.assert_allclose(together.val_acc[r["run"]], alone.val_acc[0], atol=1e-6)
         np.testing.assert_allclose(together.train_loss[r["run"]], alone.train_loss[0],
@@ -97,6 +103,80 @@ def test_fixed_gamma_stays_fixed_learned_gamma_moves(digits):
     learned = run(small(gamma=(0.25,), learn_gamma=True, epochs=2), digits)
     assert float(fixed.heads["gamma"][0]) == pytest.approx(0.25, rel=1e-6)
     assert abs(float(learned.heads["gamma"][0]) - 0.25) > 1e-3
+
+
+def test_weight_decay_grid_expands_and_round_trips():
+    cfg = small(seeds=(0, 1), lams=(0.3, 0.7), lr=(1e-3, 3e-3), weight_decay=(0.0, 1e-4))
+    assert cfg.num_runs == 16 and cfg.varied == ("lr", "weight_decay", "lam")
+    # between the learning rate (outermost) and γ
+    assert [r.weight_decay for r in cfg.runs[:8]] == [0.0] * 4 + [1e-4] * 4
+    assert cfg.runs[8].lr == 3e-3 and cfg.runs[8].weight_decay == 0.0
+    d = cfg.to_dict()
+    assert d["weight_decay"] == [0.0, 1e-4] and small().to_dict()["weight_decay"] == 0.0
+    assert SweepConfig.from_dict(d) == cfg
+    # a configuration written before weight decay existed reads as none
+    old = {k: v for k, v in small().to_dict().items()
+           if k not in ("weight_decay", "decoupled_weight_decay")}
+    assert SweepConfig.from_dict(old) == small()
+
+
+def _one_update(weight_decay, decoupled):
+    """One optimizer step of the engine's Adam from zero gradients, on a kernel and γ."""
+    cfg = small(weight_decay=(weight_decay,), decoupled_weight_decay=decoupled, lr=0.1)
+    tx = engine_lib.make_optimizer(cfg)
+    params = {"params": {"fc0": {"kernel": jnp.full((2, 2), 2.0)},
+                         "log_gamma": jnp.float32(np.log(0.5))}}
+    state = tx.init(params)
+    updates, _ = tx.update(jax.tree.map(jnp.zeros_like, params), state, params)
+    return state, updates["params"]
+
+
+def test_weight_decay_coupled_decoupled_and_never_on_gamma():
+    # no decay: plain Adam, whose state (and so old checkpoints) has no weight decay
+    state, up = _one_update(0.0, False)
+    assert "learning_rate" in state.hyperparams and "weight_decay" not in state.hyperparams
+    np.testing.assert_allclose(up["fc0"]["kernel"], 0.0)
+    # coupled (torch.optim.Adam): gradient wd·θ = 0.02 > 0 -> Adam's first step is -lr·sign
+    state, up = _one_update(1e-2, False)
+    assert float(state.hyperparams["weight_decay"]) == pytest.approx(1e-2)
+    np.testing.assert_allclose(up["fc0"]["kernel"], -0.1, rtol=1e-4)
+    # decoupled (AdamW): θ ← θ − lr·wd·θ = −0.1 · 0.01 · 2
+    _, up = _one_update(1e-2, True)
+    np.testing.assert_allclose(up["fc0"]["kernel"], -0.1 * 1e-2 * 2.0, rtol=1e-6)
+    # γ is a loss hyperparameter, not a weight: never decayed
+    for decoupled in (False, True):
+        _, up = _one_update(1e-2, decoupled)
+        assert float(up["log_gamma"]) == 0.0
+
+
+def test_weight_decay_zero_in_a_grid_is_plain_adam():
+    # A grid holding 0 builds Adam with a decay term; its wd = 0 runs must step as plain Adam.
+    # (Compared step by step: whole runs agree only to float rounding, as the two programs
+    # are compiled differently, and training amplifies rounding.)
+    plain = engine_lib.make_optimizer(small())
+    grid = engine_lib.make_optimizer(small(weight_decay=(0.0, 1e-2)))
+    key = jax.random.PRNGKey(0)
+    params = {"params": {"k": jax.random.normal(key, (3, 4))}}
+    s_plain, s_grid = plain.init(params), grid.init(params)
+    s_grid.hyperparams["weight_decay"] = jnp.float32(0.0)
+    p_plain = p_grid = params
+    for i in range(5):
+        g = {"params": {"k": jax.random.normal(jax.random.fold_in(key, i), (3, 4))}}
+        u, s_plain = plain.update(g, s_plain, p_plain)
+        p_plain = jax.tree.map(jnp.add, p_plain, u)
+        u, s_grid = grid.update(g, s_grid, p_grid)
+        p_grid = jax.tree.map(jnp.add, p_grid, u)
+    np.testing.assert_allclose(p_grid["params"]["k"], p_plain["params"]["k"], atol=1e-6)
+
+
+def test_weight_decay_shrinks_the_weights_and_leaves_fixed_gamma(digits):
+    res = run(small(weight_decay=(0.0, 0.05), learn_gamma=False, epochs=2), digits)
+    norms = [float(sum(jnp.sum(jnp.square(x[i])) for path, x in
+                       jax.tree_util.tree_leaves_with_path(res.final_params)
+                       if "kernel" in jax.tree_util.keystr(path))) for i in range(2)]
+    assert norms[1] < 0.9 * norms[0]
+    np.testing.assert_allclose(res.heads["gamma"], [0.5, 0.5], rtol=1e-6)
+    assert [r["weight_decay"] for r in res.records] == [0.0, 0.05]
 
 
 def test_changing_grid_values_does_not_recompile(digits):
@@ -260,3 +340,16 @@ def test_report_selects_the_best_configuration_of_a_grid(digits, tmp_path):
     md = (tmp_path / "report" / "report.md").read_text()
     assert "other hyperparameters" in md and "Every configuration" in md
     assert md.count("| 1e-05 |") == 2  # both λ at the slow learning rate are listed
+
+
+def test_cli_weight_decay_options():
+    import argparse
+
+    from corel_jax.train.cli import add_arguments, config_from_args
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    cfg = config_from_args(p.parse_args(["--weight-decay", "0,1e-4", "--decoupled-weight-decay"]))
+    assert cfg.weight_decay == (0.0, 1e-4) and cfg.decoupled_weight_decay
+    cfg = config_from_args(p.parse_args([]))
+    assert cfg.weight_decay == (0.0,) and not cfg.decoupled_weight_decay

@@ -92,7 +92,7 @@ __all__ = [
     "write_report",
 ]
 
-ACCURACY_RUN_FIELDS = ("setting", "loss", "seed", "lam", "lr", "gamma", "center_alpha",
+ACCURACY_RUN_FIELDS = ("setting", "loss", "seed", *rundir.HPARAM_FIELDS,
                        "test_acc", "best_val_acc",
                        "best_epoch", "diverged", "run_dir", "run")
 ACCURACY_SUMMARY_FIELDS = ("setting", "loss", "lam", "n", "mean", "std", "best", "runner_up",
@@ -204,7 +204,7 @@ def _accuracy_section(sweeps: Sequence[Sweep], acc_runs: list[dict],
         md += [f"Every configuration of {s.setting}, {s.loss} (mean ± std best validation "
                "accuracy over seeds, %):", ""]
         md.append(md_table(
-            [{"lam": "λ", "lr": "lr", "gamma": "γ", "center_alpha": "α"}[k] for k in keys]
+            [rundir.HPARAM_LABELS[k] for k in keys]
             + ["mean best val acc", "seeds"],
             [[f"{c[k]:g}" for k in keys] + [fmt(c["mean"], c["std"], 100, 2), str(c["n"])]
              for c in config_curve(s.runs, keys)]))

@@ -1,12 +1,13 @@
 """Choosing a configuration per sweep: the best mean best-validation accuracy over seeds.
 
 A run of a sweep is one seed at one configuration: a value of every hyperparameter axis of
-the sweep (λ, and the learning rate, γ and the center loss's α when they are grids; see
-:class:`corel_jax.train.SweepConfig`). Runs are plain dicts as in ``runs.json``; a run
-directory written before the grids existed has no ``lr``/``gamma``/``center_alpha`` keys and
-is a sweep over λ alone. :func:`select_config` chooses over every axis that varies (λ
-always); :func:`lambda_curve` / :func:`select_lambda` are the λ-only view. Table 2 reports the
-runs of the selected configuration (:func:`accuracy_records`).
+the sweep (λ, and the learning rate, weight decay, γ and the center loss's α when they are
+grids; see :class:`corel_jax.train.SweepConfig`). Runs are plain dicts as in ``runs.json``; a
+run directory written before the grids existed has no ``lr``/``gamma``/``center_alpha`` keys
+and is a sweep over λ alone (one without ``weight_decay`` had none:
+:data:`corel_jax.rundir.HPARAM_DEFAULTS`). :func:`select_config` chooses over every axis
+that varies (λ always); :func:`lambda_curve` / :func:`select_lambda` are the λ-only view.
+Table 2 reports the runs of the selected configuration (:func:`accuracy_records`).
 
 >>> runs = [{"lam": 0.5, "lr": 1e-3, "seed": 0, "best_val_acc": 0.90},
 ...         {"lam": 0.5, "lr": 1e-4, "seed": 0, "best_val_acc": 0.95},
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from corel_jax import rundir
 from corel_jax.errors import DataError
 from corel_jax.evaluate.stats import mean_std
 from corel_jax.evaluate.sweeps import Sweep
@@ -104,8 +106,7 @@ def accuracy_records(sweeps: Sequence[Sweep]) -> tuple[list[dict], dict[tuple[st
         for r in selected_runs(s, lam):
             records.append({
                 "setting": s.setting, "loss": s.loss, "seed": int(r["seed"]), "lam": lam,
-                "lr": r.get("lr"), "gamma": r.get("gamma"),
-                "center_alpha": r.get("center_alpha"),
+                **{k: _value(r, k) for k in rundir.HPARAM_FIELDS[1:]},
                 "test_acc": finite(r["test_acc"]), "best_val_acc": finite(r["best_val_acc"]),
                 "best_epoch": r.get("best_epoch"), "diverged": bool(r.get("diverged", False)),
                 "run_dir": str(r["_dir"]), "run": r["_run"],
@@ -135,7 +136,7 @@ def lambda_curve_rows(sweeps: Sequence[Sweep],
 
 
 #: the hyperparameter axes a run may have, in the order tables show them (λ last)
-AXES = ("lr", "gamma", "center_alpha", "lam")
+AXES = rundir.HPARAM_FIELDS[1:] + ("lam",)
 
 
 def varied(runs: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
@@ -148,9 +149,7 @@ def varied(runs: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _value(run: Mapping[str, Any], key: str):
-    v = run.get(key)
-    return None if v is None else float(v)
+_value = rundir.hparam_value
 
 
 def config_of(run: Mapping[str, Any], keys: Sequence[str]) -> dict[str, float | None]:
@@ -206,7 +205,6 @@ def runs_at(runs: Sequence[Mapping[str, Any]], config: Mapping[str, Any]) -> lis
 
 def describe(config: Mapping[str, Any]) -> str:
     """``λ 0.5, lr 0.0001`` for a table cell (λ first; axes without a value left out)."""
-    names = {"lam": "λ", "lr": "lr", "gamma": "γ", "center_alpha": "α"}
     order = ["lam"] + [k for k in config if k != "lam"]
-    return ", ".join(f"{names.get(k, k)} {config[k]:g}" for k in order
+    return ", ".join(f"{rundir.HPARAM_LABELS.get(k, k)} {config[k]:g}" for k in order
                      if k in config and config[k] is not None)

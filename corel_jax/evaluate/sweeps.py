@@ -67,18 +67,18 @@ def _setting_of(config: dict[str, Any], path: Path) -> str:
 
 
 #: what makes a run itself: its seed and its value on every hyperparameter axis (a run
-#: directory older than the grids has no lr/gamma/center_alpha: None)
-_IDENTITY_AXES = ("lam", "lr", "gamma", "center_alpha")
+#: directory older than an axis has no value for it: None)
+_IDENTITY_AXES = rundir.HPARAM_FIELDS
 
 
 def _identity(run: dict[str, Any]) -> tuple:
-    return (int(run["seed"]),) + tuple(
-        None if run.get(k) is None else float(run[k]) for k in _IDENTITY_AXES)
+    return (int(run["seed"]),) + tuple(rundir.hparam_value(run, k) for k in _IDENTITY_AXES)
 
 
 def _describe_identity(k: tuple) -> str:
     """`` at lr 0.001, gamma 0.5`` for the axes beyond λ that the run has ('' if none)."""
-    names = {"lr": "lr", "gamma": "gamma", "center_alpha": "alpha"}
+    names = {"lr": "lr", "weight_decay": "weight decay", "gamma": "gamma",
+             "center_alpha": "alpha"}
     parts = [f"{names[a]} {v:g}" for a, v in zip(_IDENTITY_AXES[1:], k[2:]) if v is not None]
     return " at " + ", ".join(parts) if parts else ""
 

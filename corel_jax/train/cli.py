@@ -41,6 +41,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
     p.add_argument("--lr", default=f"{DEFAULTS.lr[0]:g}",
                    help="Adam learning rate(s): a value, a list or start:stop:step (a grid)")
+    p.add_argument("--weight-decay", default="0",
+                   help="weight decay(s) of every parameter but γ (a list or range is a grid); "
+                        "added to the gradient before Adam, as torch.optim.Adam's "
+                        "(default 0: none)")
+    p.add_argument("--decoupled-weight-decay", action="store_true",
+                   help="decay the weights beside the Adam step instead (AdamW)")
     p.add_argument("--gamma", default=f"{DEFAULTS.gamma[0]:g}",
                    help="γ of Gaussian-COREL, initial (learned) or with --fixed-gamma fixed; "
                         "a list or range is a grid")
@@ -159,6 +165,8 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
         dataset=args.dataset, model=args.model, loss=args.loss,
         seeds=parse_seeds(args.seeds), lams=parse_lams(args.lams), epochs=args.epochs,
         batch_size=args.batch_size, lr=parse_values(args.lr, "lr"),
+        weight_decay=parse_values(args.weight_decay, "weight-decay"),
+        decoupled_weight_decay=args.decoupled_weight_decay,
         gamma=parse_values(args.gamma, "gamma"), learn_gamma=not args.fixed_gamma,
         center_alpha=parse_values(args.center_alpha, "center-alpha"),
         patience=args.patience, min_epochs=args.min_epochs, width=args.width,

@@ -11,8 +11,10 @@ from typing import Any, NamedTuple
 from corel_jax.errors import ConfigError
 
 #: the grid axes besides seeds: (SweepConfig field, run attribute), outermost first
-GRID_FIELDS = (("lr", "lr"), ("gamma", "gamma"), ("center_alpha", "center_alpha"),
-               ("lams", "lam"))
+GRID_FIELDS = (("lr", "lr"), ("weight_decay", "weight_decay"), ("gamma", "gamma"),
+               ("center_alpha", "center_alpha"), ("lams", "lam"))
+#: the grid axes given as a number or a tuple of numbers (``lams`` is always a tuple)
+SCALAR_GRIDS = tuple(f for f, _ in GRID_FIELDS if f != "lams")
 
 
 class Run(NamedTuple):
@@ -23,12 +25,14 @@ class Run(NamedTuple):
     lr: float
     gamma: float
     center_alpha: float
+    weight_decay: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:
-    """A sweep: every combination of ``seeds × lams`` and of the values of ``lr``, ``gamma``
-    and ``center_alpha`` (each a number or a tuple of numbers: a grid axis) is one run; all
+    """A sweep: every combination of ``seeds × lams`` and of the values of ``lr``,
+    ``weight_decay``, ``gamma`` and ``center_alpha`` (each a number or a tuple of numbers: a
+    grid axis) is one run; all
     share one compiled program, the hyperparameters being traced per-run values.
 
     Attributes:
@@ -47,6 +51,12 @@ class SweepConfig:
       batch_size: minibatch size (the paper: 128). Every example is trained on once per epoch;
         the last minibatch is partial (its missing examples are masked out of the loss).
       lr: Adam learning rate(s) (the paper uses Adam; our default 1e-3).
+      weight_decay: weight decay(s) of every network parameter but γ (default 0: none; the
+        paper states none). Coupled, as ``torch.optim.Adam(weight_decay=...)``: ``wd · θ`` is
+        added to the gradient before Adam, i.e. an L2 penalty ``wd/2 · ‖θ‖²`` on the loss;
+        decoupled with ``decoupled_weight_decay``.
+      decoupled_weight_decay: decay the weights directly, ``θ ← θ − lr · wd · θ`` beside the
+        Adam step (AdamW, Loshchilov & Hutter; ``optax.adamw``).
       gamma: γ for ``gaussian``, initial or fixed (the paper: a fixed hyperparameter; our
         default 0.5).
       learn_gamma: learn γ with the network (``gaussian``; our extension: False keeps γ fixed,
@@ -90,6 +100,8 @@ class SweepConfig:
     epochs: int = 150
     batch_size: int = 128
     lr: float | tuple[float, ...] = 1e-3
+    weight_decay: float | tuple[float, ...] = 0.0
+    decoupled_weight_decay: bool = False
     gamma: float | tuple[float, ...] = 0.5
     learn_gamma: bool = True
     center_alpha: float | tuple[float, ...] = 0.5
@@ -114,7 +126,7 @@ class SweepConfig:
     def __post_init__(self):
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         object.__setattr__(self, "lams", tuple(float(v) for v in self.lams))
-        for name in ("lr", "gamma", "center_alpha"):
+        for name in SCALAR_GRIDS:
             object.__setattr__(self, name, _as_grid(name, getattr(self, name)))
         object.__setattr__(self, "dataset_options", tuple(tuple(p) for p in self.dataset_options))
         from corel_jax.data.registry import resolve_dataset_name
@@ -136,17 +148,17 @@ class SweepConfig:
 
     @property
     def runs(self) -> list[Run]:
-        """Every run of the grid: seeds innermost, then λ, α, γ, and the learning rate
-        outermost; run ``i`` is ``runs[i]``."""
-        return [Run(seed=s, lam=lam, lr=lr, gamma=g, center_alpha=a)
-                for lr, g, a, lam in itertools.product(self.lr, self.gamma,
-                                                       self.center_alpha, self.lams)
+        """Every run of the grid: seeds innermost, then λ, α, γ, the weight decay, and the
+        learning rate outermost; run ``i`` is ``runs[i]``."""
+        return [Run(seed=s, lam=lam, lr=lr, gamma=g, center_alpha=a, weight_decay=wd)
+                for lr, wd, g, a, lam in itertools.product(self.lr, self.weight_decay,
+                                                           self.gamma, self.center_alpha,
+                                                           self.lams)
                 for s in self.seeds]
 
     @property
     def num_runs(self) -> int:
-        return (len(self.seeds) * len(self.lams) * len(self.lr) * len(self.gamma)
-                * len(self.center_alpha))
+        return len(self.seeds) * math.prod(len(v) for v in self.grid.values())
 
     @property
     def setting(self) -> str:
@@ -156,7 +168,7 @@ class SweepConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["seeds"], d["lams"] = list(self.seeds), list(self.lams)
-        for name in ("lr", "gamma", "center_alpha"):  # a single value stays a number
+        for name in SCALAR_GRIDS:  # a single value stays a number
             v = getattr(self, name)
             d[name] = v[0] if len(v) == 1 else list(v)
         d["dataset_options"] = {k: v for k, v in self.dataset_options}
@@ -204,6 +216,9 @@ class SweepConfig:
             bad = [v for v in getattr(self, name) if not (v > 0 and math.isfinite(v))]
             if bad:
                 raise ConfigError(f"{name} must be a positive number; got {bad}")
+        bad = [v for v in self.weight_decay if not (v >= 0 and math.isfinite(v))]
+        if bad:
+            raise ConfigError(f"weight_decay must be a number >= 0; got {bad}")
         bad = [v for v in self.center_alpha if not 0.0 <= v <= 1.0]
         if bad:
             raise ConfigError(f"center_alpha must lie in [0, 1]; got {bad}")
@@ -214,8 +229,10 @@ class SweepConfig:
                                   f"{self.loss} loss does not use it); give one value")
             if len(set(axis)) != len(axis):
                 raise ConfigError(f"{name} has duplicates: {list(axis)}")
-        if len(set(self.lr)) != len(self.lr):
-            raise ConfigError(f"lr has duplicates: {list(self.lr)}")
+        for name in ("lr", "weight_decay"):
+            axis = getattr(self, name)
+            if len(set(axis)) != len(axis):
+                raise ConfigError(f"{name} has duplicates: {list(axis)}")
         if len(set(self.lams)) != len(self.lams):
             raise ConfigError(f"lams has duplicates: {list(self.lams)}")
         if self.patience is not None:

@@ -4,7 +4,8 @@ A run is a pure function of its PRNG key and its hyperparameters (as in purejaxr
 :func:`make_program` builds per-run functions — ``init(key, hp)``, ``train_epoch(state, hp,
 data)``, ``evaluate(params, x, y)``, ``represent(params, x)`` — and the driver applies
 ``jax.jit(jax.vmap(...))`` over a leading run axis. ``hp`` holds the run's scalar
-hyperparameters (:data:`HPARAMS`: λ, learning rate, γ, center-loss α) as traced values, so one
+hyperparameters (:data:`HPARAMS`: λ, learning rate, weight decay, γ, center-loss α) as traced
+values, so one
 compiled epoch serves every run, every epoch and every value of the grid.
 
 Inside an epoch each run draws its own shuffle from its own key, and the minibatch steps are
@@ -36,7 +37,7 @@ import jax.numpy as jnp
 import optax
 from optax.tree_utils import tree_where
 
-from corel_jax import losses
+from corel_jax import losses, rundir
 from corel_jax.models.head import CorelNet
 from corel_jax.models.loss_spec import LossSpec, get_loss
 from corel_jax.train.config import SweepConfig
@@ -74,15 +75,49 @@ class DeviceData:
     y_val: jax.Array
 
 
-#: the per-run scalar hyperparameters a sweep may grid over, and their SweepConfig fields
-HPARAMS = ("lam", "lr", "gamma", "center_alpha")
+#: the per-run scalar hyperparameters a sweep may grid over (:class:`~corel_jax.train.config.Run`)
+HPARAMS = rundir.HPARAM_FIELDS
 
 
 def hparams(runs) -> dict[str, jax.Array]:
     """The ``hp`` the compiled functions take: ``{name: float32 [R]}`` for runs with
     attributes or keys named as :data:`HPARAMS` (e.g. :attr:`SweepConfig.runs`)."""
-    get = (lambda r, k: r[k]) if runs and isinstance(runs[0], dict) else getattr
+    if runs and isinstance(runs[0], dict):  # a record may predate an axis (HPARAM_DEFAULTS)
+        get = lambda r, k: r[k] if k in r or k not in rundir.HPARAM_DEFAULTS \
+            else rundir.HPARAM_DEFAULTS[k]
+    else:
+        get = getattr
     return {k: jnp.asarray([float(get(r, k)) for r in runs], jnp.float32) for k in HPARAMS}
+
+
+def _decayed(params) -> Any:
+    """Weight-decay mask: every parameter but γ (``log_gamma``), a loss hyperparameter that
+    stays fixed unless learned, never a weight to shrink."""
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: not any(getattr(k, "key", None) == "log_gamma" for k in path), params)
+
+
+def make_optimizer(cfg: SweepConfig) -> optax.GradientTransformation:
+    """Adam, with the learning rate (and the weight decay, where a run has one) injected into
+    the optimizer state, so that they are per-run traced values (``opt_state.hyperparams``).
+
+    Without weight decay (every run's 0) this is plain Adam, whose state has only
+    ``learning_rate``: checkpoints written before weight decay existed still resume. With it,
+    the decay is coupled (``wd · θ`` added to the gradient before Adam, as
+    ``torch.optim.Adam(weight_decay=...)``: an L2 penalty ``wd/2 · ‖θ‖²``) or, with
+    ``cfg.decoupled_weight_decay``, decoupled (``optax.adamw``: ``θ ← θ − lr · (adam + wd · θ)``).
+    """
+    if not any(cfg.weight_decay):
+        return optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lr[0])
+
+    def adam_with_decay(learning_rate, weight_decay):
+        if cfg.decoupled_weight_decay:
+            return optax.adamw(learning_rate, weight_decay=weight_decay, mask=_decayed)
+        return optax.chain(optax.add_decayed_weights(weight_decay, mask=_decayed),
+                           optax.adam(learning_rate))
+
+    return optax.inject_hyperparams(adam_with_decay)(learning_rate=cfg.lr[0],
+                                                     weight_decay=cfg.weight_decay[0])
 
 
 class Program(NamedTuple):
@@ -164,8 +199,7 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
     spec = get_loss(cfg.loss if loss is None else loss)
     net = CorelNet(encoder=encoder, num_classes=num_classes, loss=spec,
                    gamma_init=cfg.gamma[0], learn_gamma=cfg.learn_gamma)
-    # The learning rate lives in the optimizer state, so it is a per-run (traced) value.
-    tx = optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lr[0])
+    tx = make_optimizer(cfg)
     batch = cfg.batch_size
     patience, min_epochs = cfg.patience, cfg.min_epochs
     if objective_fn is None:
@@ -186,6 +220,9 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         opt_state = tx.init(params)
         # a copy: the state may be donated, and must not take the caller's hp buffer with it
         opt_state.hyperparams["learning_rate"] = jnp.array(hp["lr"], jnp.float32, copy=True)
+        if "weight_decay" in opt_state.hyperparams:
+            opt_state.hyperparams["weight_decay"] = jnp.array(hp["weight_decay"], jnp.float32,
+                                                              copy=True)
         return RunState(
             params=params, opt_state=opt_state, aux=aux, key=run_key,
             best_params=params, best_val_acc=jnp.float32(-1.0), best_epoch=jnp.int32(0),

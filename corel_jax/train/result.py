@@ -10,6 +10,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from corel_jax import rundir
 from corel_jax.train.chunk import ChunkResult
 from corel_jax.train.config import SweepConfig
 
@@ -49,9 +50,9 @@ class SweepResult:
         """Mean ± std of best-epoch validation and test accuracy per configuration (every
         combination of the varied hyperparameters; λ when nothing else varies) over the
         healthy runs, as plain text; diverged runs are counted (and listed below the table)."""
-        keys = [k for k in ("lr", "gamma", "center_alpha") if k in self.config.varied]
+        keys = [k for k in rundir.HPARAM_FIELDS[1:] if k in self.config.varied]
         keys.append("lam")
-        names = {"lam": "lambda", "lr": "lr", "gamma": "gamma", "center_alpha": "alpha"}
+        names = {**rundir.HPARAM_LABELS, "lam": "lambda"}
         head = "  ".join(f"{names[k]:>8}" for k in keys)
         lines = [f"{head}  {'runs':>4}  {'diverged':>8}  {'val acc':>15}  {'test acc':>15}"]
         configs = list(dict.fromkeys(tuple(r[k] for k in keys) for r in self.records))
@@ -99,6 +100,7 @@ def assemble(cfg: SweepConfig, pieces: Sequence[ChunkResult], runs: Sequence,
             "lr": run.lr, "gamma": run.gamma, "center_alpha": run.center_alpha,
             "stopped_epoch": s_epoch or None,
             "epochs_trained": s_epoch or d_epoch or cfg.epochs,
+            "weight_decay": run.weight_decay,
         })
     heads = {k: np.concatenate([p.head[k] for p in pieces]) for k in pieces[0].head}
     return SweepResult(
