@@ -5,8 +5,7 @@ A run is a pure function of its PRNG key and its hyperparameters (as in purejaxr
 data)``, ``evaluate(params, x, y)``, ``represent(params, x)`` — and the driver applies
 ``jax.jit(jax.vmap(...))`` over a leading run axis. ``hp`` holds the run's scalar
 hyperparameters (:data:`HPARAMS`: λ, learning rate, weight decay, γ, center-loss α) as traced
-values, so one
-compiled epoch serves every run, every epoch and every value of the grid.
+values, so one compiled epoch serves every run, every epoch and every value of the grid.
 
 Inside an epoch each run draws its own shuffle from its own key, and the minibatch steps are
 one ``lax.scan`` over the device-resident training set. Every example is trained on once per
@@ -101,8 +100,8 @@ def make_optimizer(cfg: SweepConfig) -> optax.GradientTransformation:
     """Adam, with the learning rate (and the weight decay, where a run has one) injected into
     the optimizer state, so that they are per-run traced values (``opt_state.hyperparams``).
 
-    Without weight decay (every run's 0) this is plain Adam, whose state has only
-    ``learning_rate``: checkpoints written before weight decay existed still resume. With it,
+    Without weight decay (every run's 0) this is plain Adam, whose state holds no weight
+    decay: checkpoints written before weight decay existed still resume. With it,
     the decay is coupled (``wd · θ`` added to the gradient before Adam, as
     ``torch.optim.Adam(weight_decay=...)``: an L2 penalty ``wd/2 · ‖θ‖²``) or, with
     ``cfg.decoupled_weight_decay``, decoupled (``optax.adamw``: ``θ ← θ − lr · (adam + wd · θ)``).
