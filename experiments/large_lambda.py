@@ -422,7 +422,10 @@ def main(argv=None) -> None:
     # the first (one-seed) table keeps the plain names; other seeds/λ sets get a suffix
     suffix = "" if (seeds, lams) == ((0,), LAMS) else \
         f"-seeds{'_'.join(map(str, seeds))}-lams{'_'.join(f'{x:g}' for x in lams)}"
-    args.out = args.out or RESULTS / args.setting / "large_lambda"
+    default_out = RESULTS / args.setting / "large_lambda"
+    out_arg = "" if args.out is None or args.out.resolve() == default_out.resolve() \
+        else f" --out {args.out}"
+    args.out = args.out or default_out
     args.out.mkdir(parents=True, exist_ok=True)
     cache: dict = {}
     for v in todo:
@@ -445,9 +448,9 @@ def main(argv=None) -> None:
           f"Best validation accuracy (%), seeds {', '.join(map(str, seeds))}, "
           f"{args.epochs} epochs, `paper` profile otherwise. Command: "
           f"`PYTHONPATH=. python experiments/large_lambda.py --data-dir ../shared/data "
-          f"--epochs {args.epochs}{setting_arg}{extra}`. A cell: best validation accuracy @ "
-          f"its epoch → the last epoch's (one seed), or mean ± std over the seeds (their best "
-          f"epochs)."
+          f"--epochs {args.epochs}{setting_arg}{extra}{out_arg}`. A cell: best validation "
+          f"accuracy @ its epoch → the last epoch's (one seed), or mean ± std over the seeds "
+          f"(their best epochs)."
           f"\n\n" + table(done, lams) + "\n")
     (args.out / f"large_lambda{suffix}.md").write_text(md)
     print(md)
