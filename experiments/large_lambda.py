@@ -43,8 +43,9 @@ why are our Cosine and Gaussian curves *above* the paper's while center and CCE 
   original code's example) instead of our 0.2; the paper states LeakyReLU but no slope;
 - ``*-w-init-x0.1``: prototypes initialised 10× smaller (the mirror of ``*-w-init-x10``).
 - ``*-val-10k``: 10,000 validation examples (50,000 training) instead of 5,000 (55,000).
-- ``*-wd-1e-4``, ``*-wd-1e-3``: weight decay, coupled as ``torch.optim.Adam(weight_decay=...)``;
-  ``cce-adamw-1e-2``, ``cosine-adamw-1e-2``: decoupled (AdamW). The paper states none.
+- ``*-wd-1e-4``, ``*-wd-3e-4``, ``*-wd-1e-3``: weight decay, coupled as
+  ``torch.optim.Adam(weight_decay=...)``; ``cce-adamw-1e-2``, ``cosine-adamw-1e-2``: decoupled
+  (AdamW). The paper states none.
 
 Command (from the repository root; ~3 min per variant on 2 idle cores at 20 epochs)::
 
@@ -323,7 +324,7 @@ def variants() -> list[Variant]:
     # `weight_decay` (an L2 penalty), and decoupled as AdamW's.
     for loss in LOSSES:
         out += [Variant(f"{loss}-wd-{name}", loss, f"weight decay {name} (torch.optim.Adam's)",
-                        cfg={"weight_decay": float(name)}) for name in ("1e-4", "1e-3")]
+                        cfg={"weight_decay": float(name)}) for name in ("1e-4", "3e-4", "1e-3")]
     out += [Variant(f"{loss}-adamw-1e-2", loss, "decoupled weight decay 1e-2 (AdamW)",
                     cfg={"weight_decay": 1e-2, "decoupled_weight_decay": True})
             for loss in ("cce", "cosine")]
