@@ -110,8 +110,11 @@ OPTIONAL_RUN_FIELDS = ("lr", "gamma", "center_alpha", "stopped_epoch", "epochs_t
 #: the hyperparameters a run record may carry (grid axes), λ first; every module that names
 #: the axes (the engine's per-run ``hp``, tables, selection, run identity) takes them from here
 HPARAM_FIELDS = ("lam", "lr", "weight_decay", "gamma", "center_alpha")
-#: their short names in tables and messages
+#: their short names in Markdown tables and report text
 HPARAM_LABELS = {"lam": "λ", "lr": "lr", "weight_decay": "wd", "gamma": "γ", "center_alpha": "α"}
+#: their names in plain-text output (``SweepResult.table()``, error messages)
+HPARAM_NAMES = {"lam": "lambda", "lr": "lr", "weight_decay": "wd", "gamma": "gamma",
+                "center_alpha": "alpha"}
 #: the value a run recorded before an axis existed had on it (no weight decay then); an axis
 #: not listed here reads as None ("not recorded")
 HPARAM_DEFAULTS = {"weight_decay": 0.0}

@@ -56,6 +56,8 @@ from configs import (  # noqa: E402
     get_config,
 )
 
+from corel_jax.train.config import SCALAR_GRIDS  # noqa: E402
+
 STAGE_FILE = "stage.json"  # written into a run directory once its stage has finished
 ORIGINAL = "gaussian_original"
 LEARNED = "gaussian_learned"  # Gaussian-COREL with learned γ (our extension)
@@ -116,7 +118,7 @@ def _canonical(d):
     """JSON round trip (tuples -> lists), and a single-valued grid written as a number."""
     d = json.loads(json.dumps(d))
     if isinstance(d, dict):
-        for k in ("lr", "gamma", "center_alpha", "weight_decay"):
+        for k in SCALAR_GRIDS:
             if isinstance(d.get(k), list) and len(d[k]) == 1:
                 d[k] = d[k][0]
         # fields added later, at their defaults, do not make an older record stale

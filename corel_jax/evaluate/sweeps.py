@@ -77,9 +77,8 @@ def _identity(run: dict[str, Any]) -> tuple:
 
 def _describe_identity(k: tuple) -> str:
     """`` at lr 0.001, gamma 0.5`` for the axes beyond λ that the run has ('' if none)."""
-    names = {"lr": "lr", "weight_decay": "weight decay", "gamma": "gamma",
-             "center_alpha": "alpha"}
-    parts = [f"{names[a]} {v:g}" for a, v in zip(_IDENTITY_AXES[1:], k[2:]) if v is not None]
+    parts = [f"{rundir.HPARAM_NAMES[a]} {v:g}"
+             for a, v in zip(_IDENTITY_AXES[1:], k[2:]) if v is not None]
     return " at " + ", ".join(parts) if parts else ""
 
 

@@ -32,8 +32,8 @@ class Run(NamedTuple):
 class SweepConfig:
     """A sweep: every combination of ``seeds × lams`` and of the values of ``lr``,
     ``weight_decay``, ``gamma`` and ``center_alpha`` (each a number or a tuple of numbers: a
-    grid axis) is one run; all
-    share one compiled program, the hyperparameters being traced per-run values.
+    grid axis) is one run; all share one compiled program, the hyperparameters being traced
+    per-run values.
 
     Attributes:
       dataset: a registered dataset (:func:`corel_jax.data.register_dataset`): ``digits``
@@ -227,14 +227,10 @@ class SweepConfig:
                 users = [n for n in loss_names() if name in get_loss(n).hparams]
                 raise ConfigError(f"a grid over {name} needs --loss {' or '.join(users)} (the "
                                   f"{self.loss} loss does not use it); give one value")
-            if len(set(axis)) != len(axis):
-                raise ConfigError(f"{name} has duplicates: {list(axis)}")
-        for name in ("lr", "weight_decay"):
+        for name, _ in GRID_FIELDS:
             axis = getattr(self, name)
             if len(set(axis)) != len(axis):
                 raise ConfigError(f"{name} has duplicates: {list(axis)}")
-        if len(set(self.lams)) != len(self.lams):
-            raise ConfigError(f"lams has duplicates: {list(self.lams)}")
         if self.patience is not None:
             _positive_int("patience", self.patience)
         if not isinstance(self.min_epochs, int) or isinstance(self.min_epochs, bool) \

@@ -82,8 +82,7 @@ def hparams(runs) -> dict[str, jax.Array]:
     """The ``hp`` the compiled functions take: ``{name: float32 [R]}`` for runs with
     attributes or keys named as :data:`HPARAMS` (e.g. :attr:`SweepConfig.runs`)."""
     if runs and isinstance(runs[0], dict):  # a record may predate an axis (HPARAM_DEFAULTS)
-        get = lambda r, k: r[k] if k in r or k not in rundir.HPARAM_DEFAULTS \
-            else rundir.HPARAM_DEFAULTS[k]
+        get = lambda r, k: r[k] if k in r else rundir.HPARAM_DEFAULTS[k]
     else:
         get = getattr
     return {k: jnp.asarray([float(get(r, k)) for r in runs], jnp.float32) for k in HPARAMS}

@@ -52,8 +52,7 @@ class SweepResult:
         healthy runs, as plain text; diverged runs are counted (and listed below the table)."""
         keys = [k for k in rundir.HPARAM_FIELDS[1:] if k in self.config.varied]
         keys.append("lam")
-        names = {**rundir.HPARAM_LABELS, "lam": "lambda"}
-        head = "  ".join(f"{names[k]:>8}" for k in keys)
+        head = "  ".join(f"{rundir.HPARAM_NAMES[k]:>8}" for k in keys)
         lines = [f"{head}  {'runs':>4}  {'diverged':>8}  {'val acc':>15}  {'test acc':>15}"]
         configs = list(dict.fromkeys(tuple(r[k] for k in keys) for r in self.records))
         for values in configs:
