@@ -43,6 +43,8 @@ why are our Cosine and Gaussian curves *above* the paper's while center and CCE 
   original code's example) instead of our 0.2; the paper states LeakyReLU but no slope;
 - ``*-w-init-x0.1``: prototypes initialised 10× smaller (the mirror of ``*-w-init-x10``).
 - ``*-val-10k``: 10,000 validation examples (50,000 training) instead of 5,000 (55,000).
+- ``*-fixed-w``, ``gaussian-original-fixed-w``: prototypes never trained (left at their
+  random init; the limit of ``*-w-init-x10``).
 - ``*-wd-1e-4``, ``*-wd-3e-4``, ``*-wd-1e-3``: weight decay, coupled as
   ``torch.optim.Adam(weight_decay=...)``; ``cce-adamw-1e-2``, ``cosine-adamw-1e-2``: decoupled
   (AdamW). The paper states none.
@@ -163,6 +165,28 @@ def scaled_w_init_spec(loss: str, scale: float):
     xavier = jax.nn.initializers.xavier_normal()
     return dataclasses.replace(base, name=f"{loss}_w_init_x{scale:g}",
                                w_init=lambda key, shape: scale * xavier(key, shape))
+
+
+def with_fixed_w(objective):
+    """``objective`` with the prototypes left at their random init: it sees
+    ``stop_gradient(W)``, so Adam's update of ``W`` is exactly zero (zero moments)."""
+    import jax
+
+    def fixed(h, head, labels, *, lam, aux):
+        return objective(h, head.replace(W=jax.lax.stop_gradient(head.W)), labels, lam=lam,
+                         aux=aux)
+
+    return fixed
+
+
+def fixed_w_spec(loss: str):
+    """The registered ``loss`` with its prototypes never trained."""
+    from corel_jax.models.loss_spec import get_loss
+
+    base = get_loss(loss)
+    return dataclasses.replace(base, name=f"{loss}_fixed_w",
+                               objective=with_fixed_w(base.objective),
+                               description=f"{base.description}, prototypes not trained")
 
 
 def original_gaussian():
@@ -319,6 +343,14 @@ def variants() -> list[Variant]:
     out += [Variant(f"{loss}-w-init-x0.1", loss, "prototypes initialised 10× smaller",
                     spec=lambda loss=loss: scaled_w_init_spec(loss, 0.1))
             for loss in ("cosine", "gaussian")]
+    # Prototypes never trained (the limit of `*-w-init-x10`): do random, fixed class
+    # directions give the paper's shape (lower at small λ, no collapse at λ = 1)?
+    out += [Variant(f"{loss}-fixed-w", loss, "prototypes fixed at their random init",
+                    spec=lambda loss=loss: fixed_w_spec(loss))
+            for loss in ("cosine", "gaussian")]
+    out.append(Variant("gaussian-original-fixed-w", "gaussian",
+                       "original code's Gaussian, prototypes fixed at their random init",
+                       objective=lambda: with_fixed_w(original_gaussian())))
     # Weight decay (the paper states none, the original code's example uses none; the engine
     # has it since it was the last candidate left unmeasured): coupled as torch.optim.Adam's
     # `weight_decay` (an L2 penalty), and decoupled as AdamW's.
