@@ -167,26 +167,16 @@ def scaled_w_init_spec(loss: str, scale: float):
                                w_init=lambda key, shape: scale * xavier(key, shape))
 
 
-def with_fixed_w(objective):
-    """``objective`` with the prototypes left at their random init: it sees
-    ``stop_gradient(W)``, so Adam's update of ``W`` is exactly zero (zero moments)."""
-    import jax
-
-    def fixed(h, head, labels, *, lam, aux):
-        return objective(h, head.replace(W=jax.lax.stop_gradient(head.W)), labels, lam=lam,
-                         aux=aux)
-
-    return fixed
-
-
-def fixed_w_spec(loss: str):
-    """The registered ``loss`` with its prototypes never trained."""
-    from corel_jax.models.loss_spec import get_loss
+def fixed_w_spec(loss: str, objective: Callable | None = None, name: str | None = None):
+    """The registered ``loss`` (with ``objective`` instead of its own, if given, called
+    ``name``) with its prototypes never trained (:func:`corel_jax.models.fixed_prototypes`)."""
+    from corel_jax.models import fixed_prototypes, get_loss
 
     base = get_loss(loss)
-    return dataclasses.replace(base, name=f"{loss}_fixed_w",
-                               objective=with_fixed_w(base.objective),
-                               description=f"{base.description}, prototypes not trained")
+    if objective is not None:
+        base = dataclasses.replace(base, name=name or loss, objective=objective,
+                                   description=name or loss)
+    return fixed_prototypes(base)
 
 
 def original_gaussian():
@@ -350,7 +340,8 @@ def variants() -> list[Variant]:
             for loss in ("cosine", "gaussian")]
     out.append(Variant("gaussian-original-fixed-w", "gaussian",
                        "original code's Gaussian, prototypes fixed at their random init",
-                       objective=lambda: with_fixed_w(original_gaussian())))
+                       spec=lambda: fixed_w_spec("gaussian", original_gaussian(),
+                                                 name="gaussian_original")))
     # Weight decay (the paper states none, the original code's example uses none; the engine
     # has it since it was the last candidate left unmeasured): coupled as torch.optim.Adam's
     # `weight_decay` (an L2 penalty), and decoupled as AdamW's.

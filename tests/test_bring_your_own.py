@@ -139,3 +139,41 @@ def test_prototype_init_and_prediction_rule_of_a_users_loss(registered):
         cos = np.asarray(cosine(res.test_h[0], res.heads["W"][0]))
         np.testing.assert_array_equal(res.test_pred[0], pick(cos, axis=-1))
     assert flipped.val_acc[0, -1] < plain.val_acc[0, -1]
+
+
+def test_fixed_prototypes_train_the_encoder_and_leave_w_at_its_init(registered):
+    """``fixed_prototypes``: the same loss value and encoder gradient, no gradient into ``W``;
+    through the engine ``W`` ends where it started (1 epoch or 3) while the loss falls."""
+    from corel_jax.models import Head, fixed_prototypes, get_loss
+
+    h = jnp.array([[2.0, 0.0, 1.0], [0.5, 0.5, -1.0], [0.0, 1.0, 1.0]])
+    W = jnp.array([[1.0, 0.0, 2.0], [-1.0, 0.2, 0.5]])
+    y = jnp.array([0, 1, 1])
+    for name in ("cosine", "gaussian", "center"):
+        base, fixed = get_loss(name), fixed_prototypes(name)
+        assert fixed.name == f"{name}_fixed_w" and fixed.similarity == base.similarity
+        gamma = jnp.float32(0.5) if base.gamma else None
+        aux = base.init_aux(Head(W=W), {"center_alpha": 0.5}) if base.init_aux else None
+
+        def total(spec, h, W, gamma=gamma, aux=aux):
+            return spec.objective(h, Head(W=W, gamma=gamma), y, lam=0.7, aux=aux).sum()
+
+        np.testing.assert_allclose(total(fixed, h, W), total(base, h, W), rtol=1e-6)
+        g_h, g_w = jax.grad(total, argnums=(1, 2))(fixed, h, W)
+        b_h, b_w = jax.grad(total, argnums=(1, 2))(base, h, W)
+        assert np.all(np.asarray(g_w) == 0.0) and np.any(np.asarray(b_w) != 0.0), name
+        np.testing.assert_allclose(g_h, b_h, rtol=1e-6)
+
+    ds = blobs("test_blobs", seed=0)
+    for name in ("cosine", "gaussian"):
+        spec = register_loss(fixed_prototypes(name), replace=True)
+        runs = {}
+        for loss, epochs in ((spec.name, 1), (spec.name, 3), (name, 1), (name, 3)):
+            cfg = SweepConfig(dataset="test_blobs", model="test_tiny", loss=loss, seeds=(0,),
+                              lams=(0.6,), epochs=epochs, batch_size=32, lr=0.02,
+                              checkpoint_every=0)
+            runs[loss, epochs] = train_sweep(cfg, dataset=ds, progress=False, log=None)
+        fixed1, fixed3 = runs[spec.name, 1], runs[spec.name, 3]
+        np.testing.assert_array_equal(fixed1.heads["W"], fixed3.heads["W"])
+        assert not np.allclose(runs[name, 1].heads["W"], runs[name, 3].heads["W"])
+        assert fixed3.train_loss[0, -1] < fixed3.train_loss[0, 0], name

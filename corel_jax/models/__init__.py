@@ -19,7 +19,14 @@ Registries (add your own without editing the library): :func:`register_loss` wit
 from corel_jax.models.cnn import ImageCNN
 from corel_jax.models.conv import Conv, conv
 from corel_jax.models.embed import FrozenTable, TokenEmbed
-from corel_jax.models.loss_spec import Head, LossSpec, get_loss, loss_names, register_loss
+from corel_jax.models.loss_spec import (
+    Head,
+    LossSpec,
+    fixed_prototypes,
+    get_loss,
+    loss_names,
+    register_loss,
+)
 from corel_jax.models.mlp import MLP
 from corel_jax.models.pool import masked_max_over_time, max_pool
 from corel_jax.models.registry import (
@@ -46,6 +53,7 @@ __all__ = [
     "TokenEmbed",
     "conv",
     "encoder_names",
+    "fixed_prototypes",
     "get_encoder",
     "get_loss",
     "loss_names",

@@ -162,6 +162,33 @@ def loss_names() -> tuple[str, ...]:
     return tuple(_LOSSES)
 
 
+def fixed_prototypes(spec: str | LossSpec, *, name: str | None = None) -> LossSpec:
+    """``spec`` with its prototypes ``W: [K, D]`` left at their init (not trained).
+
+    The objective sees ``stop_gradient(W)``, so ``W``'s gradient is exactly zero and Adam
+    never moves it (its moments stay zero); the encoder and the other head parameters
+    (``b``, a learned γ, ``params``) train as before, and prediction is unchanged. The
+    prototypes' learning dynamics are what collapse Cosine- and Gaussian-COREL at large λ
+    (``experiments/results/mnist-mlp/paper/discussion.md``); fixed prototypes remove that
+    collapse. Coupled weight decay (``SweepConfig.weight_decay``) still shrinks ``W``: it acts
+    outside the objective. Register the result to train it by name::
+
+        register_loss(fixed_prototypes("cosine"))   # trains as "cosine_fixed_w"
+
+    >>> fixed_prototypes("cosine").name
+    'cosine_fixed_w'
+    """
+    base = get_loss(spec)
+
+    def objective(h, head, labels, *, lam, aux):
+        return base.objective(h, head.replace(W=jax.lax.stop_gradient(head.W)), labels,
+                              lam=lam, aux=aux)
+
+    return dataclasses.replace(
+        base, name=name or f"{base.name}_fixed_w", objective=objective,
+        description=f"{base.description or base.name}, prototypes fixed at their init")
+
+
 # --------------------------------------------------------------------------- the paper's losses
 
 
