@@ -167,11 +167,11 @@ def fixed_prototypes(spec: str | LossSpec, *, name: str | None = None) -> LossSp
 
     The objective sees ``stop_gradient(W)``, so ``W``'s gradient is exactly zero and Adam
     never moves it (its moments stay zero); the encoder and the other head parameters
-    (``b``, a learned γ, ``params``) train as before, and prediction is unchanged. The
-    prototypes' learning dynamics are what collapse Cosine- and Gaussian-COREL at large λ
-    (``experiments/results/mnist-mlp/paper/discussion.md``); fixed prototypes remove that
-    collapse. Coupled weight decay (``SweepConfig.weight_decay``) still shrinks ``W``: it acts
-    outside the objective. Register the result to train it by name::
+    (``b``, a learned γ, ``params``) train as before, and prediction is unchanged. In the
+    reproduction's FFNN settings Cosine- and Gaussian-COREL collapse at large λ when their
+    prototypes train and not when they are fixed (``experiments/results/mnist-mlp/paper/
+    discussion.md``). Coupled weight decay (``SweepConfig.weight_decay``) still shrinks
+    ``W``: it acts outside the objective. Register the result to train it by name::
 
         register_loss(fixed_prototypes("cosine"))   # trains as "cosine_fixed_w"
 
