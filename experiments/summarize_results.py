@@ -10,6 +10,7 @@ reports' ``results.json``; nothing is typed by hand.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -29,11 +30,14 @@ def row(path: Path) -> str:
         paper = (r.get("paper_best_val") or {}).get(loss)
         return ours if paper is None else f"{ours} ({paper:.2f})"
 
-    rel = path.parent.relative_to(HERE.parent)
+    # links relative to the repository root (README.md); a results tree elsewhere still works
+    rel = Path(os.path.relpath(path.parent, HERE.parent)).as_posix()
     done = [loss for loss in LOSSES if final.get(loss)]
     if done:
         best = max(done, key=lambda k: final[k]["test_mean"])
         best_cell = f"{best} {100 * final[best]['test_mean']:.2f} ({final[best]['n']} seeds)"
+        if len(done) < len(LOSSES):  # a reproduction still running: "best" of those done
+            best_cell += f"; final runs of {len(done)} of {len(LOSSES)} losses so far"
     else:
         best_cell = "final runs not yet run"
     return (f"| [{r['setting']}]({rel}/report.md) | `{r['profile']}` | "
