@@ -168,12 +168,13 @@ def test_fixed_prototypes_train_the_encoder_and_leave_w_at_its_init(registered):
     for name in ("cosine", "gaussian"):
         spec = register_loss(fixed_prototypes(name), replace=True)
         runs = {}
-        for loss, epochs in ((spec.name, 1), (spec.name, 3), (name, 1), (name, 3)):
+        for loss, epochs in ((spec.name, 1), (spec.name, 3), (name, 3)):
             cfg = SweepConfig(dataset="test_blobs", model="test_tiny", loss=loss, seeds=(0,),
                               lams=(0.6,), epochs=epochs, batch_size=32, lr=0.02,
                               checkpoint_every=0)
             runs[loss, epochs] = train_sweep(cfg, dataset=ds, progress=False, log=None)
         fixed1, fixed3 = runs[spec.name, 1], runs[spec.name, 3]
         np.testing.assert_array_equal(fixed1.heads["W"], fixed3.heads["W"])
-        assert not np.allclose(runs[name, 1].heads["W"], runs[name, 3].heads["W"])
+        # the same seed starts both losses from the same W: trained, it moves away from it
+        assert not np.allclose(runs[name, 3].heads["W"], fixed3.heads["W"])
         assert fixed3.train_loss[0, -1] < fixed3.train_loss[0, 0], name
