@@ -490,7 +490,7 @@ def main(argv=None) -> None:
     extra = "" if not suffix else f" --seeds {args.seeds} --lams {args.lams}"
     title = "MNIST FFNN" if args.setting == "mnist-mlp" else args.setting
     setting_arg = "" if args.setting == "mnist-mlp" else f" --setting {args.setting}"
-    md = (f"# Large λ on {title}: one change at a time\n\n"
+    md = (f"# One change at a time on {title}\n\n"
           f"Best validation accuracy (%), seeds {', '.join(map(str, seeds))}, "
           f"{args.epochs} epochs, `paper` profile otherwise. Command: "
           f"`PYTHONPATH=. python experiments/large_lambda.py --data-dir ../shared/data "

@@ -143,8 +143,9 @@ def image_cnn_cpu_profile(paper: ReproConfig) -> ReproConfig:
 
 
 #: Epochs per run of the image CNN's ``curve`` profile: what 2 CPU cores afford for the full
-#: 20-λ curve and 10 final seeds in about one 3-hour stretch (1,010 run-epochs at ~10.5 s, the
-#: engine's idle rate of 5,300 seed-examples/s for 10 CNN runs, results/bench_vs_pytorch.md).
+#: 20-λ curve and 10 final seeds in a few hours (1,010 run-epochs; planned at ~10.5 s, the
+#: engine's idle rate for 10 CNN runs in results/bench_vs_pytorch.md; measured 11.7-12.1 s per
+#: run-epoch with 4 runs per program in mnist-cnn's sweep-center, so ~3.4 h).
 CNN_CURVE_EPOCHS = 10
 
 
@@ -160,8 +161,8 @@ def image_cnn_curve_profile(paper: ReproConfig) -> ReproConfig:
                 "original-code Gaussian sweep and no learned-γ rows (the FFNN settings measure "
                 "those). λ grid (20 values, 1 seed), 10 final seeds, γ fixed at 0.5, model, "
                 "Adam 1e-3, batch 128 and the selection rule as in the paper",
-        expected_runtime=f"~3 h on 2 idle CPU cores ({(3 * 20 + 1) * e + 4 * 10 * e:,} "
-                         "run-epochs at ~10.5 s)")
+        expected_runtime=f"~3.4 h on 2 idle CPU cores ({(3 * 20 + 1) * e + 4 * 10 * e:,} "
+                         "run-epochs at ~12 s)")
 
 
 def get_config(setting: str, profile: str) -> ReproConfig:
