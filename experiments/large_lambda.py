@@ -398,9 +398,12 @@ def run_variant(v: Variant, data_dir: str, epochs: int, dataset_cache: dict,
 
         register_loss(spec, replace=True)
         cfg = dataclasses.replace(cfg, loss=spec.name)
-    if "ds" not in dataset_cache:
-        dataset_cache["ds"] = load_data(cfg)
-    ds = dataset_cache["ds"]
+    # one load per split: variants that change val_size or split_seed need their own
+    key = (cfg.dataset, cfg.data_source, cfg.val_size, cfg.split_seed,
+           json.dumps(dict(cfg.dataset_options), sort_keys=True))
+    if key not in dataset_cache:
+        dataset_cache[key] = load_data(cfg)
+    ds = dataset_cache[key]
     if v.data:
         ds = v.data(ds)
     t0 = time.perf_counter()

@@ -3,6 +3,7 @@ here, outside the package, with no library edit: a CosFace-style loss (normalise
 an additive cosine margin, which the paper does not have), a small Flax encoder, and an
 in-memory numpy dataset."""
 
+import dataclasses
 import json
 
 import flax.linen as nn
@@ -89,6 +90,21 @@ def test_train_sweep_takes_a_dataset_and_an_encoder_object(registered):
                       lams=(0.5,), epochs=2, batch_size=32)
     result = train_sweep(cfg, dataset=ds, encoder=Tiny(width=8), progress=False, log=None)
     assert result.heads["W"].shape == (1, 3, 8)
+
+
+def test_train_sweep_refuses_a_dataset_split_otherwise_than_the_config_says(registered):
+    # The config is recorded beside the results: it must describe the data they came from.
+    ds = blobs("test_blobs", seed=0)  # 80 validation examples
+    cfg = SweepConfig(dataset="test_blobs", model="test_tiny", loss="cosine", seeds=(0,),
+                      lams=(0.5,), epochs=1, batch_size=32)
+    with pytest.raises(ConfigError, match="val_size=100 but the dataset passed in has 80"):
+        train_sweep(dataclasses.replace(cfg, val_size=100), dataset=ds, progress=False, log=None)
+    split = Dataset(**{**{f: getattr(ds, f) for f in ds.__dataclass_fields__},
+                       "info": {"split_seed": 1}})
+    with pytest.raises(ConfigError, match="split_seed=0 but the dataset passed in was split "
+                                          "with split_seed=1"):
+        train_sweep(cfg, dataset=split, progress=False, log=None)
+    train_sweep(dataclasses.replace(cfg, split_seed=1, val_size=80), dataset=split, progress=False, log=None)
 
 
 def test_registries_refuse_a_second_loss_of_the_same_name(registered):

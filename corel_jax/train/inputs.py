@@ -31,6 +31,19 @@ def build_encoder(cfg: SweepConfig, dataset):
 def check_compatible(cfg: SweepConfig, dataset) -> None:
     """Input checks that need the data (before anything is compiled): the batch size. (Labels
     outside ``[0, K)`` cannot reach here: :class:`~corel_jax.data.Dataset` refuses them.)"""
+    # A dataset passed in was split by its loader: a config that names another split would
+    # be recorded beside results it did not produce.
+    n_val = len(dataset.y_val)
+    if cfg.val_size is not None and n_val != cfg.val_size:
+        raise ConfigError(f"the config asks for val_size={cfg.val_size} but the dataset passed "
+                          f"in has {n_val} validation examples; load it with that val_size "
+                          f"(corel_jax.train.sweep.load_data(cfg)) or set val_size={n_val}")
+    seed = dataset.info.get("split_seed")
+    if seed is not None and seed != cfg.split_seed:
+        raise ConfigError(f"the config asks for split_seed={cfg.split_seed} but the dataset "
+                          f"passed in was split with split_seed={seed}; load it with the "
+                          f"config's (corel_jax.train.sweep.load_data(cfg)) or set "
+                          f"split_seed={seed}")
     n_train = len(dataset.y_train)
     if cfg.batch_size > n_train:
         raise ConfigError(f"batch_size {cfg.batch_size} is larger than the training set "
