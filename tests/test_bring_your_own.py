@@ -104,7 +104,8 @@ def test_train_sweep_refuses_a_dataset_split_otherwise_than_the_config_says(regi
     with pytest.raises(ConfigError, match="split_seed=0 but the dataset passed in was split "
                                           "with split_seed=1"):
         train_sweep(cfg, dataset=split, progress=False, log=None)
-    train_sweep(dataclasses.replace(cfg, split_seed=1, val_size=80), dataset=split, progress=False, log=None)
+    train_sweep(dataclasses.replace(cfg, split_seed=1, val_size=80), dataset=split,
+                progress=False, log=None)
 
 
 def test_registries_refuse_a_second_loss_of_the_same_name(registered):
