@@ -173,14 +173,16 @@ def ttests(finals: dict[str, Stage]) -> list[dict[str, Any]]:
     pairs = [(loss, "cce") for loss in acc if loss != "cce" and "cce" in acc]
     ranked = sorted((loss for loss in acc if loss in ALL_LOSSES),
                     key=lambda loss: -np.mean(list(acc[loss].values())))
-    if len(ranked) >= 2:
-        pairs.append((ranked[0], ranked[1]))
+    best = tuple(ranked[:2])
+    if len(ranked) >= 2 and best not in pairs:
+        pairs.append(best)
     for a, b in pairs:
         t, p, n = paired_ttest(acc[a], acc[b])
         diff = np.mean([acc[a][s] - acc[b][s] for s in acc[a] if s in acc[b]]) \
             if n else float("nan")
-        out.append({"loss": a, "against": b, "kind": "vs CCE" if b == "cce" and
-                    (a, b) != tuple(ranked[:2]) else "best vs runner-up",
+        kind = ("vs CCE" if b == "cce" else "") if (a, b) != best else \
+            ("vs CCE; best vs runner-up" if b == "cce" else "best vs runner-up")
+        out.append({"loss": a, "against": b, "kind": kind,
                     "mean_diff": float(diff), "t": t, "p": p, "n": n,
                     "marker": significance_marker(p) if math.isfinite(p) and diff > 0 else ""})
     return out
