@@ -180,8 +180,8 @@ def ttests(finals: dict[str, Stage]) -> list[dict[str, Any]]:
         t, p, n = paired_ttest(acc[a], acc[b])
         diff = np.mean([acc[a][s] - acc[b][s] for s in acc[a] if s in acc[b]]) \
             if n else float("nan")
-        kind = ("vs CCE" if b == "cce" else "") if (a, b) != best else \
-            ("vs CCE; best vs runner-up" if b == "cce" else "best vs runner-up")
+        kind = "; ".join((["vs CCE"] if b == "cce" else [])
+                         + (["best vs runner-up"] if (a, b) == best else []))
         out.append({"loss": a, "against": b, "kind": kind,
                     "mean_diff": float(diff), "t": t, "p": p, "n": n,
                     "marker": significance_marker(p) if math.isfinite(p) and diff > 0 else ""})

@@ -99,8 +99,7 @@ def test_train_sweep_refuses_a_dataset_split_otherwise_than_the_config_says(regi
                       lams=(0.5,), epochs=1, batch_size=32)
     with pytest.raises(ConfigError, match="val_size=100 but the dataset passed in has 80"):
         train_sweep(dataclasses.replace(cfg, val_size=100), dataset=ds, progress=False, log=None)
-    split = Dataset(**{**{f: getattr(ds, f) for f in ds.__dataclass_fields__},
-                       "info": {"split_seed": 1}})
+    split = dataclasses.replace(ds, info={"split_seed": 1})
     with pytest.raises(ConfigError, match="split_seed=0 but the dataset passed in was split "
                                           "with split_seed=1"):
         train_sweep(cfg, dataset=split, progress=False, log=None)

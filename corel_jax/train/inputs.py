@@ -29,8 +29,9 @@ def build_encoder(cfg: SweepConfig, dataset):
 
 
 def check_compatible(cfg: SweepConfig, dataset) -> None:
-    """Input checks that need the data (before anything is compiled): the batch size. (Labels
-    outside ``[0, K)`` cannot reach here: :class:`~corel_jax.data.Dataset` refuses them.)"""
+    """Input checks that need the data (before anything is compiled): the split the config
+    names, and the batch size. (Labels outside ``[0, K)`` cannot reach here:
+    :class:`~corel_jax.data.Dataset` refuses them.)"""
     # A dataset passed in was split by its loader: a config that names another split would
     # be recorded beside results it did not produce.
     n_val = len(dataset.y_val)
