@@ -48,6 +48,11 @@ why are our Cosine and Gaussian curves *above* the paper's while center and CCE 
 - ``cce-lr-1e-4``, ``center-lr-1e-4``, ``cce-split-1``, ``cce-split-2``: for the image CNN's
   level (``--setting mnist-cnn``), the baselines at learning rate 1e-4, and CCE with another
   random train/validation split; ``cce-kernel-5``: 5×5 convolutions instead of 3×3.
+- ``cce-shift-{1,2}``, ``center-shift-{1,2}``: training images translated at random by up to
+  1 or 2 pixels (:mod:`corel_jax.data.augment`); ``cce-width-1000``: fully connected layers
+  1000 wide; ``cce-global-norm-cnn``: torchvision's MNIST ``Normalize`` inside the CNN;
+  ``cce-val-first-5k``, ``cce-val-last-5k``: the first or last 5,000 training images (file
+  order) as validation instead of a random 5,000. The paper states none of these.
 - ``*-wd-1e-4``, ``*-wd-3e-4``, ``*-wd-1e-3``: weight decay, coupled as
   ``torch.optim.Adam(weight_decay=...)``; ``cce-adamw-1e-2``, ``cosine-adamw-1e-2``: decoupled
   (AdamW). The paper states none.
@@ -97,6 +102,7 @@ class Variant:
     objective: Callable | None = None  # () -> objective_fn
     encoder: Callable | None = None  # (cfg, dataset) -> Flax encoder
     data: Callable | None = None  # Dataset -> Dataset
+    augment: Callable | None = None  # () -> augment (key, x [B, ...]) -> x, training only
 
 
 # --------------------------------------------------------------------------- the changes
@@ -246,6 +252,47 @@ def kernel5_encoder(cfg, dataset):
                     negative_slope=cfg.negative_slope)
 
 
+def global_norm_cnn_encoder(cfg, dataset):
+    """The image CNN reading ``(x − 0.1307) / 0.3081`` (torchvision's MNIST ``Normalize``),
+    computed inside the encoder: the Dataset keeps its [0, 1] images, which the CNN needs."""
+    import flax.linen as nn
+
+    from corel_jax.models import ImageCNN
+
+    del dataset
+    cnn = ImageCNN(hidden=(cfg.width, cfg.width), negative_slope=cfg.negative_slope)
+
+    class Normalised(nn.Module):
+        @nn.compact
+        def __call__(self, x, *, train: bool = False):
+            return cnn(((x - 0.1307) / 0.3081), train=train)
+
+    return Normalised()
+
+
+def contiguous_validation(first: bool):
+    """The 60,000 training images in their file order with the first (or last) ``val_size``
+    as validation, as TensorFlow's old ``mnist.input_data`` took the first 5,000; ours are a
+    random draw (``split_seed``). Rebuilt from the loaded split: its index arrays are sorted,
+    so ``random_split`` gives each example's place in the file."""
+    from corel_jax.data.splits import random_split
+
+    def resplit(ds):
+        n_val = len(ds.y_val)
+        n = len(ds.y_train) + n_val
+        train_idx, val_idx = random_split(n, n_val, ds.info["split_seed"])
+        pool_x = np.empty((n,) + ds.x_train.shape[1:], ds.x_train.dtype)
+        pool_y = np.empty((n,), ds.y_train.dtype)
+        pool_x[train_idx], pool_x[val_idx] = ds.x_train, ds.x_val
+        pool_y[train_idx], pool_y[val_idx] = ds.y_train, ds.y_val
+        val = slice(0, n_val) if first else slice(n - n_val, n)
+        train = slice(n_val, n) if first else slice(0, n - n_val)
+        return dataclasses.replace(ds, x_train=pool_x[train], y_train=pool_y[train],
+                                   x_val=pool_x[val], y_val=pool_y[val])
+
+    return resplit
+
+
 def _map_inputs(ds, f):
     """``ds`` with ``f`` applied to its train/val/test inputs, as plain features (not an image
     in [0, 1] any more: the Dataset's image check would refuse it)."""
@@ -269,6 +316,12 @@ def global_normalised(ds):
 def raw_pixels(ds):
     """Pixels as stored (0-255), not scaled to [0, 1]."""
     return _map_inputs(ds, lambda x: 255.0 * x)
+
+
+def shift_augment(s: int):
+    from corel_jax.data.augment import shift_augment
+
+    return shift_augment(s)
 
 
 def variants() -> list[Variant]:
@@ -373,6 +426,19 @@ def variants() -> list[Variant]:
                     cfg={"split_seed": k}) for k in (1, 2)]
     out.append(Variant("cce-kernel-5", "cce", "5×5 convolutions (not 3×3)",
                        encoder=kernel5_encoder))
+    # More of the image CNN's level, each unstated in the paper: random translations of the
+    # training images, wider fully connected layers, torchvision's input normalisation, and
+    # a contiguous validation split (the first or the last 5,000 training images).
+    out += [Variant(f"{loss}-shift-{s}", loss, f"training images shifted by up to {s} px",
+                    augment=lambda s=s: shift_augment(s))
+            for loss in ("cce", "center") for s in (1, 2)]
+    out.append(Variant("cce-width-1000", "cce", "fully connected layers 1000 wide (not 500)",
+                       cfg={"width": 1000}))
+    out.append(Variant("cce-global-norm-cnn", "cce", "inputs (x − 0.1307) / 0.3081 "
+                       "(torchvision's MNIST Normalize)", encoder=global_norm_cnn_encoder))
+    out += [Variant(f"cce-val-{where}-5k", "cce", f"validation = the {where} 5,000 training "
+                    "images in file order", data=contiguous_validation(where == "first"))
+            for where in ("first", "last")]
     return out
 
 
@@ -408,8 +474,8 @@ def run_variant(v: Variant, data_dir: str, epochs: int, dataset_cache: dict,
         ds = v.data(ds)
     t0 = time.perf_counter()
     res = train_sweep(cfg, dataset=ds, encoder=v.encoder(cfg, ds) if v.encoder else None,
-                      objective_fn=v.objective() if v.objective else None, progress=False,
-                      log=None)
+                      objective_fn=v.objective() if v.objective else None,
+                      augment=v.augment() if v.augment else None, progress=False, log=None)
     rows = []
     for i, r in enumerate(res.records):
         va = res.val_acc[i]

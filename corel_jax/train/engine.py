@@ -180,7 +180,7 @@ def _batched(fn, x, batch: int):
 
 def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
                  objective_fn: Callable | None = None,
-                 loss: LossSpec | None = None) -> Program:
+                 loss: LossSpec | None = None, augment: Callable | None = None) -> Program:
     """Builds the per-run functions of a sweep.
 
     Args:
@@ -193,6 +193,9 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         ``(h [B, D], head, labels [B], *, lam, aux) -> [B]`` replacing the loss's objective
         (its head parameters, auxiliary state and prediction rule stay the loss's).
       loss: the loss spec (default: the one registered as ``cfg.loss``).
+      augment: optional ``(key, x [B, ...]) -> x [B, ...]`` applied to every training
+        minibatch (e.g. :func:`corel_jax.data.augment.shift_augment`), with a key of the run's
+        own; evaluation never sees it.
     """
     spec = get_loss(cfg.loss if loss is None else loss)
     net = CorelNet(encoder=encoder, num_classes=num_classes, loss=spec,
@@ -246,8 +249,12 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
 
     def step(carry, inputs, data, hp):
         idx, valid, dropout_key = inputs
-        *carry, loss = train_step(*carry, data.x_train[idx], data.y_train[idx], valid, hp,
-                                  dropout_key)
+        x = data.x_train[idx]
+        if augment is not None:
+            # split only here, so runs without augmentation keep their dropout keys
+            augment_key, dropout_key = jax.random.split(dropout_key)
+            x = augment(augment_key, x)
+        *carry, loss = train_step(*carry, x, data.y_train[idx], valid, hp, dropout_key)
         return tuple(carry), loss
 
     def evaluate(params, x, y):

@@ -57,7 +57,7 @@ __all__ = [
 
 def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
                 out_dir: str | Path | None = None, progress: bool = True, log=print,
-                objective_fn=None, resume: bool = False) -> SweepResult:
+                objective_fn=None, augment=None, resume: bool = False) -> SweepResult:
     """Trains every run of ``cfg`` and returns (and optionally writes) the results.
 
     Args:
@@ -70,6 +70,9 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
       progress: show a progress bar per epoch (mean and best validation accuracy over runs).
       log: where one-line messages go (``print`` by default; ``None`` for silence).
       objective_fn: optional custom training loss (see :func:`engine.make_program`).
+      augment: optional training-minibatch augmentation ``(key, x) -> x`` (see
+        :mod:`corel_jax.data.augment`); not part of ``cfg``, so a resumed sweep must be
+        given the same one.
       resume: continue the sweep checkpointed in ``out_dir`` (see
         :mod:`corel_jax.train.checkpoint`): finished chunks are read back, the chunk in
         progress restarts from its last checkpoint. The results equal an uninterrupted
@@ -86,7 +89,7 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
     if encoder is None:
         encoder = build_encoder(cfg, dataset)
     program = make_program(cfg, encoder, dataset.num_classes, dataset.x_train[:1],
-                           objective_fn=objective_fn)
+                           objective_fn=objective_fn, augment=augment)
 
     runs = cfg.runs
     placement = Placement.create()
