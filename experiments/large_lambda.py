@@ -289,6 +289,8 @@ def contiguous_validation(first: bool):
         pool_y[train_idx], pool_y[val_idx] = ds.y_train, ds.y_val
         val = slice(0, n_val) if first else slice(n - n_val, n)
         train = slice(n_val, n) if first else slice(0, n - n_val)
+        # info keeps the config's split_seed, which train_sweep checks against the config:
+        # the split that was really used is the variant's name, in its results file
         return dataclasses.replace(ds, x_train=pool_x[train], y_train=pool_y[train],
                                    x_val=pool_x[val], y_val=pool_y[val])
 

@@ -115,3 +115,32 @@ def test_large_lambda_variants_are_well_formed():
         assert set(v.cfg) <= fields, (v.name, set(v.cfg) - fields)
         assert v.name.startswith(v.loss + "-"), v.name
 
+
+
+def test_large_lambda_contiguous_validation_takes_the_pool_in_file_order():
+    """``*-val-first-5k`` / ``*-val-last-5k`` rebuild the training pool in its file order from
+    a random split (the split's index arrays are sorted) and validate on its first or last
+    ``val_size`` examples: the level-gap finding rests on this being exactly those images."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import large_lambda
+
+    from corel_jax.data import Dataset
+    from corel_jax.data.splits import random_split
+
+    n, n_val, seed = 40, 6, 3
+    pool_x = np.arange(n, dtype=np.float32)[:, None] * np.ones((1, 2), np.float32)
+    pool_y = (np.arange(n) % 4).astype(np.int32)
+    tr, va = random_split(n, n_val, seed)
+    ds = Dataset("pool", pool_x[tr], pool_y[tr], pool_x[va], pool_y[va], pool_x[:2],
+                 pool_y[:2], 4, ("a", "b", "c", "d"), "features", info={"split_seed": seed})
+    first = large_lambda.contiguous_validation(True)(ds)
+    last = large_lambda.contiguous_validation(False)(ds)
+    np.testing.assert_array_equal(first.x_val[:, 0], np.arange(n_val))
+    np.testing.assert_array_equal(first.x_train[:, 0], np.arange(n_val, n))
+    np.testing.assert_array_equal(last.x_val[:, 0], np.arange(n - n_val, n))
+    np.testing.assert_array_equal(last.y_train, pool_y[:n - n_val])
+    # the test set and the record of the split stay as they were
+    assert first.info == ds.info
+    np.testing.assert_array_equal(first.x_test, ds.x_test)
