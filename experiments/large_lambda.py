@@ -50,7 +50,7 @@ why are our Cosine and Gaussian curves *above* the paper's while center and CCE 
   3e-4 too), and CCE with another random train/validation split; ``cce-kernel-5``: 5×5
   convolutions instead of 3×3.
 - ``cce-shift-{1,2}``, ``center-shift-{1,2}``: training images translated at random by up to
-  1 or 2 pixels (:mod:`corel_jax.data.augment`); ``cce-width-1000``: fully connected layers
+  1 or 2 pixels (``augment_shift``); ``cce-width-1000``: fully connected layers
   1000 wide; ``cce-global-norm-cnn``: torchvision's MNIST ``Normalize`` inside the CNN;
   ``{cce,center}-val-{first,last}-5k``: the first or last 5,000 training images (file order)
   as validation instead of a random 5,000. The paper states none of these.
@@ -103,7 +103,6 @@ class Variant:
     objective: Callable | None = None  # () -> objective_fn
     encoder: Callable | None = None  # (cfg, dataset) -> Flax encoder
     data: Callable | None = None  # Dataset -> Dataset
-    augment: Callable | None = None  # () -> augment (key, x [B, ...]) -> x, training only
 
 
 # --------------------------------------------------------------------------- the changes
@@ -322,12 +321,6 @@ def raw_pixels(ds):
     return _map_inputs(ds, lambda x: 255.0 * x)
 
 
-def shift_augment(s: int):
-    from corel_jax.data.augment import shift_augment
-
-    return shift_augment(s)
-
-
 def variants() -> list[Variant]:
     out = []
     for loss in ("cosine", "gaussian"):
@@ -435,7 +428,7 @@ def variants() -> list[Variant]:
     # training images, wider fully connected layers, torchvision's input normalisation, and
     # a contiguous validation split (the first or the last 5,000 training images).
     out += [Variant(f"{loss}-shift-{s}", loss, f"training images shifted by up to {s} px",
-                    augment=lambda s=s: shift_augment(s))
+                    cfg={"augment_shift": s})
             for loss in ("cce", "center") for s in (1, 2)]
     out.append(Variant("cce-width-1000", "cce", "fully connected layers 1000 wide (not 500)",
                        cfg={"width": 1000}))
@@ -479,8 +472,8 @@ def run_variant(v: Variant, data_dir: str, epochs: int, dataset_cache: dict,
         ds = v.data(ds)
     t0 = time.perf_counter()
     res = train_sweep(cfg, dataset=ds, encoder=v.encoder(cfg, ds) if v.encoder else None,
-                      objective_fn=v.objective() if v.objective else None,
-                      augment=v.augment() if v.augment else None, progress=False, log=None)
+                      objective_fn=v.objective() if v.objective else None, progress=False,
+                      log=None)
     rows = []
     for i, r in enumerate(res.records):
         va = res.val_acc[i]

@@ -123,7 +123,8 @@ def _canonical(d):
                 d[k] = d[k][0]
         # fields added later, at their defaults, do not make an older record stale
         for k, default in (("learn_gamma", True), ("patience", None), ("min_epochs", 0),
-                           ("weight_decay", 0.0), ("decoupled_weight_decay", False)):
+                           ("weight_decay", 0.0), ("decoupled_weight_decay", False),
+                           ("augment_shift", 0)):
             if d.get(k, default) == default:
                 d.pop(k, None)
     return d

@@ -9,6 +9,7 @@ import pytest
 
 from corel_jax.data import Dataset, register_dataset
 from corel_jax.data.augment import random_shift, shift_augment
+from corel_jax.errors import ConfigError
 from corel_jax.models import register_encoder
 from corel_jax.train import SweepConfig, train_sweep
 
@@ -110,3 +111,48 @@ def test_engine_applies_augment_to_training_minibatches_only():
     blind = _sweep(lambda key, x: jnp.zeros_like(x))
     assert np.mean([r["test_acc"] for r in base.records]) > 0.8
     assert np.mean([r["test_acc"] for r in blind.records]) < 0.6
+
+
+# --------------------------------------------------------------------------- augment_shift
+
+
+def _digits_cfg(**kw):
+    return SweepConfig(dataset="digits", model="mlp", loss="cce", seeds=(0,), lams=(0.5,),
+                       epochs=2, batch_size=64, width=32, checkpoint_every=0, **kw)
+
+
+def test_augment_shift_is_the_built_in_shift_recorded_in_the_config():
+    plain = train_sweep(_digits_cfg(), progress=False, log=None)
+    built_in = train_sweep(_digits_cfg(augment_shift=1), progress=False, log=None)
+    passed = train_sweep(_digits_cfg(), augment=shift_augment(1), progress=False, log=None)
+    np.testing.assert_array_equal(built_in.val_acc, passed.val_acc)
+    assert not np.array_equal(built_in.val_acc, plain.val_acc)
+    assert _digits_cfg(augment_shift=1).to_dict()["augment_shift"] == 1
+    assert SweepConfig.from_dict(_digits_cfg(augment_shift=2).to_dict()).augment_shift == 2
+    with pytest.raises(ConfigError, match="augment= both given"):
+        train_sweep(_digits_cfg(augment_shift=1), augment=shift_augment(1), progress=False,
+                    log=None)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.0, True])
+def test_augment_shift_must_be_a_non_negative_int(bad):
+    with pytest.raises(ConfigError, match="augment_shift must be an integer"):
+        _digits_cfg(augment_shift=bad)
+
+
+def test_augment_shift_refuses_non_image_datasets():
+    register_dataset(_blobs(), replace=True)
+    register_encoder("aug_tiny", _Tiny(), replace=True)
+    with pytest.raises(ConfigError, match="translates images, but dataset aug_blobs"):
+        SweepConfig(dataset="aug_blobs", model="aug_tiny", loss="cce", augment_shift=1)
+
+
+def test_cli_augment_shift():
+    import argparse
+
+    from corel_jax.train.cli import add_arguments, config_from_args
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    assert config_from_args(p.parse_args(["--augment-shift", "2"])).augment_shift == 2
+    assert config_from_args(p.parse_args([])).augment_shift == 0

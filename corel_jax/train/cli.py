@@ -61,6 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width", type=int, default=DEFAULTS.width, help="hidden layer width")
     p.add_argument("--dropout", type=float, default=None,
                    help="encoder dropout (default: 0 for image models, 0.5 for text models)")
+    p.add_argument("--augment-shift", type=int, default=0,
+                   help="translate training images at random by up to this many pixels "
+                        "(default 0: no augmentation; the paper states none)")
     p.add_argument("--data-dir", default=None,
                    help="directory of the dataset files (e.g. the four MNIST IDX .gz files)")
     p.add_argument("--source", default="auto", choices=("auto", "files", "tfds"))
@@ -170,7 +173,8 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
         gamma=parse_values(args.gamma, "gamma"), learn_gamma=not args.fixed_gamma,
         center_alpha=parse_values(args.center_alpha, "center-alpha"),
         patience=args.patience, min_epochs=args.min_epochs, width=args.width,
-        dropout=args.dropout, data_dir=args.data_dir, data_source=args.source,
+        dropout=args.dropout, augment_shift=args.augment_shift, data_dir=args.data_dir,
+        data_source=args.source,
         val_size=args.val_size, split_seed=args.split_seed,
         save_representations=not args.no_representations,
         max_runs_per_program=args.max_runs_per_program, pad_run_groups=args.pad_run_groups,

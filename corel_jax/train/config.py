@@ -71,6 +71,9 @@ class SweepConfig:
         slope).
       dropout: dropout rate in the encoder (None: the model's default -- 0 for the image
         models as in the paper, 0.5 for the text models).
+      augment_shift: translate each training image at random by up to this many pixels
+        (:func:`corel_jax.data.augment.random_shift`; image datasets only). 0: no augmentation
+        (our default; the paper states none).
       data_dir: directory of the dataset's files (None: TFDS or the bundled dataset).
       data_source: ``auto``, ``files`` or ``tfds``.
       val_size: validation split size (None: the dataset's default, 5,000 for MNIST).
@@ -110,6 +113,7 @@ class SweepConfig:
     width: int = 500
     negative_slope: float = 0.2
     dropout: float | None = None
+    augment_shift: int = 0
     data_dir: str | None = None
     data_source: str = "auto"
     val_size: int | None = None
@@ -238,6 +242,13 @@ class SweepConfig:
             raise ConfigError(f"min_epochs must be an integer >= 0; got {self.min_epochs!r}")
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1); got {self.dropout}")
+        if not isinstance(self.augment_shift, int) or isinstance(self.augment_shift, bool) \
+                or self.augment_shift < 0:
+            raise ConfigError(f"augment_shift must be an integer >= 0 (pixels); got "
+                              f"{self.augment_shift!r}")
+        if self.augment_shift and kind != "image":
+            raise ConfigError(f"augment_shift translates images, but dataset {self.dataset} "
+                              f"is {kind}; leave augment_shift at 0")
         if self.negative_slope < 0:
             raise ConfigError(f"negative_slope must be >= 0; got {self.negative_slope}")
         if self.val_size is not None:

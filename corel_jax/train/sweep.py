@@ -19,6 +19,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from corel_jax.data.augment import shift_augment
+from corel_jax.errors import ConfigError
 from corel_jax.train import memory
 from corel_jax.train.chunk import ChunkResult, ChunkSetup, train_chunk
 from corel_jax.train.config import SweepConfig
@@ -71,8 +73,9 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
       log: where one-line messages go (``print`` by default; ``None`` for silence).
       objective_fn: optional custom training loss (see :func:`engine.make_program`).
       augment: optional training-minibatch augmentation ``(key, x) -> x`` (see
-        :mod:`corel_jax.data.augment`); not part of ``cfg``, so a resumed sweep must be
-        given the same one.
+        :mod:`corel_jax.data.augment`) of your own; not part of ``cfg``, so a resumed sweep
+        must be given the same one. ``cfg.augment_shift`` is the built-in one, recorded in
+        the config (give one or the other).
       resume: continue the sweep checkpointed in ``out_dir`` (see
         :mod:`corel_jax.train.checkpoint`): finished chunks are read back, the chunk in
         progress restarts from its last checkpoint. The results equal an uninterrupted
@@ -86,6 +89,11 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
     if dataset is None:
         dataset = load_data(cfg)
     check_compatible(cfg, dataset)
+    if cfg.augment_shift:
+        if augment is not None:
+            raise ConfigError(f"augment_shift={cfg.augment_shift} and augment= both given; "
+                              f"use one (augment_shift=0 to train with your own augment)")
+        augment = shift_augment(cfg.augment_shift)
     if encoder is None:
         encoder = build_encoder(cfg, dataset)
     program = make_program(cfg, encoder, dataset.num_classes, dataset.x_train[:1],
