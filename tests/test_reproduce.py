@@ -169,3 +169,26 @@ def test_checkpoints_of_another_configuration_are_discarded(tmp_path):
                               progress=False)
     assert any("discarding checkpoints" in line for line in logs)
     assert not rec["skipped"] and (run_dir / "runs.json").is_file()
+
+
+def test_curve_differences_leave_out_lambdas_at_chance(tmp_path):
+    """The report's ours − paper range and median describe the curve: a λ where our runs
+    ended at chance (within 2 points of 100/K) is counted apart, not folded into the median."""
+    import report_repro
+
+    cfg = get_config("mnist-mlp", "paper")
+    paper = {lam: v for lam, (v, _) in report_repro.paper_curve("mnist-mlp", "gaussian").items()}
+
+    def point(lam, acc):
+        return {"lam": lam, "mean": acc, "std": 0.0, "n": 1, "diverged": 0,
+                "diverged_epoch": None, "test_mean": acc, "best_epochs": [3]}
+
+    curve = [point(0.05, 0.1014), point(0.5, paper[0.5] / 100 + 0.001),
+             point(0.8, paper[0.8] / 100 - 0.003)]
+    md = "\n".join(report_repro.section_curves(cfg, {"gaussian": curve}, {"gaussian": 0.5},
+                                               tmp_path, num_classes=10))
+    assert "from -0.30 to +0.10 points (median -0.10) over 2 λ (1 λ where ours is at chance " \
+           "left out)" in md
+    md = "\n".join(report_repro.section_curves(cfg, {"gaussian": curve}, {"gaussian": 0.5},
+                                               tmp_path))  # K unknown: every λ counts
+    assert "over 3 λ" in md
