@@ -52,8 +52,9 @@ why are our Cosine and Gaussian curves *above* the paper's while center and CCE 
 - ``cce-shift-{1,2}``, ``center-shift-{1,2}``: training images translated at random by up to
   1 or 2 pixels (``augment_shift``); ``cce-width-1000``: fully connected layers
   1000 wide; ``cce-global-norm-cnn``: torchvision's MNIST ``Normalize`` inside the CNN;
-  ``{cce,center}-val-{first,last}-5k``: the first or last 5,000 training images (file order)
-  as validation instead of a random 5,000. The paper states none of these.
+  ``{cce,center}-val-{first,last}-5k``, ``{cosine,gaussian}-val-last-5k``: the first or last
+  5,000 training images (file order) as validation instead of a random 5,000. The paper
+  states none of these.
 - ``*-wd-1e-4``, ``*-wd-3e-4``, ``*-wd-1e-3``: weight decay, coupled as
   ``torch.optim.Adam(weight_decay=...)``; ``cce-adamw-1e-2``, ``cosine-adamw-1e-2``: decoupled
   (AdamW). The paper states none.
@@ -437,6 +438,9 @@ def variants() -> list[Variant]:
     out += [Variant(f"{loss}-val-{where}-5k", loss, f"validation = the {where} 5,000 "
                     "training images in file order", data=contiguous_validation(where == "first"))
             for loss in ("cce", "center") for where in ("first", "last")]
+    out += [Variant(f"{loss}-val-last-5k", loss, "validation = the last 5,000 training images "
+                    "in file order", data=contiguous_validation(False))
+            for loss in ("cosine", "gaussian")]
     return out
 
 
