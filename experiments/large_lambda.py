@@ -437,10 +437,8 @@ def variants() -> list[Variant]:
                        "(torchvision's MNIST Normalize)", encoder=global_norm_cnn_encoder))
     out += [Variant(f"{loss}-val-{where}-5k", loss, f"validation = the {where} 5,000 "
                     "training images in file order", data=contiguous_validation(where == "first"))
-            for loss in ("cce", "center") for where in ("first", "last")]
-    out += [Variant(f"{loss}-val-last-5k", loss, "validation = the last 5,000 training images "
-                    "in file order", data=contiguous_validation(False))
-            for loss in ("cosine", "gaussian")]
+            for loss in LOSSES
+            for where in (("first", "last") if loss in ("cce", "center") else ("last",))]
     return out
 
 

@@ -1,13 +1,15 @@
 """Training-minibatch augmentation: random_shift's translations, and the engine's augment=
 hook (applied to training minibatches only; no hook leaves a sweep's numbers unchanged)."""
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from corel_jax.data import Dataset, register_dataset
+# the user's small encoder and in-memory dataset of the bring-your-own test
+from test_bring_your_own import Tiny, blobs
+
+from corel_jax.data import register_dataset
 from corel_jax.data.augment import random_shift, shift_augment
 from corel_jax.errors import ConfigError
 from corel_jax.models import register_encoder
@@ -65,32 +67,13 @@ def test_random_shift_refuses_non_images():
         random_shift(jax.random.key(0), jnp.zeros((4, 16)), max_shift=1)
 
 
-class _Tiny(nn.Module):
-    @nn.compact
-    def __call__(self, x, *, train=False):
-        return nn.tanh(nn.Dense(16)(x.reshape(x.shape[0], -1)))
-
-
-def _blobs():
-    rng = np.random.default_rng(0)
-    centers = 3.0 * rng.normal(size=(3, 5))
-
-    def split(n):
-        y = rng.integers(0, 3, n).astype(np.int32)
-        return (centers[y] + rng.normal(size=(n, 5))).astype(np.float32), y
-
-    (xtr, ytr), (xva, yva), (xte, yte) = split(240), split(80), split(80)
-    return Dataset("aug_blobs", xtr, ytr, xva, yva, xte, yte, 3, ("a", "b", "c"), "features")
-
-
 def _sweep(augment):
-    data = _blobs()
+    data = blobs("aug_blobs")
     register_dataset(data, replace=True)
-    register_encoder("aug_tiny", _Tiny(), replace=True)
+    register_encoder("aug_tiny", Tiny(), replace=True)
     cfg = SweepConfig(dataset="aug_blobs", model="aug_tiny", loss="cce", seeds=(0, 1), lams=(0.5,),
                       epochs=4, batch_size=32, lr=0.02, checkpoint_every=0)
-    return train_sweep(cfg, dataset=data, augment=augment,
-                       progress=False, log=None)
+    return train_sweep(cfg, dataset=data, augment=augment, progress=False, log=None)
 
 
 def test_engine_applies_augment_to_training_minibatches_only():
@@ -141,8 +124,8 @@ def test_augment_shift_must_be_a_non_negative_int(bad):
 
 
 def test_augment_shift_refuses_non_image_datasets():
-    register_dataset(_blobs(), replace=True)
-    register_encoder("aug_tiny", _Tiny(), replace=True)
+    register_dataset(blobs("aug_blobs"), replace=True)
+    register_encoder("aug_tiny", Tiny(), replace=True)
     with pytest.raises(ConfigError, match="translates images, but dataset aug_blobs"):
         SweepConfig(dataset="aug_blobs", model="aug_tiny", loss="cce", augment_shift=1)
 

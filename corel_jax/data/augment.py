@@ -22,6 +22,11 @@ import jax.numpy as jnp
 __all__ = ["random_shift", "shift_augment"]
 
 
+def _check_max_shift(caller: str, max_shift) -> None:
+    if not isinstance(max_shift, int) or max_shift < 0:
+        raise ValueError(f"{caller}: max_shift must be an int >= 0, got {max_shift!r}")
+
+
 def random_shift(key: jax.Array, x: jax.Array, *, max_shift: int) -> jax.Array:
     """Translates each image by ``(dy, dx)`` drawn uniformly from ``[-max_shift, max_shift]²``.
 
@@ -37,8 +42,7 @@ def random_shift(key: jax.Array, x: jax.Array, *, max_shift: int) -> jax.Array:
     Returns:
       ``[B, H, W(, C)]``, the dtype of ``x``.
     """
-    if not isinstance(max_shift, int) or max_shift < 0:
-        raise ValueError(f"random_shift: max_shift must be an int >= 0, got {max_shift!r}")
+    _check_max_shift("random_shift", max_shift)
     if x.ndim not in (3, 4):
         raise ValueError(f"random_shift needs images [B, H, W] or [B, H, W, C]; got shape "
                          f"{x.shape}")
@@ -59,6 +63,5 @@ def random_shift(key: jax.Array, x: jax.Array, *, max_shift: int) -> jax.Array:
 def shift_augment(max_shift: int):
     """``random_shift`` with ``max_shift`` bound: the ``augment=`` argument of
     :func:`corel_jax.train.train_sweep`."""
-    if not isinstance(max_shift, int) or max_shift < 0:
-        raise ValueError(f"shift_augment: max_shift must be an int >= 0, got {max_shift!r}")
+    _check_max_shift("shift_augment", max_shift)
     return functools.partial(random_shift, max_shift=max_shift)
