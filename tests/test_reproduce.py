@@ -192,3 +192,33 @@ def test_curve_differences_leave_out_lambdas_at_chance(tmp_path):
     md = "\n".join(report_repro.section_curves(cfg, {"gaussian": curve}, {"gaussian": 0.5},
                                                tmp_path))  # K unknown: every λ counts
     assert "over 3 λ" in md
+
+
+def test_curves_without_a_paper_curve_are_measured_against_its_tuned_value(tmp_path,
+                                                                           monkeypatch):
+    """Where the paper gives no λ curve (Fashion-MNIST CNN), the report says so and the figure
+    draws the paper's best validation accuracy at its tuned λ as a line of that loss."""
+    import report_repro
+
+    drawn = {}
+    real_plot = report_repro.plot_curves_vs_paper
+
+    def spy(curves, setting, path, title, paper_best=None):
+        drawn.update(paper_best or {})
+        return real_plot(curves, setting, path, title, paper_best=paper_best)
+
+    monkeypatch.setattr(report_repro, "plot_curves_vs_paper", spy)
+    point = {"lam": 0.5, "mean": 0.92, "std": 0.0, "n": 1, "diverged": 0,
+             "diverged_epoch": None, "test_mean": 0.91, "best_epochs": [9]}
+    cfg = get_config("fashion-mnist-cnn", "curve")
+    md = "\n".join(report_repro.section_curves(cfg, {"center": [point]}, {"center": 0.5},
+                                               tmp_path, num_classes=10))
+    assert "gives no curve for center, cosine, gaussian" in md
+    assert "center 92.27 %" in md
+    assert drawn == {"center": 92.27, "cosine": 92.24, "gaussian": 92.65}
+    assert (tmp_path / "fig2_lambda_vs_paper.png").stat().st_size > 0
+
+    drawn.clear()  # a setting with digitised curves plots those, not the tuned values
+    md = "\n".join(report_repro.section_curves(get_config("mnist-cnn", "curve"),
+                                               {"center": [point]}, {"center": 0.5}, tmp_path))
+    assert "gives no curve" not in md and drawn == {}
