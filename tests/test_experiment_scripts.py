@@ -115,6 +115,7 @@ def test_large_lambda_variants_are_well_formed():
         assert set(v.cfg) <= fields, (v.name, set(v.cfg) - fields)
         assert v.name.startswith(v.loss + "-"), v.name
 
+
 def test_large_lambda_contiguous_validation_takes_the_pool_in_file_order():
     """``*-val-first-5k`` / ``*-val-last-5k`` rebuild the training pool in its file order from
     a random split (the split's index arrays are sorted) and validate on its first or last
