@@ -557,15 +557,18 @@ def main(argv=None) -> None:
     done = [json.loads((args.out / f"{v.name}{suffix}.json").read_text()) for v in variants()
             if (args.out / f"{v.name}{suffix}.json").is_file()]
     extra = "" if not suffix else f" --seeds {args.seeds} --lams {args.lams}"
+    # The table shows every variant done in this folder; name them, so that the command
+    # re-creates this table rather than also running the variants left out on purpose.
+    only_arg = "" if args.only is None else f" --only {','.join(d['variant'] for d in done)}"
     title = "MNIST FFNN" if args.setting == "mnist-mlp" else args.setting
     setting_arg = "" if args.setting == "mnist-mlp" else f" --setting {args.setting}"
     md = (f"# One change at a time on {title}\n\n"
           f"Best validation accuracy (%), seeds {', '.join(map(str, seeds))}, "
           f"{args.epochs} epochs, `paper` profile otherwise. Command: "
           f"`PYTHONPATH=. python experiments/large_lambda.py --data-dir ../shared/data "
-          f"--epochs {args.epochs}{setting_arg}{extra}{out_arg}`. A cell: best validation "
-          f"accuracy @ its epoch → the last epoch's (one seed), or mean ± std over the seeds "
-          f"(their best epochs)."
+          f"--epochs {args.epochs}{setting_arg}{only_arg}{extra}{out_arg}`. A cell: best "
+          f"validation accuracy @ its epoch → the last epoch's (one seed), or mean ± std over "
+          f"the seeds (their best epochs)."
           f"\n\n" + table(done, lams) + "\n")
     (args.out / f"large_lambda{suffix}.md").write_text(md)
     print(md)
