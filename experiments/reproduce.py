@@ -436,7 +436,7 @@ def main(argv=None) -> int:
 
 
 def hardware() -> dict[str, Any]:
-    """CPU model and core count (lscpu), memory, JAX version and backend."""
+    """CPU model, core count and SIMD flags (lscpu), memory, JAX version and backend."""
     info: dict[str, Any] = {"platform": platform.platform(), "python": sys.version.split()[0]}
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
@@ -445,6 +445,9 @@ def hardware() -> dict[str, Any]:
         info["cpu_model"] = fields.get("Model name", "")
         info["cpus"] = fields.get("CPU(s)", "")
         info["threads_per_core"] = fields.get("Thread(s) per core", "")
+        # Timings, and a run's numbers, differ between AVX2 and AVX-512 machines.
+        info["simd"] = " ".join(f for f in fields.get("Flags", "").split()
+                                if f.startswith(("avx2", "avx512", "amx", "fma")))
     except (OSError, subprocess.SubprocessError, ValueError):
         pass
     info["os_cpu_count"] = os.cpu_count()
