@@ -29,13 +29,12 @@ import argparse
 import contextlib
 import importlib
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import machine
 import numpy as np
 import optax
 
@@ -169,15 +168,13 @@ def main():
             print(f"R={runs:3d} conv{i} {shape}->{cout}: "
                   + ", ".join(f"{k} {ms[k]:.2f} ms" for k in impls), flush=True)
 
-    cpu = (subprocess.run(["sh", "-c", "lscpu | grep 'Model name' | cut -d: -f2"],
-                          capture_output=True, text=True).stdout.strip() or platform.processor())
     dev = jax.devices()[0]
     lines = [
         "# Convolution benchmark: the paper's image CNN, per implementation",
         "",
         f"- command: `python experiments/bench_conv.py --runs {args.runs} --steps {args.steps} "
         f"--repeats {args.repeats}`",
-        f"- device: {dev.platform} ({dev.device_kind}), {os.cpu_count()} cores; CPU: {cpu}",
+        f"- device: {dev.platform} ({dev.device_kind}); CPU: {machine.describe()}",
         f"- JAX {jax.__version__}; batch {BATCH}, 28×28×1 inputs, convs 15/30/60 3×3 SAME, "
         "LeakyReLU, 2×2 max-pool, dense 500-500, Gaussian-COREL, Adam",
         f"- load average (1 min) at start {load_start[0]:.2f}, at end {os.getloadavg()[0]:.2f} "

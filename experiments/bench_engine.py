@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import machine
 import numpy as np
 
 from corel_jax.data.dataset import Dataset
@@ -146,15 +145,13 @@ def main():
               f"({t_loop:6.2f} s/epoch)", flush=True)
 
     peak = matmul_peak_gflops()
-    cpu = (subprocess.run(["sh", "-c", "lscpu | grep 'Model name' | cut -d: -f2"],
-                          capture_output=True, text=True).stdout.strip() or platform.processor())
     dev = jax.devices()[0]
     lines = [
         f"# Engine benchmark: {args.model.upper()}, {args.loss} loss, batch {cfg.batch_size}",
         "",
         f"- command: `python experiments/bench_engine.py --model {args.model} --runs {args.runs} "
         f"--epochs {args.epochs} --loop-steps {args.loop_steps} --train-size {args.train_size}`",
-        f"- device: {dev.platform} ({dev.device_kind}), {os.cpu_count()} cores; CPU: {cpu}",
+        f"- device: {dev.platform} ({dev.device_kind}); CPU: {machine.describe()}",
         f"- JAX {jax.__version__}; data: {ds.name} ({len(ds.y_train)} train, "
         f"{len(ds.y_val)} val)",
         f"- fp32 matmul peak (2048² jnp.dot): {peak:.0f} GFLOP/s",

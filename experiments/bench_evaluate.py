@@ -30,6 +30,7 @@ import time
 import warnings
 from pathlib import Path
 
+import machine
 import numpy as np
 
 from corel_jax.evaluate import cluster, cluster_scores, score_assignment
@@ -50,23 +51,12 @@ def make_representations(sep: float, seed: int) -> tuple[np.ndarray, np.ndarray]
     return np.maximum(h, 0.0).astype(np.float32), y
 
 
-def machine() -> list[str]:
+def environment() -> list[str]:
     import matplotlib
     import scipy
     import sklearn
     from threadpoolctl import threadpool_info
 
-    cpu, flags = "unknown", []
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name") and cpu == "unknown":
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = line.split(":", 1)[1].split()
-    except OSError:
-        pass
-    simd = [f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni")
-            if f in flags]
     pools = ", ".join(
         f"{p['internal_api']} ({p.get('prefix', '')}, {p['num_threads']} threads)"
         for p in threadpool_info()
@@ -76,8 +66,7 @@ def machine() -> list[str]:
     except AttributeError:
         usable = os.cpu_count()
     return [
-        f"- CPU: {cpu}; {os.cpu_count()} logical cores, {usable} usable by this process; "
-        f"SIMD flags: {', '.join(simd) or 'none of avx2 / avx512'}",
+        f"- CPU: {machine.describe()}; {usable} cores usable by this process",
         f"- OS: {platform.platform()}",
         f"- Python {platform.python_version()}, numpy {np.__version__}, scipy "
         f"{scipy.__version__}, scikit-learn {sklearn.__version__}, matplotlib "
@@ -190,7 +179,7 @@ def main() -> int:
     md = ["# Evaluator clustering benchmark", "",
           f"`python experiments/bench_evaluate.py{' --quick' if args.quick else ''}`, run "
           f"{time.strftime('%Y-%m-%d %H:%M %Z')}, {time.perf_counter() - t_all:.0f} s in all.",
-          "", "## Machine", ""] + machine() + [
+          "", "## Machine", ""] + environment() + [
           f"- Load average (1, 5, 15 min) at start {load_start[0]:.2f}, {load_start[1]:.2f}, "
           f"{load_start[2]:.2f}; at end {load_end[0]:.2f}, {load_end[1]:.2f}, "
           f"{load_end[2]:.2f}.",

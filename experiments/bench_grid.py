@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 
 import jax
+import machine
 import numpy as np
 
 from corel_jax.data import load_dataset
@@ -56,18 +55,13 @@ def main() -> int:
     ep = args.epochs - 1
     per_epoch_one = one.timings["train_s"] / ep
     per_epoch_two = sum(r.timings["train_s"] for r, _ in parts) / ep
-    cpu = subprocess.run(["sh", "-c", "lscpu | grep 'Model name' | cut -d: -f2"],
-                         capture_output=True, text=True).stdout.strip() or platform.processor()
-    flags = subprocess.run(["sh", "-c", "grep -o -w -E 'avx2|avx512f|avx512_bf16' "
-                            "/proc/cpuinfo | sort -u | tr '\\n' ' '"],
-                           capture_output=True, text=True).stdout.strip()
     n_runs = len(seeds) * len(LRS)
     lines = [
         "# A learning-rate grid in one program vs one program per learning rate", "",
         f"- command: `python experiments/bench_grid.py --epochs {args.epochs} --seeds "
         f"{args.seeds}` (FFNN 500-500, Gaussian-COREL λ 0.5, batch 128, Fashion-MNIST "
         f"{len(ds.y_train)} train)",
-        f"- CPU: {cpu}, {os.cpu_count()} cores, flags: {flags}; JAX {jax.__version__} "
+        f"- CPU: {machine.describe()}; JAX {jax.__version__} "
         f"({jax.default_backend()})",
         f"- load average (1 min) at start {load0:.2f}, at end {os.getloadavg()[0]:.2f}",
         "", "| | programs | runs each | first call s (compile + epoch 1) | s per later epoch "

@@ -43,13 +43,13 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import machine
 import numpy as np
 
 from corel_jax.data.dataset import Dataset
@@ -276,15 +276,11 @@ class TorchSide:
 
 
 def environment() -> dict:
-    def sh(cmd):
-        return subprocess.run(["sh", "-c", cmd], capture_output=True, text=True).stdout.strip()
-
-    flags = sh("grep -m1 '^flags' /proc/cpuinfo").split()
-    simd = [f for f in flags if f.startswith(("avx", "amx", "fma"))]
+    cpu = machine.cpu()
     env = {
-        "cpu": sh("lscpu | grep 'Model name' | cut -d: -f2") or platform.processor(),
-        "cores": os.cpu_count(),
-        "simd": " ".join(simd),
+        "cpu": cpu["cpu_model"],
+        "cores": cpu["cpus"],
+        "simd": cpu["simd"],
         "jax": jax.__version__,
         "jaxlib": getattr(__import__("jaxlib"), "__version__", "?"),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),

@@ -313,8 +313,6 @@ def gaussian_answer(clean, original) -> list[str]:
 
 
 def section_how_run(cfg: ReproConfig, stages: dict[str, Stage], command: str) -> list[str]:
-    rec = next((s.record for s in stages.values() if s.record.get("hardware")), {})
-    hw = rec.get("hardware", {})
     sizes = next((s.config.get("dataset_sizes") for s in stages.values()
                   if s.config.get("dataset_sizes")), {}) or {}
     md = ["## How it was run", "", "```bash", command, "```", ""]
@@ -337,10 +335,36 @@ def section_how_run(cfg: ReproConfig, stages: dict[str, Stage], command: str) ->
            "them): learning rate, width, LeakyReLU slope, γ, the center loss's α, the "
            "validation size.",
            f"- Reduced relative to the paper: {cfg.reduced or 'nothing (the paper protocol)'}.",
-           f"- Hardware (as recorded by the stages): {hw.get('cpu_model', '?')}, "
-           f"{hw.get('cpus', '?')} CPU(s), {hw.get('memory_gib', '?')} GiB RAM; JAX "
-           f"{hw.get('jax', '?')} ({hw.get('backend', '?')}).", ""]
+           hardware_line(stages), ""]
     return md
+
+
+def hardware_line(stages: dict[str, Stage]) -> str:
+    """The machines the stages recorded, each with the stages that ran on it.
+
+    Stages of one setting may run on different machines (the work spans sessions), and the
+    same seed gives different numbers on, e.g., AVX2 and AVX-512 CPUs, so a report names them
+    all rather than the first."""
+    machines: dict[str, list[str]] = {}
+    for name, s in stages.items():
+        hw = s.record.get("hardware")
+        if not hw:
+            continue
+        simd = f" ({hw['simd']})" if hw.get("simd") else ""
+        desc = (f"{hw.get('cpu_model', '?')}{simd}, {hw.get('cpus', '?')} CPU(s), "
+                f"{hw.get('memory_gib', '?')} GiB RAM; JAX {hw.get('jax', '?')} "
+                f"({hw.get('backend', '?')})")
+        top = name.split("/")[0]
+        if top not in machines.setdefault(desc, []):
+            machines[desc].append(top)
+    if not machines:
+        return "- Hardware: not recorded by the stages."
+    if len(machines) == 1:
+        return f"- Hardware (as recorded by the stages): {next(iter(machines))}."
+    return ("- Hardware (as recorded by the stages; it differed between them, and the same seed "
+            "can give different numbers on different machines): "
+            + "; ".join(f"{desc}: {', '.join(names)}" for desc, names in machines.items())
+            + ".")
 
 
 def section_stages(cfg: ReproConfig, stages: dict[str, Stage]) -> tuple[list[str], dict]:

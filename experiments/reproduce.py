@@ -49,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import machine  # noqa: E402
 from configs import (  # noqa: E402
     ALL_LOSSES,
     SETTINGS,
@@ -436,21 +437,10 @@ def main(argv=None) -> int:
 
 
 def hardware() -> dict[str, Any]:
-    """CPU model, core count and SIMD flags (lscpu), memory, JAX version and backend."""
+    """CPU model, core count and SIMD flags (machine.cpu), memory, JAX version and backend."""
     info: dict[str, Any] = {"platform": platform.platform(), "python": sys.version.split()[0]}
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-        fields = {k.strip(): v.strip() for k, v in fields.items()}
-        info["cpu_model"] = fields.get("Model name", "")
-        info["cpus"] = fields.get("CPU(s)", "")
-        info["threads_per_core"] = fields.get("Thread(s) per core", "")
-        # Timings, and a run's numbers, differ between AVX2 and AVX-512 machines.
-        info["simd"] = " ".join(f for f in fields.get("Flags", "").split()
-                                if f.startswith(("avx2", "avx512", "amx", "fma")))
-    except (OSError, subprocess.SubprocessError, ValueError):
-        pass
-    info["os_cpu_count"] = os.cpu_count()
+    # Timings, and a run's numbers, differ between AVX2 and AVX-512 machines.
+    info.update(machine.cpu())
     try:
         pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
         info["memory_gib"] = round(pages * size / 2**30, 1)
