@@ -547,11 +547,14 @@ def section_run_dir_figures(runs_root: Path | None, final_stages, out: Path, log
     from corel_jax.evaluate import ReportOptions, write_report
 
     ev = out / "evaluator"
-    write_report(dirs, ev, ReportOptions(), progress=log)
+    # Without clustering: every final run's scores were computed when its stage was stored
+    # (clustering.csv, the section above); clustering them again here cost as much again.
+    write_report(dirs, ev, ReportOptions(clustering=False), progress=log)
     figs = sorted(p.name for p in ev.glob("*.png") if "lambda" not in p.name)
     return ["## Figures of the final runs", "",
             "From the run directories on the machine that trained them "
-            "(`evaluator/report.md` holds the evaluator's full report).", ""] + \
+            "(`evaluator/report.md` holds the evaluator's accuracy tables and t-tests; the "
+            "clustering scores are the stages', above).", ""] + \
         sum(([f"![{f}](evaluator/{f})", ""] for f in figs), [])
 
 
