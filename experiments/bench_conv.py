@@ -34,13 +34,14 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import machine
 import numpy as np
 import optax
 
 from corel_jax.models import ImageCNN
 from corel_jax.models.conv import Conv, im2col
 from corel_jax.models.head import CorelNet, objective
+
+import machine
 
 HERE = Path(__file__).resolve().parent
 BATCH = 128

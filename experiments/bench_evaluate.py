@@ -30,11 +30,12 @@ import time
 import warnings
 from pathlib import Path
 
-import machine
 import numpy as np
 
 from corel_jax.evaluate import cluster, cluster_scores, score_assignment
 from corel_jax.evaluate.clustering import DEFAULT_N_INIT
+
+import machine
 
 N, D, K = 10_000, 500, 10  # --n / --d override N and D for a smoke test
 RANK = 20

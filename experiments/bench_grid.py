@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 import jax
-import machine
 import numpy as np
 
 from corel_jax.data import load_dataset
 from corel_jax.train import SweepConfig, train_sweep
+
+import machine
 
 HERE = Path(__file__).resolve().parent
 LRS = (1e-3, 3e-3)

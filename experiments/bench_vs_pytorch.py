@@ -49,7 +49,6 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import machine
 import numpy as np
 
 from corel_jax.data.dataset import Dataset
@@ -57,6 +56,8 @@ from corel_jax.train import SweepConfig
 from corel_jax.train import engine as eng
 from corel_jax.train.placement import Placement
 from corel_jax.train.sweep import build_encoder, resolve_run_batch
+
+import machine
 
 HERE = Path(__file__).resolve().parent
 LAM = 0.5

@@ -448,11 +448,11 @@ def variants() -> list[Variant]:
 def run_variant(v: Variant, data_dir: str, epochs: int, dataset_cache: dict,
                 seeds: tuple[int, ...] = (0,), lams: tuple[float, ...] = LAMS,
                 setting: str = "mnist-mlp") -> dict:
-    from configs import get_config
-    from reproduce import sweep_config
-
     from corel_jax.train import train_sweep
     from corel_jax.train.sweep import load_data
+
+    from configs import get_config
+    from reproduce import sweep_config
 
     paper = get_config(setting, "paper")
     cfg = sweep_config(paper, v.loss, "sweep", data_dir, lams=lams)

@@ -49,6 +49,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from corel_jax.train.config import SCALAR_GRIDS  # noqa: E402
+
 import machine  # noqa: E402
 from configs import (  # noqa: E402
     ALL_LOSSES,
@@ -56,8 +58,6 @@ from configs import (  # noqa: E402
     ReproConfig,
     get_config,
 )
-
-from corel_jax.train.config import SCALAR_GRIDS  # noqa: E402
 
 STAGE_FILE = "stage.json"  # written into a run directory once its stage has finished
 ORIGINAL = "gaussian_original"

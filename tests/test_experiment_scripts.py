@@ -42,9 +42,9 @@ def test_large_lambda_clamped_cosine_is_the_original_codes_repulsion():
     import numpy as np
 
     sys.path.insert(0, str(ROOT / "experiments"))
-    import large_lambda
-
     from corel_jax.models.loss_spec import Head
+
+    import large_lambda
 
     spec = large_lambda.clamped_cosine_spec()
     W = jnp.array([[1.0, 0.0], [-1.0, 0.2], [0.0, 1.0]])
@@ -69,9 +69,9 @@ def test_large_lambda_original_cosine_is_the_pre_fix_code():
     import numpy as np
 
     sys.path.insert(0, str(ROOT / "experiments"))
-    import large_lambda
-
     from corel_jax.models.loss_spec import Head
+
+    import large_lambda
 
     spec = large_lambda.per_feature_cosine_spec(clamped=True)
     W = np.array([[1.0, 0.0, 2.0], [-1.0, 0.2, 0.5]])  # ours: [K=2, D=3]
@@ -102,9 +102,9 @@ def test_large_lambda_variants_are_well_formed():
     import dataclasses
 
     sys.path.insert(0, str(ROOT / "experiments"))
-    import large_lambda
-
     from corel_jax.train import SweepConfig
+
+    import large_lambda
 
     variants = large_lambda.variants()
     names = [v.name for v in variants]
@@ -123,10 +123,10 @@ def test_large_lambda_contiguous_validation_takes_the_pool_in_file_order():
     import numpy as np
 
     sys.path.insert(0, str(ROOT / "experiments"))
-    import large_lambda
-
     from corel_jax.data import Dataset
     from corel_jax.data.splits import random_split
+
+    import large_lambda
 
     n, n_val, seed = 40, 6, 3
     pool_x = np.arange(n, dtype=np.float32)[:, None] * np.ones((1, 2), np.float32)

@@ -15,13 +15,13 @@ import pytest
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 sys.path.insert(0, str(EXPERIMENTS))
 
-import reproduce  # noqa: E402
-from configs import SETTINGS, ReproConfig, get_config, paper_best_val  # noqa: E402
-from gaussian_original import original_gaussian_objective  # noqa: E402
-
 from corel_jax.losses import gaussian_corel  # noqa: E402
 from corel_jax.models.head import Head  # noqa: E402
 from corel_jax.similarity import sqdist  # noqa: E402
+
+import reproduce  # noqa: E402
+from configs import SETTINGS, ReproConfig, get_config, paper_best_val  # noqa: E402
+from gaussian_original import original_gaussian_objective  # noqa: E402
 
 TINY = ReproConfig(setting="digits-mlp", dataset="digits", model="mlp", profile="test",
                    lams=(0.5, 0.9), sweep_seeds=(0,), sweep_epochs=1, final_seeds=(0, 1),
