@@ -39,15 +39,33 @@ def main(argv: list[str] | None = None) -> int:
     from corel_jax.errors import CorelError
 
     argv = sys.argv[1:] if argv is None else list(argv)
+    _safe_streams()
     args = build_parser(argv).parse_args(argv)
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except CorelError as e:
         print(f"corel-jax {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a full disk, a read-only folder, a permission: one line, no trace
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"corel-jax {args.command}: error: {where}{e.strerror or e} (nothing finished "
+              f"is lost: a checkpointed sweep continues with --resume once this is fixed)",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"corel-jax {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _safe_streams() -> None:
+    """Output that the terminal's encoding cannot show (λ, ±, γ under
+    ``PYTHONIOENCODING=ascii`` or a C locale) is escaped instead of failing a finished sweep
+    at its last ``print``."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):  # not a TextIOWrapper (e.g. captured by a test)
+            pass
 
 
 if __name__ == "__main__":

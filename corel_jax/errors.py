@@ -19,3 +19,17 @@ class DataError(CorelError, ValueError):
 
 class MissingDataError(CorelError, FileNotFoundError):
     """A data file is missing."""
+
+
+class DamagedFileError(DataError):
+    """A file that corel-jax wrote is damaged (truncated, not the format it should be)."""
+
+
+class IncompleteError(CorelError, RuntimeError):
+    """A run directory (or stage) has not been written in full: its sweep is still running,
+    or was interrupted (``corel-jax train --resume`` continues it)."""
+
+
+class OwnershipError(CorelError, PermissionError):
+    """A folder holds files that are not corel-jax's, or a finished sweep that would be
+    replaced, or another process is writing it: nothing was touched."""

@@ -9,6 +9,13 @@ interrupted sweep never leaves a half-written result behind.
 Layout of one run directory (one sweep = one loss x one model x one dataset, many runs)::
 
     RUN_DIR/
+      corel-jax-run.json the manifest: marks the folder as corel-jax's, names every file the
+                         sweep writes there (the only files a later sweep may delete) and says
+                         whether the sweep is complete ("complete": true is written last,
+                         atomically, once every other file is in place); see
+                         :func:`write_manifest`, :func:`status`
+      .corel-jax.lock    the writer's lock (an advisory ``flock`` held for the sweep's life,
+                         with the holder's pid); see :mod:`corel_jax.train.ownership`
       config.json        the sweep configuration, plus "setting" (e.g. "mnist-mlp"),
                          "num_runs", "num_classes", "similarity" (what the loss predicts
                          with: "dot", "cosine" or "gaussian"), "lam_meaning" (what λ is for
@@ -39,6 +46,13 @@ Layout of one run directory (one sweep = one loss x one model x one dataset, man
           chunks/chunk_000.npz  per-run results of each finished chunk (nested fields
                            flattened as in params/, under "head/" and "final_params/"; see
                            :class:`corel_jax.train.chunk.ChunkResult`)
+
+A directory is *complete* when its manifest says so; run directories written before the
+manifest existed count as complete when they hold ``config.json`` and ``runs.json`` and no
+``checkpoints/``. The loaders below (``load_runs``, ``load_curves``, ``load_run_array``,
+``load_test_labels``, ``load_params``) refuse an incomplete directory
+(:class:`~corel_jax.errors.IncompleteError`), and every one of them names the file when it
+is missing (:class:`RunDirError`) or damaged (:class:`~corel_jax.errors.DamagedFileError`).
 
 Only the in-progress ``state/`` checkpoints need orbax: they hold a chunk's whole training
 state as device arrays (sharded over the devices in multi-device sweeps), which orbax saves
@@ -72,13 +86,16 @@ import csv
 import io
 import json
 import os
-import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from corel_jax import _faults
+from corel_jax.errors import DamagedFileError, IncompleteError, MissingDataError
 
 CONFIG = "config.json"
 RUNS_JSON = "runs.json"
@@ -92,6 +109,11 @@ FINAL_PARAMS = "final_params.npz"
 #: how sweeps wrote the final parameters before (flax msgpack); :func:`load_final_params` reads it
 LEGACY_FINAL_PARAMS = "final_params.msgpack"
 CHECKPOINT_SUBDIR = "checkpoints"
+MANIFEST = "corel-jax-run.json"
+LOCK = ".corel-jax.lock"
+#: the manifest's "format" and "format_version" (2: the first with a manifest)
+FORMAT_NAME = "corel-jax run directory"
+FORMAT_VERSION = 2
 
 RUN_FIELDS = (
     "run",
@@ -122,8 +144,9 @@ CURVE_FIELDS = ("run", "epoch", "train_loss", "val_acc")
 RUN_ARRAYS = ("test_h", "test_pred", "prototypes")
 
 
-class RunDirError(FileNotFoundError):
-    """A run directory is missing a file or holds one in the wrong format."""
+class RunDirError(MissingDataError):
+    """A run directory is missing a file (a :class:`~corel_jax.errors.CorelError`: the CLI
+    reports it as one line)."""
 
 
 def hparam_value(run: Mapping[str, Any], key: str) -> float | None:
@@ -136,16 +159,27 @@ def hparam_value(run: Mapping[str, Any], key: str) -> float | None:
 # --------------------------------------------------------------------------- atomic writes
 
 
+#: the suffix of the temporary files of atomic writes (``.<name>.<random>.tmp``); a process
+#: killed mid-write leaves one, which the next writer of the directory removes
+TMP_SUFFIX = ".tmp"
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of :func:`_atomic_write_bytes`'s temporary files."""
+    return name.startswith(".") and name.endswith(TMP_SUFFIX)
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+        _faults.point(path)  # the crash tests kill or fail here (a no-op otherwise)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -269,20 +303,124 @@ def write_runs(run_dir: Path | str, records: Sequence[Mapping[str, Any]]) -> Non
     write_csv(Path(run_dir) / RUNS_CSV, records, RUN_FIELDS + tuple(optional))
 
 
-#: what a sweep writes into its run directory (a new sweep removes these first)
+#: the files of a run directory outside ``runs/`` and ``params/``
 RESULT_FILES = (CONFIG, RUNS_JSON, RUNS_CSV, CURVES_CSV, TEST_LABELS)
 RESULT_SUBDIRS = (RUNS_SUBDIR, PARAMS_SUBDIR)
+#: the parameter files a sweep may write under ``params/`` (and the older flax one)
+PARAM_FILES = (BEST_HEADS, FINAL_PARAMS, LEGACY_FINAL_PARAMS)
 
 
-def clear_results(run_dir: Path | str) -> None:
-    """Removes an earlier sweep's results from ``run_dir`` (files this module writes, the
-    per-run arrays and the parameters), so nothing stale is read with the new sweep's."""
-    run_dir = Path(run_dir)
-    for name in RESULT_FILES:
-        (run_dir / name).unlink(missing_ok=True)
-    for name in RESULT_SUBDIRS:
-        if (run_dir / name).is_dir():
-            shutil.rmtree(run_dir / name)
+def result_files(num_runs: int, *, representations: bool = True,
+                 final_params: bool = True) -> list[str]:
+    """The files (relative paths) a sweep of ``num_runs`` runs writes into its run directory,
+    besides the manifest, the lock and ``checkpoints/``."""
+    arrays = [a for a in RUN_ARRAYS if representations or a != "test_h"]
+    files = list(RESULT_FILES)
+    files += [run_array_path("", r, a).as_posix() for r in range(num_runs) for a in arrays]
+    files.append(f"{PARAMS_SUBDIR}/{BEST_HEADS}")
+    if final_params:
+        files.append(f"{PARAMS_SUBDIR}/{FINAL_PARAMS}")
+    return files
+
+
+# --------------------------------------------------------------------------- the manifest
+
+
+def write_manifest(run_dir: Path | str, *, files: Sequence[str], complete: bool,
+                   **extra: Any) -> None:
+    """Writes the manifest (atomically): the files the sweep owns in ``run_dir`` (relative
+    paths) and whether it is complete. Written first when a sweep starts (``complete``
+    false), and again last, once every file is in place (``complete`` true)."""
+    from corel_jax import __version__
+
+    write_json(Path(run_dir) / MANIFEST, {
+        "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+        "library_version": __version__, "complete": bool(complete),
+        "files": sorted(dict.fromkeys(files)), **extra})
+
+
+def read_manifest(run_dir: Path | str) -> dict[str, Any] | None:
+    """The manifest of ``run_dir``, or None when it has none (not a run directory, or one
+    written before manifests existed); :class:`DamagedFileError` when it is unreadable."""
+    path = Path(run_dir) / MANIFEST
+    if not path.is_file():
+        return None
+    man = _read(path, "the run directory's manifest", lambda p: json.loads(p.read_text()))
+    if not isinstance(man, dict) or man.get("format") != FORMAT_NAME \
+            or not isinstance(man.get("files"), list):
+        raise DamagedFileError(f"{path} is not a corel-jax manifest (damaged?); it should be "
+                               f"JSON with \"format\": \"{FORMAT_NAME}\"")
+    return man
+
+
+def status(run_dir: Path | str) -> str:
+    """What ``run_dir`` is: ``"complete"`` or ``"incomplete"`` (a corel-jax run directory,
+    with a manifest or from before manifests), or ``"none"`` (no run directory)."""
+    p = Path(run_dir)
+    try:
+        man = read_manifest(p)
+    except DamagedFileError:
+        return "incomplete"  # ours, but nothing vouches that it is complete
+    if man is not None:
+        return "complete" if man.get("complete") is True else "incomplete"
+    if not (p / CONFIG).is_file():
+        return "none"
+    # written before manifests: complete once runs.json is there and the checkpoints are gone
+    ckpt = p / CHECKPOINT_SUBDIR
+    if (p / RUNS_JSON).is_file() and not (ckpt.is_dir() and any(ckpt.iterdir())):
+        return "complete"
+    return "incomplete" if _looks_like_config(p / CONFIG) else "none"
+
+
+def _looks_like_config(path: Path) -> bool:
+    """Whether ``path`` is a corel-jax ``config.json`` (not some other program's)."""
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(d, dict) and {"loss", "seeds", "lams"} <= set(d)
+
+
+def is_complete(run_dir: Path | str) -> bool:
+    return status(run_dir) == "complete"
+
+
+def require_complete(run_dir: Path | str) -> None:
+    """Raises :class:`~corel_jax.errors.IncompleteError` unless ``run_dir`` is complete."""
+    st = status(run_dir)
+    if st == "incomplete":
+        raise IncompleteError(
+            f"{run_dir} is incomplete: its sweep is still running or was interrupted "
+            f"(continue it with `corel-jax train --resume {run_dir}`)")
+
+
+def owned_files(run_dir: Path | str) -> list[str]:
+    """The files of ``run_dir`` (relative paths) that its sweep wrote and a later sweep may
+    delete: those its manifest names, or, in a run directory written before manifests, those
+    with the names such a sweep wrote. Never anything else."""
+    p = Path(run_dir)
+    try:
+        man = read_manifest(p)
+    except DamagedFileError:  # fall back to the names a sweep writes
+        man = None
+    if man is not None:
+        return [f for f in man["files"] if _safe_relative(f)]
+    if status(p) == "none":
+        return []
+    names = list(RESULT_FILES)
+    names += [f"{PARAMS_SUBDIR}/{n}" for n in PARAM_FILES]
+    runs = p / RUNS_SUBDIR
+    if runs.is_dir():
+        for d in sorted(runs.iterdir()):
+            if d.is_dir() and len(d.name) >= 4 and d.name[0] == "r" and d.name[1:].isdigit():
+                names += [f"{RUNS_SUBDIR}/{d.name}/{a}.npy" for a in RUN_ARRAYS]
+    return [n for n in names if (p / n).is_file()]
+
+
+def _safe_relative(name: str) -> bool:
+    """A manifest entry that stays inside the run directory (no absolute path, no ``..``)."""
+    q = Path(name)
+    return not q.is_absolute() and ".." not in q.parts and bool(q.parts)
 
 
 def write_curves(run_dir: Path | str, train_loss: np.ndarray, val_acc: np.ndarray) -> None:
@@ -350,10 +488,34 @@ def _require(path: Path, what: str) -> Path:
     return path
 
 
+def _read(path: Path, what: str, read):
+    """``read(path)``, with a missing or damaged file (any read or parse error) reported as
+    one clear error naming the file."""
+    _require(path, what)
+    try:
+        return read(path)
+    except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile,
+            csv.Error, UnicodeDecodeError) as e:
+        raise DamagedFileError(
+            f"{path} is damaged ({what}): {type(e).__name__}: {e}. It was written by "
+            f"corel-jax; restore it from a copy, or train the sweep again") from None
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    return np.load(path, allow_pickle=False)
+
+
 def load_config(run_dir: Path | str) -> dict[str, Any]:
-    path = _require(Path(run_dir) / CONFIG, "the sweep configuration")
-    with open(path) as f:
-        return json.load(f)
+    """``config.json`` (also of an incomplete run directory: a resume reads it)."""
+    return _read(Path(run_dir) / CONFIG, "the sweep configuration",
+                 lambda p: _json_object(p))
+
+
+def _json_object(path: Path):
+    d = json.loads(path.read_text())
+    if not isinstance(d, (dict, list)):
+        raise ValueError(f"expected a JSON object, got {type(d).__name__}")
+    return d
 
 
 #: older run directories (written before config.json recorded the loss's similarity and the
@@ -381,15 +543,23 @@ def uses_lam(config: Mapping[str, Any]) -> bool:
 
 def load_runs(run_dir: Path | str) -> list[dict[str, Any]]:
     """Run records from ``runs.json``, in run order."""
-    path = _require(Path(run_dir) / RUNS_JSON, "the per-run best-epoch metrics")
-    with open(path) as f:
-        return json.load(f)
+    require_complete(run_dir)
+    runs = _read(Path(run_dir) / RUNS_JSON, "the per-run best-epoch metrics", _json_object)
+    if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
+        raise DamagedFileError(f"{Path(run_dir) / RUNS_JSON} is damaged: expected a list of "
+                               f"run records")
+    return runs
 
 
 def load_curves(run_dir: Path | str) -> dict[str, np.ndarray]:
     """Per-epoch curves as ``{"train_loss": [R, E], "val_acc": [R, E]}`` arrays."""
-    path = _require(Path(run_dir) / CURVES_CSV, "the per-epoch curves")
-    with open(path) as f:
+    require_complete(run_dir)
+    path = Path(run_dir) / CURVES_CSV
+    return _read(path, "the per-epoch curves", _parse_curves)
+
+
+def _parse_curves(path: Path) -> dict[str, np.ndarray]:
+    with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
         return {"train_loss": np.zeros((0, 0)), "val_acc": np.zeros((0, 0))}
@@ -405,19 +575,25 @@ def load_curves(run_dir: Path | str) -> dict[str, np.ndarray]:
 
 def load_run_array(run_dir: Path | str, run: int, name: str) -> np.ndarray:
     """One per-run array, e.g. ``load_run_array(d, 3, "test_h")`` -> ``[N_test, D]``."""
-    path = _require(run_array_path(run_dir, run, name), f"run {run}'s {name}")
-    return np.load(path, allow_pickle=False)
+    require_complete(run_dir)
+    return _read(run_array_path(run_dir, run, name), f"run {run}'s {name}", _load_npy)
 
 
 def load_test_labels(run_dir: Path | str) -> np.ndarray:
-    path = _require(Path(run_dir) / TEST_LABELS, "the test-set labels")
-    return np.load(path, allow_pickle=False)
+    require_complete(run_dir)
+    return _read(Path(run_dir) / TEST_LABELS, "the test-set labels", _load_npy)
 
 
 def load_params(run_dir: Path | str, name: str) -> dict[str, Any]:
     """A nested dict of arrays written by :func:`write_params`, e.g.
     ``load_params(d, BEST_HEADS)["W"]`` -> ``[R, K, D]``."""
-    path = _require(Path(run_dir) / PARAMS_SUBDIR / name, f"the parameters {name}")
+    require_complete(run_dir)
+    return _read(Path(run_dir) / PARAMS_SUBDIR / name, f"the parameters {name}", load_npz)
+
+
+def load_npz(path: Path | str) -> dict[str, Any]:
+    """Every array of an ``.npz`` file (written by :func:`save_npz`), read in full, as a
+    nested dict (keys split at ``/``)."""
     with np.load(path, allow_pickle=False) as z:
         return unflatten_tree({k: z[k] for k in z.files})
 
@@ -430,10 +606,12 @@ def load_final_params(run_dir: Path | str) -> dict[str, Any]:
     if not (params_dir / FINAL_PARAMS).is_file() and (params_dir / LEGACY_FINAL_PARAMS).is_file():
         from flax import serialization
 
-        return serialization.msgpack_restore((params_dir / LEGACY_FINAL_PARAMS).read_bytes())
+        require_complete(run_dir)
+        return _read(params_dir / LEGACY_FINAL_PARAMS, "the final parameters (flax msgpack)",
+                     lambda p: serialization.msgpack_restore(p.read_bytes()))
     return load_params(run_dir, FINAL_PARAMS)
 
 
 def is_run_dir(path: Path | str) -> bool:
-    p = Path(path)
-    return (p / CONFIG).is_file() and (p / RUNS_JSON).is_file()
+    """Whether ``path`` is a corel-jax run directory, complete or not (see :func:`status`)."""
+    return status(path) != "none"

@@ -30,15 +30,16 @@ TIMEOUT = 180
 
 
 def result_files(d: Path) -> dict[str, bytes]:
-    """Every file of a run directory but config.json (which holds timings), by relative path."""
+    """Every file of a run directory but config.json (which holds timings) and the lock (the
+    writer's pid), by relative path."""
     return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*"))
-            if p.is_file() and p.name != rundir.CONFIG}
+            if p.is_file() and p.name not in (rundir.CONFIG, rundir.LOCK)}
 
 
 def config_without_timings(d: Path) -> dict:
     c = json.loads((d / rundir.CONFIG).read_text())
-    c.pop("timings", None)
-    c.pop("environment", None)
+    for k in ("timings", "environment", "sessions"):
+        c.pop(k, None)
     return c
 
 
@@ -159,6 +160,7 @@ def test_resume_flag_errors(tmp_path, capsys):
 def test_new_sweep_refuses_to_overwrite_unfinished_checkpoints(tmp_path, capsys):
     (tmp_path / rundir.CHECKPOINT_SUBDIR / "chunks").mkdir(parents=True)
     (tmp_path / rundir.CHECKPOINT_SUBDIR / "chunks" / "chunk_000.npz").write_bytes(b"x")
+    rundir.write_manifest(tmp_path, files=[rundir.CONFIG], complete=False)
     _one_line_error([*ARGS, "--out", str(tmp_path)], capsys, "--resume", "unfinished sweep")
 
 

@@ -59,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-clustering", action="store_true",
                         help="skip the clustering tables (accuracy and plots only)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--group-by", default="", metavar="FIELD[,FIELD]",
+                        help="report run directories that differ in these fields side by side "
+                             "(e.g. epochs,split_seed) instead of refusing to pool them")
+    parser.add_argument("--skip-incomplete", action="store_true",
+                        help="leave out incomplete run directories (still running or "
+                             "interrupted) with a warning, instead of refusing them")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
 
@@ -83,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
         clustering=not args.no_clustering,
     )
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    written = write_report(args.run_dirs, args.out, options, progress)
+    group_by = tuple(f.strip() for f in args.group_by.split(",") if f.strip())
+    written = write_report(args.run_dirs, args.out, options, progress, group_by=group_by,
+                           skip_incomplete=args.skip_incomplete,
+                           warn=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(f"wrote {len(written)} files to {args.out}: {', '.join(sorted(written))}")
     return 0

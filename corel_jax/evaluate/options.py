@@ -51,6 +51,14 @@ class ReportOptions:
                               f"{self.n_init}")
         if self.silhouette_sample is not None and self.silhouette_sample < 2:
             raise ConfigError(f"silhouette_sample must be >= 2; got {self.silhouette_sample}")
+        if isinstance(self.silhouette_metric, str):
+            from sklearn.metrics import pairwise
+
+            known = getattr(pairwise, "_VALID_METRICS", None)  # scikit-learn's own list
+            if known is not None and self.silhouette_metric not in known:
+                raise ConfigError(
+                    f"unknown silhouette metric {self.silhouette_metric!r}; use one of "
+                    f"scikit-learn's: {', '.join(sorted(known))}")
         if self.pca_points < 2:
             raise ConfigError(f"pca_points must be >= 2; got {self.pca_points}")
 

@@ -121,6 +121,10 @@ def write_report(
     out_dir: Path | str,
     options: ReportOptions | None = None,
     progress: Callable[[str], None] | None = None,
+    *,
+    group_by: Sequence[str] = (),
+    skip_incomplete: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
     """Writes ``report.md``, the CSVs and the PNGs for the run directories ``paths`` into
     ``out_dir``; returns ``{name: path}`` of every file written.
@@ -130,12 +134,18 @@ def write_report(
     (Figure 2's numbers), ``table3_clustering.csv`` (Tables 3-4 layout, all settings),
     ``clustering_summary.csv`` and ``clustering_runs.csv``. PNGs: ``fig1_pca_<setting>.png``,
     ``fig2_lambda_<setting>.png``, ``val_curves_<setting>.png``.
+
+    Run directories that are not comparable are refused, incomplete ones too (see
+    :func:`~corel_jax.evaluate.sweeps.load_sweeps` for ``group_by`` and ``skip_incomplete``),
+    before anything is written.
     """
     options = options or ReportOptions()
+    paths = list(paths)
+    t_start = time.perf_counter()
+    warn = warn or progress
+    sweeps = load_sweeps(paths, group_by=group_by, skip_incomplete=skip_incomplete, warn=warn)
     files = ReportFiles(Path(out_dir))
     files.out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
-    sweeps = load_sweeps(paths)
     acc_runs, lam_of = accuracy_records(sweeps)
     comparisons = compare_losses(acc_runs, "test_acc")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from corel_jax import rundir
-from corel_jax.errors import ConfigError, DataError, MissingDataError
+from corel_jax.errors import ConfigError, DataError, IncompleteError, MissingDataError
 from corel_jax.evaluate.stats import loss_sort_key
 
 
@@ -35,16 +36,22 @@ class Sweep:
         return sorted({float(r["lam"]) for r in self.runs})
 
 
-def find_run_dirs(paths: Iterable[Path | str]) -> list[Path]:
-    """Run directories named by ``paths``: each path is a run directory, or a folder searched
-    (recursively) for run directories. Raises :class:`MissingDataError` when one holds none.
+def find_run_dirs(paths: Iterable[Path | str], *, skip_incomplete: bool = False,
+                  warn: Callable[[str], None] | None = None) -> list[Path]:
+    """Complete run directories named by ``paths``: each path is a run directory, or a folder
+    searched (recursively) for run directories. Raises :class:`MissingDataError` when one
+    holds none, and :class:`IncompleteError` naming every incomplete run directory found
+    (still running, or interrupted), unless ``skip_incomplete``: then each is left out with a
+    warning (``warn``).
     """
     out: list[Path] = []
+    incomplete: list[Path] = []
     for p in map(Path, paths):
         if rundir.is_run_dir(p):
             found = [p]
         elif p.is_dir():
-            found = sorted(q.parent for q in p.rglob(rundir.CONFIG) if rundir.is_run_dir(q.parent))
+            marks = set(p.rglob(rundir.CONFIG)) | set(p.rglob(rundir.MANIFEST))
+            found = sorted({q.parent for q in marks if rundir.is_run_dir(q.parent)})
         else:
             raise MissingDataError(
                 f"{p} does not exist; pass a run directory (or a folder of them)"
@@ -54,8 +61,63 @@ def find_run_dirs(paths: Iterable[Path | str]) -> list[Path]:
                 f"{p} is not a run directory and holds none (a run directory has "
                 f"{rundir.CONFIG} and {rundir.RUNS_JSON}, written by `corel-jax train`)"
             )
-        out.extend(q for q in found if q not in out)
+        for q in found:
+            if q in out or q in incomplete:
+                continue
+            (out if rundir.is_complete(q) else incomplete).append(q)
+    if incomplete and not skip_incomplete:
+        raise IncompleteError(
+            f"incomplete run director{'y' if len(incomplete) == 1 else 'ies'} (still running, "
+            f"or interrupted: `corel-jax train --resume DIR`): "
+            f"{', '.join(map(str, incomplete))}; report them once complete, or leave them out "
+            f"with --skip-incomplete")
+    for q in incomplete:
+        if warn is not None:
+            warn(f"warning: leaving out {q}: incomplete (still running, or interrupted)")
+    if not out:
+        raise MissingDataError("no complete run directory to report in "
+                               f"{', '.join(map(str, paths))}")
     return out
+
+
+#: what must be equal for the runs of two run directories to be pooled in one sweep: the
+#: data (its fingerprint, split and loader options), the model, the training protocol and
+#: the library's major version. The per-run hyperparameters (λ, lr, weight decay, γ, α) are
+#: not here: they tell runs apart within a sweep (see :func:`_identity`).
+COMPARABLE_FIELDS = ("data_fingerprint", "dataset", "dataset_options", "val_size",
+                     "split_seed", "model", "width", "negative_slope", "dropout", "epochs",
+                     "patience", "min_epochs", "batch_size", "decoupled_weight_decay",
+                     "learn_gamma", "augment_shift", "variant", "library_major")
+#: the value a field has in a ``config.json`` written before the field existed (the
+#: :class:`~corel_jax.train.SweepConfig` default then; ``tests/test_report_trust.py`` checks
+#: they still agree). "library_major": every run directory written before the version was
+#: recorded came from corel-jax 0.x. A field not listed reads as None ("not recorded").
+LEGACY_VALUES = {"dataset_options": {}, "val_size": None, "split_seed": 0, "width": 500,
+                 "negative_slope": 0.2, "dropout": None, "patience": None, "min_epochs": 0,
+                 "batch_size": 128, "decoupled_weight_decay": False, "learn_gamma": True,
+                 "augment_shift": 0, "variant": None, "library_major": "0"}
+
+
+def comparability(config: dict[str, Any]) -> dict[str, Any]:
+    """The :data:`COMPARABLE_FIELDS` of a run directory's ``config.json``."""
+    c = dict(config)
+    version = c.get("corel_jax_version")
+    if version is not None:
+        c["library_major"] = str(version).split(".")[0]
+    return {k: _canonical(c.get(k, LEGACY_VALUES.get(k))) for k in COMPARABLE_FIELDS}
+
+
+def _canonical(v: Any) -> Any:
+    """``v`` as JSON reads it back (tuples as lists), so equal settings compare equal."""
+    return json.loads(json.dumps(v, default=str))
+
+
+def _show(field_name: str, v: Any) -> str:
+    if v is None:
+        return "not recorded" if field_name == "data_fingerprint" else "None"
+    if field_name == "data_fingerprint":
+        return str(v)[:12]
+    return json.dumps(v) if isinstance(v, (dict, list)) else str(v)
 
 
 def _setting_of(config: dict[str, Any], path: Path) -> str:
@@ -82,21 +144,52 @@ def _describe_identity(k: tuple) -> str:
     return " at " + ", ".join(parts) if parts else ""
 
 
-def load_sweeps(paths: Iterable[Path | str]) -> list[Sweep]:
-    """Loads and groups run directories into sweeps, ordered by setting then loss."""
-    sweeps: dict[tuple[str, str], Sweep] = {}
-    for d in find_run_dirs(paths):
+def load_sweeps(paths: Iterable[Path | str], *, group_by: Sequence[str] = (),
+                skip_incomplete: bool = False,
+                warn: Callable[[str], None] | None = None) -> list[Sweep]:
+    """Loads and groups run directories into sweeps, ordered by setting then loss.
+
+    Run directories of one ``(setting, loss)`` are pooled into one sweep only when they are
+    comparable (every :data:`COMPARABLE_FIELDS` equal); otherwise :class:`ConfigError` names
+    the field, the two values and the two directories. ``group_by`` (fields of
+    :data:`COMPARABLE_FIELDS`) splits sweeps by those fields instead, side by side: each
+    sweep's ``loss`` label then carries them, e.g. ``"cce [epochs=20]"``. Incomplete run
+    directories are refused, or left out under ``skip_incomplete`` (:func:`find_run_dirs`).
+    """
+    unknown = [f for f in group_by if f not in COMPARABLE_FIELDS]
+    if unknown:
+        raise ConfigError(f"cannot group by {', '.join(unknown)}; choose from "
+                          f"{', '.join(COMPARABLE_FIELDS)}")
+    sweeps: dict[tuple, Sweep] = {}
+    first: dict[tuple, tuple[Path, dict[str, Any]]] = {}
+    for d in find_run_dirs(paths, skip_incomplete=skip_incomplete, warn=warn):
         try:
             config = rundir.load_config(d)
             records = rundir.load_runs(d)
         except rundir.RunDirError as e:
             raise MissingDataError(str(e)) from e
-        except ValueError as e:  # json.JSONDecodeError
-            raise DataError(f"{d}: unreadable config.json or runs.json ({e})") from e
-        if "loss" not in config:
+        if not isinstance(config, dict) or "loss" not in config:
             raise DataError(f"{d / rundir.CONFIG} names no 'loss'")
-        key = (_setting_of(config, d), str(config["loss"]))
-        sweep = sweeps.setdefault(key, Sweep(key[0], key[1], [],
+        comp = comparability(config)
+        setting, loss = _setting_of(config, d), str(config["loss"])
+        label = loss
+        if group_by:
+            label += " [" + ", ".join(f"{f}={_show(f, comp[f])}" for f in group_by) + "]"
+        key = (setting, label)
+        if key in first:
+            d0, comp0 = first[key]
+            differ = [f for f in COMPARABLE_FIELDS if comp[f] != comp0[f]]
+            if differ:
+                f = differ[0]
+                more = f" (and {', '.join(differ[1:])})" if differ[1:] else ""
+                raise ConfigError(
+                    f"setting {setting!r}, loss {loss!r}: {d0} and {d} are not comparable: "
+                    f"{f} is {_show(f, comp0[f])} in the first and {_show(f, comp[f])} in the "
+                    f"second{more}. Report them separately, or side by side with "
+                    f"--group-by {','.join(differ)}")
+        else:
+            first[key] = (d, comp)
+        sweep = sweeps.setdefault(key, Sweep(setting, label, [],
                                              similarity=rundir.similarity_of(config),
                                              uses_lam=rundir.uses_lam(config)))
         sweep.dirs.append(d)
@@ -108,12 +201,13 @@ def load_sweeps(paths: Iterable[Path | str]) -> list[Sweep]:
             k = _identity(r)
             if k in seen:
                 raise ConfigError(
-                    f"setting {key[0]!r}, loss {key[1]!r}{_describe_identity(k)}: seed {k[0]}, "
+                    f"setting {setting!r}, loss {label!r}{_describe_identity(k)}: seed {k[0]}, "
                     f"lambda {k[1]} appears in both {seen[k]} and {d}; report each run once"
                 )
             seen[k] = d
             sweep.runs.append({**r, "_dir": d, "_run": int(r["run"])})
-    return [sweeps[k] for k in sorted(sweeps, key=lambda k: (k[0], loss_sort_key(k[1])))]
+    order = lambda k: (k[0], loss_sort_key(k[1].split(" [")[0]), k[1])  # noqa: E731
+    return [sweeps[k] for k in sorted(sweeps, key=order)]
 
 
 def optional_run_array(d: Path, run: int, name: str) -> np.ndarray | None:

@@ -25,14 +25,15 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 
-from corel_jax import rundir
-from corel_jax.errors import ConfigError
+from corel_jax import _faults, rundir
+from corel_jax.errors import ConfigError, CorelError, DamagedFileError
 
 AUTO_INTERVAL_S = 600.0  # checkpoint_every=None: about every 10 minutes of training
 LAYOUT = "layout.json"
@@ -61,10 +62,13 @@ class SweepCheckpoint:
       resuming: whether the sweep continues from these checkpoints (else it starts afresh).
     """
 
-    def __init__(self, directory: str | Path, *, epochs: int, resuming: bool = False):
-        self.directory = Path(directory)
+    def __init__(self, directory: str | Path, *, epochs: int, resuming: bool = False,
+                 log=None):
+        # absolute: orbax refuses relative paths, and the process may change directory
+        self.directory = Path(directory).absolute()
         self.epochs = epochs
         self.resuming = resuming
+        self.log = log or (lambda *a, **k: None)
         self._manager = None
 
     # -- the directory ------------------------------------------------------------------------
@@ -101,14 +105,31 @@ class SweepCheckpoint:
         rundir.write_json(self.directory / LAYOUT, layout)
 
     def load_layout(self) -> dict[str, Any] | None:
+        """The chunk layout; when ``layout.json`` is damaged, the copy in the run directory's
+        manifest (:func:`corel_jax.train.writer.start_run_dir` writes both)."""
         path = self.directory / LAYOUT
         if not path.is_file():
             return None
         try:
-            return json.loads(path.read_text())
-        except ValueError as e:
-            raise ConfigError(f"{path} is unreadable ({e}); delete {self.directory} to "
-                              f"restart the sweep from the beginning") from None
+            layout = json.loads(path.read_text())
+            if isinstance(layout, dict) and {"num_runs", "chunk_size", "num_chunks"} <= set(
+                    layout):
+                return layout
+            problem = "not a chunk layout"
+        except (OSError, ValueError) as e:
+            problem = str(e)
+        try:
+            copy = (rundir.read_manifest(self.directory.parent) or {}).get("layout")
+        except CorelError:
+            copy = None
+        if copy is None:
+            raise DamagedFileError(
+                f"{path} is damaged ({problem}) and the run directory's manifest holds no copy "
+                f"of the chunk layout; restore {path}, or start the sweep afresh with "
+                f"--overwrite")
+        self.log(f"{path} is damaged ({problem}); using the copy in "
+                 f"{self.directory.parent / rundir.MANIFEST}")
+        return copy
 
     # -- finished chunks ----------------------------------------------------------------------
 
@@ -129,9 +150,8 @@ class SweepCheckpoint:
         try:
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"{path} is unreadable ({e}); delete it to retrain that chunk"
-                              ) from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise DamagedFileError(f"{path} is damaged ({type(e).__name__}: {e})") from None
 
     # -- the chunk in progress ----------------------------------------------------------------
 
@@ -150,6 +170,7 @@ class SweepCheckpoint:
         tree = {"state": {f"{i:04d}": x for i, x in enumerate(leaves)},
                 "curves": {k: np.asarray(v) for k, v in curves.items()}}
         meta = {"chunk": chunk, "epoch": epoch, "time": time.time(), "state_leaves": len(leaves)}
+        _faults.point(self.directory / STATE_SUBDIR / str(self.step(chunk, epoch)))
         self.manager.save(self.step(chunk, epoch), args=ocp.args.Composite(
             tree=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)), force=True)
 
@@ -169,34 +190,41 @@ class SweepCheckpoint:
 
         steps = [s for s in self.manager.all_steps()
                  if self.step(chunk, 1) <= s <= self.step(chunk, self.epochs)]
-        if not steps:
-            return None
-        step = max(steps)
         raw = _key_to_data(template)
         leaves, treedef = jax.tree.flatten(raw)
         abstract = {"state": {f"{i:04d}": ocp.utils.to_shape_dtype_struct(x)
                               for i, x in enumerate(leaves)},
                     "curves": {k: ocp.utils.to_shape_dtype_struct(np.asarray(v))
                                for k, v in curves.items()}}
-        stale = (f"checkpoint {step} under {self.directory} does not match this sweep's state "
-                 f"(written by another version of corel-jax?); delete {self.directory} to "
-                 f"restart the sweep")
-        try:
-            restored = self.manager.restore(step, args=ocp.args.Composite(
-                tree=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
-        except (ValueError, KeyError, TypeError) as e:
-            raise ConfigError(f"{stale} ({e})") from None
-        meta = restored["meta"]
-        if meta.get("state_leaves", len(leaves)) != len(leaves):
-            raise ConfigError(stale)
-        if meta.get("chunk") != chunk:
-            raise ConfigError(f"checkpoint {step} under {self.directory} is for chunk "
-                              f"{meta.get('chunk')}, expected {chunk}")
-        state_leaves = [restored["tree"]["state"][f"{i:04d}"] for i in range(len(leaves))]
-        state = _data_to_key(jax.tree.unflatten(treedef, state_leaves),
-                             jax.random.key_impl(template.key))
-        out_curves = {k: np.asarray(restored["tree"]["curves"][k]) for k in curves}
-        return int(meta["epoch"]), state, out_curves
+        # the latest checkpoint first; a damaged one falls back to the one before
+        for step in sorted(steps, reverse=True):
+            try:
+                restored = self.manager.restore(step, args=ocp.args.Composite(
+                    tree=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+                meta = restored["meta"]
+                if meta.get("state_leaves", len(leaves)) != len(leaves):
+                    raise ConfigError(
+                        f"checkpoint {step} under {self.directory} does not match this "
+                        f"sweep's state (written by another version of corel-jax?); resume "
+                        f"with the version that started the sweep")
+                if meta.get("chunk") != chunk:
+                    raise ValueError(f"it is for chunk {meta.get('chunk')}, expected {chunk}")
+                state_leaves = [restored["tree"]["state"][f"{i:04d}"]
+                                for i in range(len(leaves))]
+                out_curves = {k: np.asarray(restored["tree"]["curves"][k]) for k in curves}
+            except ConfigError:
+                raise
+            except Exception as e:  # orbax and tensorstore raise many kinds on damaged files
+                self.log(f"checkpoint {step} under {self.directory / STATE_SUBDIR} is damaged "
+                         f"({type(e).__name__}: {str(e)[:200]}); trying the one before")
+                continue
+            state = _data_to_key(jax.tree.unflatten(treedef, state_leaves),
+                                 jax.random.key_impl(template.key))
+            return int(meta["epoch"]), state, out_curves
+        if steps:
+            self.log(f"no readable checkpoint of chunk {chunk + 1}; it starts from its first "
+                     f"epoch (finished chunks are kept)")
+        return None
 
 
 class Schedule:

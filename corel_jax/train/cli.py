@@ -92,7 +92,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="address of process 0's coordinator service")
     g.add_argument("--num-processes", type=int, default=None)
     g.add_argument("--process-id", type=int, default=None)
-    p.add_argument("--out", default=None, help="run directory to write")
+    p.add_argument("--out", default=None,
+                   help="run directory to write: a new or empty folder, or a corel-jax run "
+                        "directory (a finished one only with --overwrite); any other folder "
+                        "is refused, nothing touched")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the finished (or checkpointed) sweep in --out; only its own "
+                        "files are deleted")
     p.add_argument("--resume", default=None, metavar="RUN_DIR",
                    help="continue the sweep in RUN_DIR from its last checkpoint (its "
                         "configuration comes from RUN_DIR/config.json)")
@@ -100,8 +106,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 # Flags that may accompany --resume: they do not change what the sweep computes.
-RESUME_FLAGS = ("resume", "out", "quiet", "data_dir", "checkpoint_every", "memory_budget_gb",
-                "coordinator", "num_processes", "process_id")
+RESUME_FLAGS = ("resume", "out", "quiet", "overwrite", "data_dir", "checkpoint_every",
+                "memory_budget_gb", "coordinator", "num_processes", "process_id")
 
 
 def _defaults() -> dict:
@@ -120,6 +126,9 @@ def resume_config(args: argparse.Namespace) -> SweepConfig:
     from corel_jax.errors import ConfigError
 
     run_dir = Path(args.resume)
+    if args.overwrite:
+        raise ConfigError("--overwrite starts a sweep afresh and --resume continues one; "
+                          "give one of them")
     if args.out is not None and Path(args.out).resolve() != run_dir.resolve():
         raise ConfigError(f"--out {args.out} conflicts with --resume {args.resume}; a resumed "
                           f"sweep writes into its own run directory (drop --out)")
@@ -136,7 +145,9 @@ def resume_config(args: argparse.Namespace) -> SweepConfig:
                           f"started by `corel-jax train`)")
     try:
         cfg = SweepConfig.from_dict(json.loads(path.read_text()))
-    except (ValueError, TypeError) as e:
+    except ConfigError:
+        raise
+    except (ValueError, TypeError, OSError) as e:
         raise ConfigError(f"cannot resume {run_dir}: {path} is unreadable ({e})") from None
     overrides = {k: getattr(args, k) for k in ("data_dir", "checkpoint_every",
                                                "memory_budget_gb")
@@ -184,16 +195,15 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from corel_jax import rundir
     from corel_jax.errors import ConfigError
 
     if args.resume is not None:
-        from pathlib import Path
-
-        from corel_jax import rundir
-
         cfg = resume_config(args)
         out = args.resume
-        if rundir.is_run_dir(out) and not (Path(out) / rundir.CHECKPOINT_SUBDIR).exists():
+        if rundir.status(Path(out)) == "complete":
             print(f"{out} is complete; nothing to resume")
             return 0
     elif args.out is None:
@@ -205,8 +215,12 @@ def run(args: argparse.Namespace) -> int:
     from corel_jax.train.sweep import train_sweep
 
     initialize(args.coordinator, args.num_processes, args.process_id)
+    if args.resume is None:  # refuse a folder that is not ours before JAX starts up
+        from corel_jax.train.ownership import check
+
+        check(Path(out), resume=False, overwrite=args.overwrite)
     result = train_sweep(cfg, out_dir=out, progress=not args.quiet,
-                         resume=args.resume is not None)
+                         resume=args.resume is not None, overwrite=args.overwrite)
     import jax
 
     if jax.process_index() != 0:

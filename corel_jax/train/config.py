@@ -10,6 +10,8 @@ from typing import Any, NamedTuple
 
 from corel_jax.errors import ConfigError
 
+#: seeds (of runs and of the split) are 32-bit: numpy's and JAX's PRNGs take [0, 2**32)
+SEED_LIMIT = 2**32
 #: the grid axes besides seeds: (SweepConfig field, run attribute), outermost first
 GRID_FIELDS = (("lr", "lr"), ("weight_decay", "weight_decay"), ("gamma", "gamma"),
                ("center_alpha", "center_alpha"), ("lams", "lam"))
@@ -209,6 +211,9 @@ class SweepConfig:
             raise ConfigError("seeds is empty: give at least one seed")
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds has duplicates: {list(self.seeds)}")
+        bad = [s for s in self.seeds if not 0 <= s < SEED_LIMIT]
+        if bad:
+            raise ConfigError(f"seeds must lie in [0, 2**32) (PRNG seeds are 32-bit); got {bad}")
         if not self.lams:
             raise ConfigError("lams is empty: give at least one λ in [0, 1]")
         bad = [v for v in self.lams if not (0.0 <= v <= 1.0) or math.isnan(v)]
@@ -253,12 +258,18 @@ class SweepConfig:
             raise ConfigError(f"negative_slope must be >= 0; got {self.negative_slope}")
         if self.val_size is not None:
             _positive_int("val_size", self.val_size)
+        if not isinstance(self.split_seed, int) or isinstance(self.split_seed, bool) \
+                or not 0 <= self.split_seed < SEED_LIMIT:
+            raise ConfigError(f"split_seed must be an integer in [0, 2**32); got "
+                              f"{self.split_seed!r}")
         if self.max_runs_per_program is not None:
             _positive_int("max_runs_per_program", self.max_runs_per_program)
         if self.run_batch is not None:
             _positive_int("run_batch", self.run_batch)
-        if self.memory_budget_gb is not None and not self.memory_budget_gb > 0:
-            raise ConfigError(f"memory_budget_gb must be > 0; got {self.memory_budget_gb}")
+        if self.memory_budget_gb is not None and not (
+                self.memory_budget_gb > 0 and math.isfinite(self.memory_budget_gb)):
+            raise ConfigError(f"memory_budget_gb must be a finite number of GiB > 0; got "
+                              f"{self.memory_budget_gb}")
         if self.checkpoint_every is not None and (
             not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0
         ):

@@ -15,7 +15,7 @@ from typing import Any
 import jax
 
 from corel_jax import rundir
-from corel_jax.errors import ConfigError
+from corel_jax.errors import ConfigError, CorelError
 from corel_jax.train.checkpoint import SweepCheckpoint
 from corel_jax.train.config import SweepConfig
 from corel_jax.train.placement import Placement
@@ -41,7 +41,8 @@ def open_checkpointer(cfg: SweepConfig, out: Path | None, resume: bool,
         return None
     if out is None:
         return None
-    ckpt = SweepCheckpoint(out / rundir.CHECKPOINT_SUBDIR, epochs=cfg.epochs, resuming=resume)
+    ckpt = SweepCheckpoint(out / rundir.CHECKPOINT_SUBDIR, epochs=cfg.epochs, resuming=resume,
+                           log=log)
     if not resume and ckpt.exists():
         raise ConfigError(f"{out} holds checkpoints of an unfinished sweep; continue it with "
                           f"`corel-jax train --resume {out}`, or delete {ckpt.directory}")
@@ -50,6 +51,30 @@ def open_checkpointer(cfg: SweepConfig, out: Path | None, resume: bool,
             return ckpt  # read what is there, write nothing new (see chunk.train_chunk)
         return None
     return ckpt
+
+
+def check_library_version(out: Path, log) -> None:
+    """Refuses to resume a sweep started by another major version of corel-jax (its
+    checkpoints and results may differ); notes a different minor version."""
+    from corel_jax import __version__
+
+    try:
+        man = rundir.read_manifest(out) or {}
+    except CorelError:
+        man = {}
+    then = man.get("library_version") or rundir.load_config(out).get("corel_jax_version")
+    if then is None or then == __version__:
+        return
+    if _major(then) != _major(__version__):
+        raise ConfigError(f"cannot resume {out}: its sweep was started by corel-jax {then} and "
+                          f"this is {__version__} (another major version); resume it with "
+                          f"corel-jax {then}, or start a new sweep")
+    log(f"resuming {out} (started by corel-jax {then}) with corel-jax {__version__}; "
+        f"both are recorded in its config.json \"sessions\"")
+
+
+def _major(version: str) -> str:
+    return str(version).split(".")[0]
 
 
 def saved_layout(ckpt: SweepCheckpoint | None, out: Path | None, cfg: SweepConfig, dataset,
@@ -70,9 +95,10 @@ def check_resumable(out: Path, cfg: SweepConfig, dataset) -> None:
     checkpoints were made with (``config.json``), naming what differs."""
     try:
         saved = rundir.load_config(out)
-    except (rundir.RunDirError, ValueError):
-        raise ConfigError(f"{out} has checkpoints but no readable config.json; it cannot be "
-                          f"resumed safely (delete {out / rundir.CHECKPOINT_SUBDIR})") from None
+    except CorelError as e:
+        raise ConfigError(f"{out} has checkpoints but no readable config.json ({e}); it "
+                          f"cannot be resumed safely: restore {out / rundir.CONFIG}, or start "
+                          f"a new sweep with --overwrite") from None
     now = config_dict(cfg, dataset)
     fields = [f.name for f in dataclasses.fields(SweepConfig) if f.name not in NOT_RESULT_FIELDS]
     differ = [k for k in fields + ["data_fingerprint"]

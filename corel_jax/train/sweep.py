@@ -19,9 +19,10 @@ from typing import Any
 import jax
 import numpy as np
 
+from corel_jax import _faults
 from corel_jax.data.augment import shift_augment
-from corel_jax.errors import ConfigError
-from corel_jax.train import memory
+from corel_jax.errors import ConfigError, DamagedFileError
+from corel_jax.train import memory, ownership
 from corel_jax.train.chunk import ChunkResult, ChunkSetup, train_chunk
 from corel_jax.train.config import SweepConfig
 from corel_jax.train.engine import DeviceData, compile_program, make_program
@@ -30,6 +31,7 @@ from corel_jax.train.placement import Placement
 from corel_jax.train.result import SweepResult, assemble
 from corel_jax.train.resume import (
     NOT_RESULT_FIELDS,
+    check_library_version,
     check_resumable,
     open_checkpointer,
     saved_layout,
@@ -59,7 +61,8 @@ __all__ = [
 
 def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
                 out_dir: str | Path | None = None, progress: bool = True, log=print,
-                objective_fn=None, augment=None, resume: bool = False) -> SweepResult:
+                objective_fn=None, augment=None, resume: bool = False,
+                overwrite: bool = False) -> SweepResult:
     """Trains every run of ``cfg`` and returns (and optionally writes) the results.
 
     Args:
@@ -80,7 +83,13 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
         :mod:`corel_jax.train.checkpoint`): finished chunks are read back, the chunk in
         progress restarts from its last checkpoint. The results equal an uninterrupted
         sweep's. Without a checkpoint the sweep starts from the beginning.
+      overwrite: replace a finished (or checkpointed, unfinished) sweep in ``out_dir``;
+        without it such a folder is refused. Either way a folder holding anything that is
+        not a corel-jax run directory is refused, and only the earlier sweep's own files are
+        deleted (:mod:`corel_jax.train.ownership`).
 
+    The run directory is locked for the sweep's whole life (a second writer is refused), and
+    counts as complete only once its manifest, written last, says so (:mod:`corel_jax.rundir`).
     Checkpoints (``cfg.checkpoint_every``; written under ``out_dir/checkpoints/`` in
     single-process sweeps) are removed once the run directory is complete.
     """
@@ -103,15 +112,30 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
     placement = Placement.create()
     # Every process trains its share of the runs; process 0 writes the run directory.
     out = Path(out_dir) if out_dir is not None and jax.process_index() == 0 else None
+    # Checked and locked before anything is written; nothing is touched if refused.
+    lock = ownership.claim(out, resume=resume, overwrite=overwrite, log=log) \
+        if out is not None else None
+    try:
+        return _train(cfg, runs, placement, out, dataset, program, log, progress, resume,
+                      t_start)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(cfg, runs, placement, out, dataset, program, log, progress, resume, t_start):
     ckpt = open_checkpointer(cfg, out, resume, log)
+    if resume and out is not None:
+        check_library_version(out, log)
     layout = saved_layout(ckpt, out, cfg, dataset, placement, resume)
     if layout is None:
         mem = memory.sweep_plan(cfg, program, dataset, len(runs), placement.num_devices)
         log(mem.describe(len(runs)))
         layout = {"num_runs": len(runs), "chunk_size": mem.runs_per_program,
                   "num_chunks": mem.num_chunks, "num_devices": placement.num_devices}
+    sessions = None
     if out is not None:
-        start_run_dir(out, cfg, dataset, resume=resume)
+        sessions = start_run_dir(out, cfg, dataset, resume=resume, layout=layout)
         if ckpt is not None:
             ckpt.save_layout(layout)
     compiled = compile_program(program, run_batch=resolve_run_batch(cfg, placement),
@@ -131,9 +155,10 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
     result = assemble(cfg, pieces, runs, np.asarray(dataset.y_test, np.int32), timings)
     timings["total_s"] = time.perf_counter() - t_start
     if out is not None:
-        write_run_dir(out, result, dataset)
+        write_run_dir(out, result, dataset, sessions)
         result.out_dir = out
     if ckpt is not None:
+        _faults.point(ckpt.directory)
         ckpt.remove()  # the run directory is complete: nothing left to resume
     return result
 
@@ -143,9 +168,16 @@ def _chunk(setup: ChunkSetup, c: int, runs, timings: dict[str, Any]) -> ChunkRes
     trained (and then stored, when the sweep checkpoints)."""
     ckpt = setup.ckpt
     if ckpt is not None and ckpt.has_chunk(c):
-        setup.log(f"chunk {c + 1}/{setup.num_chunks}: finished before, read from "
-                  f"{ckpt.chunk_path(c)}")
-        return ChunkResult.from_arrays(ckpt.load_chunk(c))
+        try:
+            piece = ChunkResult.from_arrays(ckpt.load_chunk(c))
+        except (DamagedFileError, KeyError, TypeError, ValueError) as e:
+            # never ask the user to delete finished work: train this chunk again instead
+            setup.log(f"chunk {c + 1}/{setup.num_chunks}: {ckpt.chunk_path(c)} is damaged "
+                      f"({e}); training the chunk again")
+        else:
+            setup.log(f"chunk {c + 1}/{setup.num_chunks}: finished before, read from "
+                      f"{ckpt.chunk_path(c)}")
+            return piece
     piece = train_chunk(setup, c, runs[c * setup.chunk_size:(c + 1) * setup.chunk_size],
                         timings)
     if ckpt is not None and setup.cfg.checkpoint_every != 0:

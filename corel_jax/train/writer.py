@@ -11,6 +11,7 @@ import jax
 import numpy as np
 
 from corel_jax import rundir
+from corel_jax.errors import CorelError
 from corel_jax.train.config import SweepConfig
 from corel_jax.train.result import SweepResult
 
@@ -60,30 +61,75 @@ def data_fingerprint(dataset) -> str:
     return h.hexdigest()
 
 
-def write_run_dir(out: Path, result: SweepResult, dataset) -> None:
-    """Writes the run directory (format: :mod:`corel_jax.rundir`)."""
+def planned_files(cfg: SweepConfig) -> list[str]:
+    """Every file (relative path) the sweep of ``cfg`` writes into its run directory."""
+    return rundir.result_files(cfg.num_runs, representations=cfg.save_representations)
+
+
+def session_record(resumed: bool) -> dict[str, Any]:
+    """One process's part in a sweep (``config.json["sessions"]``): when it started, whether
+    it resumed, the library and environment it ran with; its timings are added at the end."""
+    import datetime
+
+    from corel_jax import __version__
+
+    return {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"),
+            "resumed": resumed, "corel_jax": __version__, "environment": environment()}
+
+
+def write_run_dir(out: Path, result: SweepResult, dataset,
+                  sessions: list[dict[str, Any]] | None = None) -> None:
+    """Writes the run directory (format: :mod:`corel_jax.rundir`), its manifest last: the
+    directory counts as complete only once every file is in place."""
+    from corel_jax import __version__
+
     config = config_dict(result.config, dataset)
-    config.update(environment=environment(), timings=result.timings)
+    sessions = [dict(s) for s in (sessions or [session_record(False)])]
+    sessions[-1].update(timings=result.timings)
+    # environment/timings: the last process's (as before sessions were recorded)
+    config.update(environment=sessions[-1]["environment"], timings=result.timings,
+                  corel_jax_version=__version__, sessions=sessions)
+    written = []
     rundir.write_config(out, config)
     rundir.write_runs(out, result.records)
     rundir.write_curves(out, result.train_loss, result.val_acc)
     rundir.write_test_labels(out, result.test_labels)
+    written += list(rundir.RESULT_FILES)
     for i in range(len(result.records)):
         arrays = {"test_pred": result.test_pred[i].astype(np.int32),
                   "prototypes": result.heads["W"][i].astype(np.float32)}
         if result.test_h is not None:
             arrays["test_h"] = result.test_h[i]
         rundir.write_run_arrays(out, i, **arrays)
+        written += [rundir.run_array_path("", i, a).as_posix() for a in arrays]
     rundir.write_params(out, rundir.BEST_HEADS, result.heads)
+    written.append(f"{rundir.PARAMS_SUBDIR}/{rundir.BEST_HEADS}")
     if result.final_params is not None:
         rundir.write_params(out, rundir.FINAL_PARAMS, result.final_params)
+        written.append(f"{rundir.PARAMS_SUBDIR}/{rundir.FINAL_PARAMS}")
+    rundir.write_manifest(out, files=written, complete=True)
 
 
-def start_run_dir(out: Path, cfg: SweepConfig, dataset, *, resume: bool) -> None:
-    """Creates ``out`` and writes its ``config.json`` before anything is trained, so that a
-    sweep killed at any point can be resumed from it; a new (not resumed) sweep first removes
-    an earlier sweep's results there, which would be stale."""
-    out.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        rundir.clear_results(out)
-    rundir.write_config(out, config_dict(cfg, dataset))
+def start_run_dir(out: Path, cfg: SweepConfig, dataset, *, resume: bool,
+                  layout: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Writes the manifest ("incomplete", naming every file the sweep will write) and
+    ``config.json`` before anything is trained, so that a sweep killed at any point can be
+    resumed, and its files are known to be its own. The folder must have been claimed
+    (:func:`corel_jax.train.ownership.claim`). Returns the sweep's session records so far
+    (an earlier process's, when resuming, and this one's)."""
+    from corel_jax import __version__
+
+    sessions = []
+    if resume:
+        try:
+            sessions = list(rundir.load_config(out).get("sessions", []))
+        except CorelError:
+            sessions = []
+    sessions.append(session_record(resume))
+    extra = {"layout": layout} if layout is not None else {}
+    rundir.write_manifest(out, files=planned_files(cfg), complete=False, **extra)
+    config = config_dict(cfg, dataset)
+    config.update(corel_jax_version=__version__, sessions=sessions)
+    rundir.write_config(out, config)
+    return sessions
