@@ -329,14 +329,17 @@ def result_files(num_runs: int, *, representations: bool = True,
 def write_manifest(run_dir: Path | str, *, files: Sequence[str], complete: bool,
                    **extra: Any) -> None:
     """Writes the manifest (atomically): the files the sweep owns in ``run_dir`` (relative
-    paths) and whether it is complete. Written first when a sweep starts (``complete``
-    false), and again last, once every file is in place (``complete`` true)."""
+    paths) and whether it is complete. Written when a sweep starts (``complete`` false), and
+    again last, once every file is in place (``complete`` true), then with every file's size
+    in bytes (``"sizes"``): the loaders check it, so a truncated file is named, never read."""
     from corel_jax import __version__
 
-    write_json(Path(run_dir) / MANIFEST, {
-        "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
-        "library_version": __version__, "complete": bool(complete),
-        "files": sorted(dict.fromkeys(files)), **extra})
+    files = sorted(dict.fromkeys(files))
+    man = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+           "library_version": __version__, "complete": bool(complete), "files": files}
+    if complete:
+        man["sizes"] = {f: os.stat(Path(run_dir) / f).st_size for f in files}
+    write_json(Path(run_dir) / MANIFEST, {**man, **extra})
 
 
 def read_manifest(run_dir: Path | str) -> dict[str, Any] | None:
@@ -488,10 +491,13 @@ def _require(path: Path, what: str) -> Path:
     return path
 
 
-def _read(path: Path, what: str, read):
-    """``read(path)``, with a missing or damaged file (any read or parse error) reported as
-    one clear error naming the file."""
+def _read(path: Path, what: str, read, run_dir: Path | None = None):
+    """``read(path)``, with a missing or damaged file (any read or parse error, or a size
+    other than the one the run directory's manifest recorded) reported as one clear error
+    naming the file."""
     _require(path, what)
+    if run_dir is not None:
+        _check_size(Path(run_dir), path)
     try:
         return read(path)
     except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile,
@@ -499,6 +505,18 @@ def _read(path: Path, what: str, read):
         raise DamagedFileError(
             f"{path} is damaged ({what}): {type(e).__name__}: {e}. It was written by "
             f"corel-jax; restore it from a copy, or train the sweep again") from None
+
+
+def _check_size(run_dir: Path, path: Path) -> None:
+    try:
+        sizes = (read_manifest(run_dir) or {}).get("sizes") or {}
+    except DamagedFileError:
+        return
+    want = sizes.get(path.relative_to(run_dir).as_posix()) if run_dir in path.parents else None
+    if want is not None and path.stat().st_size != want:
+        raise DamagedFileError(
+            f"{path} is damaged ({path.stat().st_size} bytes; the sweep wrote {want}, as "
+            f"{run_dir / MANIFEST} records): restore it from a copy, or train the sweep again")
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -544,7 +562,8 @@ def uses_lam(config: Mapping[str, Any]) -> bool:
 def load_runs(run_dir: Path | str) -> list[dict[str, Any]]:
     """Run records from ``runs.json``, in run order."""
     require_complete(run_dir)
-    runs = _read(Path(run_dir) / RUNS_JSON, "the per-run best-epoch metrics", _json_object)
+    runs = _read(Path(run_dir) / RUNS_JSON, "the per-run best-epoch metrics", _json_object,
+                 Path(run_dir))
     if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
         raise DamagedFileError(f"{Path(run_dir) / RUNS_JSON} is damaged: expected a list of "
                                f"run records")
@@ -555,7 +574,7 @@ def load_curves(run_dir: Path | str) -> dict[str, np.ndarray]:
     """Per-epoch curves as ``{"train_loss": [R, E], "val_acc": [R, E]}`` arrays."""
     require_complete(run_dir)
     path = Path(run_dir) / CURVES_CSV
-    return _read(path, "the per-epoch curves", _parse_curves)
+    return _read(path, "the per-epoch curves", _parse_curves, Path(run_dir))
 
 
 def _parse_curves(path: Path) -> dict[str, np.ndarray]:
@@ -576,19 +595,21 @@ def _parse_curves(path: Path) -> dict[str, np.ndarray]:
 def load_run_array(run_dir: Path | str, run: int, name: str) -> np.ndarray:
     """One per-run array, e.g. ``load_run_array(d, 3, "test_h")`` -> ``[N_test, D]``."""
     require_complete(run_dir)
-    return _read(run_array_path(run_dir, run, name), f"run {run}'s {name}", _load_npy)
+    return _read(run_array_path(run_dir, run, name), f"run {run}'s {name}", _load_npy,
+                 Path(run_dir))
 
 
 def load_test_labels(run_dir: Path | str) -> np.ndarray:
     require_complete(run_dir)
-    return _read(Path(run_dir) / TEST_LABELS, "the test-set labels", _load_npy)
+    return _read(Path(run_dir) / TEST_LABELS, "the test-set labels", _load_npy, Path(run_dir))
 
 
 def load_params(run_dir: Path | str, name: str) -> dict[str, Any]:
     """A nested dict of arrays written by :func:`write_params`, e.g.
     ``load_params(d, BEST_HEADS)["W"]`` -> ``[R, K, D]``."""
     require_complete(run_dir)
-    return _read(Path(run_dir) / PARAMS_SUBDIR / name, f"the parameters {name}", load_npz)
+    return _read(Path(run_dir) / PARAMS_SUBDIR / name, f"the parameters {name}", load_npz,
+                 Path(run_dir))
 
 
 def load_npz(path: Path | str) -> dict[str, Any]:

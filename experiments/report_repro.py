@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from configs import ALL_LOSSES, TUNED_LOSSES, ReproConfig, get_config, paper_best_val  # noqa: E402
 from configs.paper_curves import paper_curve  # noqa: E402
+from stage_store import STAGE_FILE  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ORIGINAL = "gaussian_original"  # the original code's Gaussian (experiments/gaussian_original.py)
@@ -50,7 +51,6 @@ GAP = 0.5  # points; larger gaps to the paper are flagged
 CURVE_LABELS = {"center": "center", "cosine": "cosine", "gaussian": "gaussian (clean, ours)",
                 ORIGINAL: "gaussian (original code's double weighting)",
                 LEARNED: "gaussian, learned γ (ours)", "cce": "cce"}
-STAGE_FILE = "stage.json"
 
 
 # --------------------------------------------------------------------------- reading
@@ -88,11 +88,14 @@ def load_stages(store: Path) -> dict[str, Stage]:
     (``sweep-cosine``, ``sweep-cosine/part-1of5``, ``final-cce``, ...)."""
     from corel_jax import rundir
 
+    from stage_store import read_record
+
     stages = {}
     for f in sorted(Path(store).rglob(STAGE_FILE)):
         d = f.parent
         name = d.relative_to(store).as_posix()
-        stages[name] = Stage(name, d, json.loads(f.read_text()), rundir.load_config(d),
+        # every stored file is checked against the hash its stage recorded
+        stages[name] = Stage(name, d, read_record(d), rundir.load_config(d),
                              rundir.load_runs(d))
     return stages
 

@@ -52,6 +52,7 @@ if str(HERE) not in sys.path:
 from corel_jax.train.config import SCALAR_GRIDS  # noqa: E402
 
 import machine  # noqa: E402
+from stage_store import CLUSTERING_CSV, RUN_FILES, STAGE_FILE, read_record, seal, unseal  # noqa: E402
 from configs import (  # noqa: E402
     ALL_LOSSES,
     SETTINGS,
@@ -59,11 +60,11 @@ from configs import (  # noqa: E402
     get_config,
 )
 
-STAGE_FILE = "stage.json"  # written into a run directory once its stage has finished
 ORIGINAL = "gaussian_original"
 LEARNED = "gaussian_learned"  # Gaussian-COREL with learned γ (our extension)
-STORE_FILES = ("config.json", "runs.json", "runs.csv", "curves.csv", STAGE_FILE)
-CLUSTERING_CSV = "clustering.csv"
+# STAGE_FILE: written into a run directory once its stage has finished, and into the stage's
+# store folder last, with the hashes of the stored files (stage_store.seal)
+STORE_FILES = RUN_FILES
 
 
 # --------------------------------------------------------------------------- stages
@@ -102,12 +103,8 @@ def _stage_key(scfg) -> dict[str, Any]:
 def stage_done(run_dir: Path, scfg, variant: str | None) -> dict | None:
     """The stage record if ``run_dir`` (a run directory or a store folder) holds this exact
     stage, finished; else None."""
-    f = run_dir / STAGE_FILE
-    if not f.is_file():
-        return None
-    try:
-        rec = json.loads(f.read_text())
-    except ValueError:
+    rec = read_record(run_dir)  # a stored stage's files are checked against their hashes
+    if rec is None:
         return None
     if _canonical(rec.get("sweep")) != _canonical(_stage_key(scfg)) \
             or rec.get("variant") != variant:
@@ -133,10 +130,13 @@ def _canonical(d):
 
 def store_stage(run_dir: Path, store: Path, *, clustering: bool, log=print) -> Path:
     """Copies a finished stage's compact results to ``store`` (see the module docstring);
-    for a final stage also computes every run's clustering scores there."""
+    for a final stage also computes every run's clustering scores there. The stage record
+    (``stage.json``, with the hashes of the stored files) is written last
+    (:func:`stage_store.seal`): a stage killed while being stored is never taken for done."""
     from corel_jax import rundir
 
     store.mkdir(parents=True, exist_ok=True)
+    unseal(store)
     for name in STORE_FILES:
         rundir.write_bytes(store / name, (run_dir / name).read_bytes())
     if clustering:
@@ -153,6 +153,7 @@ def store_stage(run_dir: Path, store: Path, *, clustering: bool, log=print) -> P
             rows.append(row)
             log(f"  clustering run {r['run']}: {time.perf_counter() - t0:.0f} s")
         rundir.write_csv(store / CLUSTERING_CSV, rows, list(rows[0]))
+    seal(store, json.loads((run_dir / STAGE_FILE).read_text()))
     return store
 
 
@@ -211,8 +212,9 @@ def run_stage(name: str, run_dir: Path, scfg, dataset, *, variant=None, objectiv
         f"{scfg.epochs} epochs" + (f", patience {scfg.patience}" if scfg.patience else "")
         + f" -> {run_dir}" + (" (resuming)" if resume else ""))
     t0 = time.perf_counter()
+    # run_dir is the pipeline's own scratch space: an earlier sweep there is replaced
     result = train_sweep(scfg, dataset=dataset, out_dir=run_dir, progress=progress,
-                         log=log, objective_fn=objective_fn, resume=resume)
+                         log=log, objective_fn=objective_fn, resume=resume, overwrite=True)
     wall = time.perf_counter() - t0
     if variant is not None:  # mark the variant in the run directory's config
         config = rundir.load_config(run_dir)
@@ -248,7 +250,15 @@ def merge_parts(dirs: list[Path], out: Path, full, variant, part_records) -> dic
     """Joins the parts of a λ sweep into one stage folder with the files of ``full`` (runs
     renumbered in ``full``'s order), and writes its stage record."""
     from corel_jax import rundir
+    from corel_jax.evaluate.sweeps import COMPARABLE_FIELDS, comparability
 
+    # parts of one sweep: the same data, model and protocol, or they are not one curve
+    comps = [comparability(rundir.load_config(d)) for d in dirs]
+    for d, c in zip(dirs[1:], comps[1:]):
+        differ = [f for f in COMPARABLE_FIELDS if c[f] != comps[0][f]]
+        if differ:
+            raise RuntimeError(f"the parts {dirs[0]} and {d} of {out} differ in "
+                               f"{', '.join(differ)}; they cannot be merged into one sweep")
     config = rundir.load_config(dirs[0])
     config.update(lams=list(full.lams), num_runs=full.num_runs,
                   parts=[str(d.name) for d in dirs])
@@ -262,6 +272,7 @@ def merge_parts(dirs: list[Path], out: Path, full, variant, part_records) -> dic
     if [(r["seed"], r["lam"]) for r in runs] != [(r.seed, r.lam) for r in full.runs]:
         raise RuntimeError(f"the parts in {out} do not make up the sweep {full.lams}")
     out.mkdir(parents=True, exist_ok=True)
+    unseal(out)
     rundir.write_config(out, config)
     rundir.write_runs(out, runs)
     rundir.write_curves(out, np.concatenate(train_loss), np.concatenate(val_acc))
@@ -273,7 +284,7 @@ def merge_parts(dirs: list[Path], out: Path, full, variant, part_records) -> dic
            "run_epochs": sum(p["run_epochs"] for p in part_records),
            "max_run_epochs": full.num_runs * full.epochs,
            "parts": [d.name for d in dirs], "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
-    rundir.write_json(out / STAGE_FILE, rec)
+    rec = seal(out, rec)
     return {**rec, "skipped": False}
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from corel_jax import rundir
 from corel_jax.data import load_dataset
-from corel_jax.errors import ConfigError
+from corel_jax.errors import ConfigError, OwnershipError
 from corel_jax.train import SweepConfig, train_sweep
 from corel_jax.train import engine as engine_lib
 from corel_jax.train import sweep as sweep_lib
@@ -232,12 +232,15 @@ def test_memory_plan_never_has_an_empty_chunk():
                 assert p.runs_per_program % devices == 0
 
 
-def test_new_sweep_clears_the_old_results(digits, tmp_path):
+def test_overwrite_clears_the_old_results(digits, tmp_path):
     train_sweep(small(seeds=(0, 1), epochs=1), dataset=digits, out_dir=tmp_path,
                 progress=False, log=None)
     assert rundir.run_array_path(tmp_path, 3, "test_h").is_file()
-    train_sweep(small(seeds=(0,), lams=(0.5,), epochs=1, save_representations=False),
-                dataset=digits, out_dir=tmp_path, progress=False, log=None)
+    small_sweep = small(seeds=(0,), lams=(0.5,), epochs=1, save_representations=False)
+    with pytest.raises(OwnershipError, match="finished sweep"):
+        train_sweep(small_sweep, dataset=digits, out_dir=tmp_path, progress=False, log=None)
+    train_sweep(small_sweep, dataset=digits, out_dir=tmp_path, progress=False, log=None,
+                overwrite=True)
     assert not list((tmp_path / rundir.RUNS_SUBDIR).rglob("test_h.npy"))
     assert not rundir.run_array_path(tmp_path, 1, "test_pred").is_file()
     assert len(rundir.load_runs(tmp_path)) == 1

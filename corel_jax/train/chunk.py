@@ -104,6 +104,7 @@ class ChunkSetup:
       progress: show a progress bar per chunk.
       log: where one-line messages go.
       ckpt: the sweep's :class:`~corel_jax.train.checkpoint.SweepCheckpoint`, or None.
+      out: the run directory (process 0 of a sweep that writes one), or None.
     """
 
     cfg: SweepConfig
@@ -116,6 +117,7 @@ class ChunkSetup:
     progress: bool
     log: Callable[..., Any]
     ckpt: Any = None
+    out: Any = None
 
     def description(self, index: int) -> str:
         """The progress bar's label of chunk ``index``."""

@@ -107,7 +107,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # Flags that may accompany --resume: they do not change what the sweep computes.
 RESUME_FLAGS = ("resume", "out", "quiet", "overwrite", "data_dir", "checkpoint_every",
-                "memory_budget_gb", "coordinator", "num_processes", "process_id")
+                "memory_budget_gb", "no_representations", "coordinator", "num_processes",
+                "process_id")
 
 
 def _defaults() -> dict:
@@ -152,6 +153,8 @@ def resume_config(args: argparse.Namespace) -> SweepConfig:
     overrides = {k: getattr(args, k) for k in ("data_dir", "checkpoint_every",
                                                "memory_budget_gb")
                  if getattr(args, k) != defaults[k]}
+    if args.no_representations:  # e.g. to finish a sweep on a machine with less memory
+        overrides["save_representations"] = False
     return dataclasses.replace(cfg, **overrides) if overrides else cfg
 
 

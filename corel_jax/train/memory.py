@@ -22,6 +22,10 @@ class MemoryPlan(NamedTuple):
     budget_bytes: int
     runs_per_program: int  # runs compiled together (<= num_runs)
     num_chunks: int
+    # host memory the results need: every run's final parameters, predictions and curves, and
+    # one chunk's test representations (the chunks write theirs to disk as they finish)
+    host_bytes: int = 0
+    host_available_bytes: int = 0  # 0: not measured
 
     def describe(self, num_runs: int) -> str:
         gb = 1024**3
@@ -32,6 +36,13 @@ class MemoryPlan(NamedTuple):
         if self.num_chunks > 1:
             text += (f" -> split into {self.num_chunks} programs of {self.runs_per_program} "
                      f"runs each, trained one after another")
+        if self.host_bytes:
+            text += f"; host memory for the results {self.host_bytes / gb:.2f} GiB"
+            if self.host_available_bytes:
+                text += f" of {self.host_available_bytes / gb:.2f} GiB available"
+                if self.host_bytes > self.host_available_bytes:
+                    text += (" (too much: use --no-representations, fewer runs per sweep, "
+                             "or a machine with more memory)")
         return text
 
 
@@ -48,6 +59,27 @@ def activation_bytes(net, params_shape, x_shape_dtype) -> int:
 
     shapes = jax.eval_shape(fwd, params_shape, x_shape_dtype)
     return tree_bytes(shapes) + int(np.prod(x_shape_dtype.shape)) * 4
+
+
+def host_available_bytes() -> int:
+    """The host's available memory (bytes)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:  # pragma: no cover - psutil comes with orbax
+        import os
+
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+
+
+def host_result_bytes(*, num_runs: int, runs_per_program: int, params_bytes: int,
+                      n_test: int, rep_dim: int, epochs: int, representations: bool) -> int:
+    """Host memory a sweep's results need while it runs: every run's final parameters, test
+    predictions and curves (kept until the run directory is written), and the test
+    representations of one chunk (written to the run directory when the chunk finishes)."""
+    kept = num_runs * (params_bytes + 4 * n_test + 2 * 4 * epochs)
+    return int(kept + (runs_per_program * 4 * n_test * rep_dim if representations else 0))
 
 
 def device_budget_bytes(budget_gb: float | None = None) -> int:
@@ -97,14 +129,23 @@ def sweep_plan(cfg, program, dataset, num_runs: int, num_devices: int) -> Memory
     parameters are allocated) and ``dataset``'s arrays; the budget and the cap from ``cfg``
     (a :class:`~corel_jax.train.config.SweepConfig`)."""
     state_shape = jax.eval_shape(program.init, jax.random.key(0), program.default_hparams)
+    x_one = jax.ShapeDtypeStruct((1,) + dataset.x_test.shape[1:], dataset.x_test.dtype)
+    rep_dim = int(np.prod(jax.eval_shape(program.represent, state_shape.params,
+                                         x_one)[0].shape[1:]))
     x = dataset.x_train
     step_x = jax.ShapeDtypeStruct((cfg.batch_size,) + x.shape[1:], x.dtype)
     eval_x = jax.ShapeDtypeStruct((cfg.eval_batch_size,) + x.shape[1:], x.dtype)
     data_bytes = sum(a.nbytes for a in (dataset.x_train, dataset.y_train, dataset.x_val,
                                         dataset.y_val, dataset.x_test))
-    return plan(
-        num_runs=num_runs, params_bytes=tree_bytes(state_shape.params),
+    params_bytes = tree_bytes(state_shape.params)
+    p = plan(
+        num_runs=num_runs, params_bytes=params_bytes,
         step_activation_bytes=activation_bytes(program.net, state_shape.params, step_x),
         eval_activation_bytes=activation_bytes(program.net, state_shape.params, eval_x),
         data_bytes=data_bytes, budget_bytes=device_budget_bytes(cfg.memory_budget_gb),
         max_runs=cfg.max_runs_per_program, num_devices=num_devices)
+    host = host_result_bytes(num_runs=num_runs, runs_per_program=p.runs_per_program,
+                             params_bytes=params_bytes, n_test=len(dataset.x_test),
+                             rep_dim=rep_dim, epochs=cfg.epochs,
+                             representations=cfg.save_representations)
+    return p._replace(host_bytes=host, host_available_bytes=host_available_bytes())

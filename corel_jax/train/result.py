@@ -23,7 +23,9 @@ class SweepResult:
       config: the sweep configuration.
       records: one dict per run (see :mod:`corel_jax.rundir` for the keys).
       train_loss, val_acc: ``[R, E]`` per-epoch curves (NaN after a run diverged).
-      test_h: ``[R, N_test, D]`` test representations at each run's best epoch, or None.
+      test_h: ``[R, N_test, D]`` test representations at each run's best epoch, or None. A
+        sweep that writes a run directory keeps them there, not in host memory: then this is
+        a :class:`StoredRunArrays` (indexing reads one run's file; ``np.asarray`` all).
       test_pred: ``[R, N_test]`` predictions at the best epoch.
       heads: per-run head arrays at the best epoch (``W: [R, K, D]``, ``b``, ``gamma``).
       test_labels: ``[N_test]``.
@@ -41,7 +43,7 @@ class SweepResult:
     test_pred: np.ndarray
     test_labels: np.ndarray
     heads: dict[str, np.ndarray]
-    test_h: np.ndarray | None = None
+    test_h: np.ndarray | StoredRunArrays | None = None
     out_dir: Path | None = None
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     final_params: Any = None
@@ -75,11 +77,45 @@ class SweepResult:
         return "\n".join(lines)
 
 
+class StoredRunArrays:
+    """Per-run arrays ``[R, ...]`` kept on disk, one ``.npy`` per run (e.g. each run's
+    ``test_h.npy`` in a run directory), read when indexed: ``a[i]`` reads run ``i``'s file,
+    ``a[i:j]`` and ``np.asarray(a)`` stack the runs asked for. How a sweep returns its test
+    representations without holding them all in host memory."""
+
+    def __init__(self, paths: Sequence[Path]):
+        self.paths = [Path(p) for p in paths]
+        first = np.load(self.paths[0], mmap_mode="r") if self.paths else np.zeros((0,))
+        self.shape = (len(self.paths), *first.shape)
+        self.dtype = first.dtype
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return np.stack([np.load(p) for p in self.paths[index]]) if self.paths[index] \
+                else np.zeros((0, *self.shape[1:]), self.dtype)
+        if isinstance(index, tuple):
+            return np.asarray(self)[index]
+        return np.load(self.paths[int(index)])
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"StoredRunArrays(shape={self.shape}, dtype={self.dtype}, on disk)"
+
+
 def assemble(cfg: SweepConfig, pieces: Sequence[ChunkResult], runs: Sequence,
-             y_test: np.ndarray, timings: dict[str, float]) -> SweepResult:
+             y_test: np.ndarray, timings: dict[str, float],
+             stored_h: StoredRunArrays | None = None) -> SweepResult:
     """The sweep's result from its chunks' (in run order): arrays concatenated over the run
     axis, one record per run (``runs``: the sweep's :class:`~corel_jax.train.config.Run` s),
-    test accuracy from the predictions and ``y_test: int32 [N_test]``."""
+    test accuracy from the predictions and ``y_test: int32 [N_test]``. ``stored_h``: the
+    test representations, where the chunks wrote them to disk instead of keeping them."""
     cat = lambda k: np.concatenate([getattr(p, k) for p in pieces], axis=0)
     pred = cat("pred")
     test_acc = (pred == y_test[None]).mean(axis=1)
@@ -105,7 +141,8 @@ def assemble(cfg: SweepConfig, pieces: Sequence[ChunkResult], runs: Sequence,
     return SweepResult(
         config=cfg, records=records, train_loss=cat("train_loss"), val_acc=val_acc,
         test_pred=pred, test_labels=y_test, heads=heads,
-        test_h=cat("h") if cfg.save_representations else None, timings=timings,
+        test_h=(stored_h if stored_h is not None else cat("h"))
+        if cfg.save_representations else None, timings=timings,
         final_params=jax.tree.map(lambda *xs: np.concatenate(xs),
                                   *[p.final_params for p in pieces]))
 

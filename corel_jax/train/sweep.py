@@ -19,7 +19,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from corel_jax import _faults
+from corel_jax import _faults, rundir
 from corel_jax.data.augment import shift_augment
 from corel_jax.errors import ConfigError, DamagedFileError
 from corel_jax.train import memory, ownership
@@ -28,7 +28,7 @@ from corel_jax.train.config import SweepConfig
 from corel_jax.train.engine import DeviceData, compile_program, make_program
 from corel_jax.train.inputs import build_encoder, check_compatible, load_data, resolve_run_batch
 from corel_jax.train.placement import Placement
-from corel_jax.train.result import SweepResult, assemble
+from corel_jax.train.result import StoredRunArrays, SweepResult, assemble
 from corel_jax.train.resume import (
     NOT_RESULT_FIELDS,
     check_library_version,
@@ -40,6 +40,7 @@ from corel_jax.train.writer import (
     data_fingerprint,
     environment,
     start_run_dir,
+    write_chunk_arrays,
     write_run_dir,
 )
 
@@ -148,14 +149,24 @@ def _train(cfg, runs, placement, out, dataset, program, log, progress, resume, t
             x_val=dataset.x_val, y_val=np.asarray(dataset.y_val, np.int32))),
         x_test=placement.replicate(dataset.x_test),
         chunk_size=layout["chunk_size"], num_chunks=layout["num_chunks"],
-        progress=progress and jax.process_index() == 0, log=log, ckpt=ckpt)
+        progress=progress and jax.process_index() == 0, log=log, ckpt=ckpt, out=out)
 
     timings: dict[str, Any] = {"compile_s": 0.0, "train_s": 0.0, "eval_s": 0.0}
     pieces = [_chunk(setup, c, runs, timings) for c in range(setup.num_chunks)]
-    result = assemble(cfg, pieces, runs, np.asarray(dataset.y_test, np.int32), timings)
+    stored_h = None
+    if out is not None:
+        # the chunks wrote their per-run arrays (the representations are not in memory)
+        stored_h = StoredRunArrays([rundir.run_array_path(out, i, "test_h")
+                                    for i in range(len(runs))]) \
+            if cfg.save_representations else None
+        if not cfg.save_representations:  # an earlier process of a resumed sweep saved some
+            for i in range(len(runs)):
+                rundir.run_array_path(out, i, "test_h").unlink(missing_ok=True)
+    result = assemble(cfg, pieces, runs, np.asarray(dataset.y_test, np.int32), timings,
+                      stored_h=stored_h)
     timings["total_s"] = time.perf_counter() - t_start
     if out is not None:
-        write_run_dir(out, result, dataset, sessions)
+        write_run_dir(out, result, dataset, sessions, run_arrays_written=True)
         result.out_dir = out
     if ckpt is not None:
         _faults.point(ckpt.directory)
@@ -165,7 +176,16 @@ def _train(cfg, runs, placement, out, dataset, program, log, progress, resume, t
 
 def _chunk(setup: ChunkSetup, c: int, runs, timings: dict[str, Any]) -> ChunkResult:
     """Chunk ``c``'s results: read back when a checkpoint holds the finished chunk, else
-    trained (and then stored, when the sweep checkpoints)."""
+    trained (and then stored, when the sweep checkpoints). With a run directory, its per-run
+    arrays are written there at once and its representations dropped from memory."""
+    piece = _chunk_result(setup, c, runs, timings)
+    if setup.out is not None:
+        write_chunk_arrays(setup.out, c * setup.chunk_size, piece)
+        piece = piece._replace(h=None)
+    return piece
+
+
+def _chunk_result(setup: ChunkSetup, c: int, runs, timings: dict[str, Any]) -> ChunkResult:
     ckpt = setup.ckpt
     if ckpt is not None and ckpt.has_chunk(c):
         try:

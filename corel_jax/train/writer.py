@@ -78,10 +78,31 @@ def session_record(resumed: bool) -> dict[str, Any]:
             "resumed": resumed, "corel_jax": __version__, "environment": environment()}
 
 
+def write_run_arrays(out: Path, run: int, pred: np.ndarray, prototypes: np.ndarray,
+                     h: np.ndarray | None) -> None:
+    """One run's arrays (``runs/rNNN/``): test predictions, prototypes, representations."""
+    arrays = {"test_pred": np.asarray(pred).astype(np.int32),
+              "prototypes": np.asarray(prototypes).astype(np.float32)}
+    if h is not None:
+        arrays["test_h"] = np.asarray(h)
+    rundir.write_run_arrays(out, run, **arrays)
+
+
+def write_chunk_arrays(out: Path, first_run: int, piece) -> None:
+    """The per-run arrays of a finished chunk (a :class:`~corel_jax.train.chunk.ChunkResult`
+    whose first run is run ``first_run`` of the sweep), written as soon as the chunk is done,
+    so that host memory holds one chunk's representations at a time, never the sweep's."""
+    for i in range(len(piece.pred)):
+        write_run_arrays(out, first_run + i, piece.pred[i], piece.head["W"][i],
+                         piece.h[i] if piece.h is not None else None)
+
+
 def write_run_dir(out: Path, result: SweepResult, dataset,
-                  sessions: list[dict[str, Any]] | None = None) -> None:
+                  sessions: list[dict[str, Any]] | None = None, *,
+                  run_arrays_written: bool = False) -> None:
     """Writes the run directory (format: :mod:`corel_jax.rundir`), its manifest last: the
-    directory counts as complete only once every file is in place."""
+    directory counts as complete only once every file is in place. ``run_arrays_written``:
+    the chunks wrote the per-run arrays already (:func:`write_chunk_arrays`)."""
     from corel_jax import __version__
 
     config = config_dict(result.config, dataset)
@@ -96,13 +117,12 @@ def write_run_dir(out: Path, result: SweepResult, dataset,
     rundir.write_curves(out, result.train_loss, result.val_acc)
     rundir.write_test_labels(out, result.test_labels)
     written += list(rundir.RESULT_FILES)
+    names = [a for a in rundir.RUN_ARRAYS if a != "test_h" or result.test_h is not None]
     for i in range(len(result.records)):
-        arrays = {"test_pred": result.test_pred[i].astype(np.int32),
-                  "prototypes": result.heads["W"][i].astype(np.float32)}
-        if result.test_h is not None:
-            arrays["test_h"] = result.test_h[i]
-        rundir.write_run_arrays(out, i, **arrays)
-        written += [rundir.run_array_path("", i, a).as_posix() for a in arrays]
+        if not run_arrays_written:
+            write_run_arrays(out, i, result.test_pred[i], result.heads["W"][i],
+                             result.test_h[i] if result.test_h is not None else None)
+        written += [rundir.run_array_path("", i, a).as_posix() for a in names]
     rundir.write_params(out, rundir.BEST_HEADS, result.heads)
     written.append(f"{rundir.PARAMS_SUBDIR}/{rundir.BEST_HEADS}")
     if result.final_params is not None:
@@ -113,8 +133,8 @@ def write_run_dir(out: Path, result: SweepResult, dataset,
 
 def start_run_dir(out: Path, cfg: SweepConfig, dataset, *, resume: bool,
                   layout: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Writes the manifest ("incomplete", naming every file the sweep will write) and
-    ``config.json`` before anything is trained, so that a sweep killed at any point can be
+    """Writes ``config.json`` and the manifest ("incomplete", naming every file the sweep
+    will write) before anything is trained, so that a sweep killed at any point can be
     resumed, and its files are known to be its own. The folder must have been claimed
     (:func:`corel_jax.train.ownership.claim`). Returns the sweep's session records so far
     (an earlier process's, when resuming, and this one's)."""
@@ -127,9 +147,11 @@ def start_run_dir(out: Path, cfg: SweepConfig, dataset, *, resume: bool,
         except CorelError:
             sessions = []
     sessions.append(session_record(resume))
-    extra = {"layout": layout} if layout is not None else {}
-    rundir.write_manifest(out, files=planned_files(cfg), complete=False, **extra)
     config = config_dict(cfg, dataset)
     config.update(corel_jax_version=__version__, sessions=sessions)
+    # config.json first: a sweep killed right after it can be resumed (a folder with only a
+    # config.json counts as an incomplete run directory); then the manifest
     rundir.write_config(out, config)
+    extra = {"layout": layout} if layout is not None else {}
+    rundir.write_manifest(out, files=planned_files(cfg), complete=False, **extra)
     return sessions
