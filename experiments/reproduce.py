@@ -52,13 +52,13 @@ if str(HERE) not in sys.path:
 from corel_jax.train.config import SCALAR_GRIDS  # noqa: E402
 
 import machine  # noqa: E402
-from stage_store import CLUSTERING_CSV, RUN_FILES, STAGE_FILE, read_record, seal, unseal  # noqa: E402
 from configs import (  # noqa: E402
     ALL_LOSSES,
     SETTINGS,
     ReproConfig,
     get_config,
 )
+from stage_store import CLUSTERING_CSV, RUN_FILES, STAGE_FILE, read_record, seal, unseal  # noqa: E402
 
 ORIGINAL = "gaussian_original"
 LEARNED = "gaussian_learned"  # Gaussian-COREL with learned γ (our extension)
