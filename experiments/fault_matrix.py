@@ -65,8 +65,10 @@ class Matrix:
     """Runs the cases in ``root`` (a scratch folder); ``env``: extra environment (a shared
     JAX compilation cache makes each subprocess start in seconds)."""
 
-    def __init__(self, root: Path, env: dict[str, str] | None = None):
+    def __init__(self, root: Path, env: dict[str, str] | None = None,
+                 args: list[str] | None = None):
         self.root = Path(root)
+        self.args = list(args or ARGS)
         self.env = {**os.environ, "JAX_PLATFORMS": "cpu", **(env or {})}
         for k in ("COREL_JAX_FAULT", "COREL_JAX_FAULT_LOG"):
             self.env.pop(k, None)
@@ -93,7 +95,7 @@ class Matrix:
         return d
 
     def sweep(self, case: Path, fault: str | None = None, log: Path | None = None):
-        return self._run([*ARGS, "--out", "sweep"], case / "a", fault, log)
+        return self._run([*self.args, "--out", "sweep"], case / "a", fault, log)
 
     def resume(self, case: Path, fault: str | None = None, log: Path | None = None):
         return self._run(["train", "--resume", "a/sweep", "--quiet"], case, fault, log)

@@ -54,3 +54,47 @@ def test_sigkill_at_each_kind_of_write_of_a_resume_then_resume_again(matrix):
 
 def test_enospc_at_each_kind_of_write_is_one_line_and_the_sweep_resumes(matrix):
     _run(matrix, [c for c in fm.quick_cases(matrix) if c[0] == "enospc"])
+
+
+def _damage(path: Path) -> None:
+    """Truncates a file, or every file of a folder (an orbax checkpoint), to half."""
+    for p in [path] if path.is_file() else [q for q in path.rglob("*") if q.is_file()]:
+        data = p.read_bytes()
+        p.write_bytes(data[: len(data) // 2])
+
+
+def test_damaged_chunk_checkpoint_and_layout_fall_back_and_lose_nothing(tmp_path):
+    """A sweep of 3 epochs killed once its second chunk has 2 checkpoints; then its finished
+    chunk file, its newest checkpoint and layout.json are damaged. The resume retrains the
+    chunk, restores the previous checkpoint, reads the layout's copy in the manifest, says
+    so, and ends with the uninterrupted sweep's files; config.json records both processes."""
+    args = [a if a != "2" or prev != "--epochs" else "3"
+            for prev, a in zip(["", *fm.ARGS], fm.ARGS)]
+    assert args[args.index("--epochs") + 1] == "3"
+    m = fm.Matrix(tmp_path, {"JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache")}, args)
+    case = m._case_dir()
+    log = case / "points.tsv"
+    assert m.sweep(case, "count", log).returncode == 0
+    reference = fm.result_files(case / "a" / "sweep")
+    points = fm._points(log)
+    second_chunk = next(i for i, p in enumerate(points, 1) if p.endswith("chunk_001.npz"))
+    case = m._case_dir()
+    assert m.sweep(case, f"kill@{second_chunk}").returncode == -9
+    ckpt = case / "a" / "sweep" / "checkpoints"
+    steps = sorted(int(p.name) for p in (ckpt / "state").iterdir() if p.name.isdigit())
+    assert steps == [4, 5]  # chunk 2 (steps 4-6): after epochs 1 and 2
+    _damage(ckpt / "chunks" / "chunk_000.npz")
+    _damage(ckpt / "state" / "5")
+    _damage(ckpt / "layout.json")
+    r = m.resume(case)
+    assert r.returncode == 0, r.stderr
+    assert "chunk_000.npz is damaged" in r.stdout + r.stderr
+    assert "checkpoint 5" in r.stdout + r.stderr and "trying the one before" in r.stdout
+    assert "layout.json is damaged" in r.stdout
+    assert "resumed" in r.stdout and "after epoch 1" in r.stdout
+    assert fm.result_files(case / "a" / "sweep") == reference
+    import json
+
+    sessions = json.loads((case / "a" / "sweep" / "config.json").read_text())["sessions"]
+    assert [s["resumed"] for s in sessions] == [False, True]
+    assert all(s["corel_jax"] and s["environment"]["jax"] for s in sessions)

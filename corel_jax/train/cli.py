@@ -207,7 +207,11 @@ def run(args: argparse.Namespace) -> int:
         cfg = resume_config(args)
         out = args.resume
         if rundir.status(Path(out)) == "complete":
-            print(f"{out} is complete; nothing to resume")
+            from corel_jax.train.ownership import remove_leftover_checkpoints
+
+            left = remove_leftover_checkpoints(out)
+            print(f"{out} is complete; nothing to resume"
+                  + (" (removed the checkpoints it had left)" if left else ""))
             return 0
     elif args.out is None:
         raise ConfigError("give --out RUN_DIR (a new sweep) or --resume RUN_DIR")

@@ -34,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
     for loss, lam in DEMO_LAMS.items():
         cfg = SweepConfig(dataset="digits", model="mlp", loss=loss, seeds=tuple(range(args.seeds)),
                           lams=(lam,), epochs=args.epochs, batch_size=64)
+        # a demo run again replaces its own earlier sweeps (only their files; a folder that
+        # is not a corel-jax run directory is still refused)
         res = train_sweep(cfg, dataset=dataset, out_dir=out / loss, progress=not args.quiet,
-                          log=None)
+                          log=None, overwrite=True)
         acc = np.array([r["test_acc"] for r in res.records]) * 100
         val = np.array([r["best_val_acc"] for r in res.records]) * 100
         rows.append((loss, lam, val.mean(), val.std(), acc.mean(), acc.std(),

@@ -186,3 +186,19 @@ def clear(run_dir: Path) -> None:
             except OSError:  # not empty: something else lives there
                 break
     (run_dir / rundir.MANIFEST).unlink(missing_ok=True)
+
+
+def remove_leftover_checkpoints(run_dir: Path | str) -> bool:
+    """Removes the checkpoints of a *complete* run directory (a sweep killed after its last
+    result was in place, before it removed them), under the directory's lock; returns whether
+    there were any."""
+    run_dir = Path(run_dir)
+    ckpt = run_dir / rundir.CHECKPOINT_SUBDIR
+    if not ckpt.exists():
+        return False
+    with RunDirLock(run_dir):
+        if rundir.status(run_dir) != "complete":  # re-checked under the lock
+            return False
+        shutil.rmtree(ckpt, ignore_errors=True)
+        remove_temporaries(run_dir)
+    return True
