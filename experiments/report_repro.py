@@ -9,9 +9,10 @@ gets a report of the stages it has finished (the others are listed as not yet ru
   the run-epochs early stopping saved);
 - the λ curves of the sweeps beside the paper's (digitised from its supplementary Figure 1,
   ``configs/paper_curves.py``), as a table and a figure;
-- the selected λ and the best validation accuracy against the paper's, with the difference;
-- test accuracy of the final seeds with the paper's paired t-tests: each loss against CCE (the
-  paper's baseline) and the best against the runner-up;
+- the selected λ and the best validation accuracy against the paper's, two ways (our final
+  seeds' mean, and our single sweep run at the selected λ), with how many are within ±0.5;
+- test accuracy of the final seeds with paired t-tests (our choice of test): each loss against
+  CCE (the paper's baseline) and the best against the runner-up;
 - clustering scores of the final runs' test representations (computed when the stage was
   stored);
 - the original code's Gaussian beside ours, when both sweeps exist;
@@ -165,8 +166,9 @@ def final_summary(stage: Stage, paper: float | None) -> dict[str, Any]:
 
 
 def ttests(finals: dict[str, Stage]) -> list[dict[str, Any]]:
-    """The paper's paired two-tailed t-tests on test accuracy, paired by seed: every loss
-    against CCE (the baseline), and the best loss (by mean) against the runner-up."""
+    """Paired two-tailed t-tests on test accuracy, paired by seed (our choice: the paper does
+    not state its test): every loss against CCE (the paper's baseline), and the best loss (by
+    mean) against the runner-up."""
     from corel_jax.evaluate.stats import paired_ttest, significance_marker
 
     acc = {loss: {int(r["seed"]): float(r["test_acc"]) for r in s.runs}
@@ -209,8 +211,9 @@ def clustering_summary(stage: Stage) -> list[dict[str, Any]]:
 def plot_curves_vs_paper(curves: dict[str, list[dict]], setting: str, path: Path,
                          title: str, paper_best: dict[str, float] | None = None) -> Path:
     """Our λ curves (solid) and the paper's digitised ones (dashed, same colour). For a loss
-    whose curve the paper does not give, ``paper_best`` (its best validation accuracy at its
-    tuned λ, %) is drawn as a dotted horizontal line: the level our curve is measured against.
+    whose paper curve is not compared here (held out), ``paper_best`` (its best validation
+    accuracy at its tuned λ, %) is drawn as a dotted horizontal line: the level our curve is
+    measured against.
     """
     import matplotlib
 
@@ -332,10 +335,10 @@ def section_how_run(cfg: ReproConfig, stages: dict[str, Stage], command: str) ->
            f"({'learned' if cfg.learn_gamma else 'fixed'}); test accuracy at the best "
            f"validation epoch; {sizes.get('train', '?')} training, {sizes.get('val', '?')} "
            f"validation (split off the training set), {sizes.get('test', '?')} test examples.",
-           "- As in the paper: Adam, batch 128, up to 150 epochs, the λ grid, 10 final seeds, "
-           "test accuracy at the best validation epoch. Our choices (the paper does not state "
-           "them): learning rate, width, LeakyReLU slope, γ, the center loss's α, the "
-           "validation size.",
+           "- As in the paper: up to 150 epochs, the λ grid, 10 final seeds, test accuracy at "
+           "the best validation epoch. Our choices (the paper does not state them): the "
+           "optimiser (Adam), batch size (128), learning rate, width, LeakyReLU slope, γ, the "
+           "center loss's α, the validation size and draw, and the paired t-test.",
            f"- Reduced relative to the paper: {cfg.reduced or 'nothing (the paper protocol)'}.",
            hardware_line(stages), ""]
     return md
@@ -438,9 +441,11 @@ def section_curves(cfg, curves: dict[str, list[dict]], lam_of, out: Path,
     paper_best = paper_best_val(cfg.setting)
     unplotted = [k for k in TUNED_LOSSES if k not in papers and k in paper_best]
     if unplotted:
-        md += ["The paper's supplementary Figure 1 gives no curve for "
-               + ", ".join(unplotted) + " on this setting; the figure marks its best validation "
-               "accuracy at its tuned λ (dotted: " + ", ".join(
+        md += ["The figure gives no curve for " + ", ".join(unplotted) + " from the paper on "
+               "this setting: the paper's curves for it are not compared here (its "
+               "supplementary figure has all six settings; this project holds three of them out "
+               "as a check on its explanations). The figure marks the paper's best validation "
+               "accuracy at its tuned λ instead (dotted: " + ", ".join(
                    f"{k} {paper_best[k]:.2f} %" for k in unplotted) + ").", ""]
     diffs = []
     # λ where our runs ended at chance (within 2 points of 100/K: the loss ran away, e.g.
@@ -471,32 +476,83 @@ def section_curves(cfg, curves: dict[str, list[dict]], lam_of, out: Path,
     return md
 
 
-def section_tuned(cfg, curves, lam_of, finals: dict[str, dict]) -> list[str]:
+def paper_comparison(cfg, curves, lam_of, finals: dict[str, dict]) -> dict[str, Any]:
+    """Both comparisons with the paper's best validation accuracy at its tuned λ, per loss the
+    paper gives a number for: our final seeds' mean (the level without selection) and our
+    single sweep run at our selected λ (the paper's kind of number: one run, the best of the
+    λ grid), each as ours − paper in points, with how many rows are within ±``GAP``.
+
+    A difference counts as within when its value rounded to the 2 decimals the report prints
+    is at most ``GAP`` in magnitude, so a reader can recount it from the table."""
     paper = paper_best_val(cfg.setting)
-    md = ["## Tuned λ and best validation accuracy vs the paper", "",
-          "Ours: best validation accuracy (%) at the selected λ in the sweep and, once run, "
-          "over the final seeds (mean ± std). Paper: its best validation accuracy at its tuned "
-          "λ (supplement). Difference = ours (final runs when run, else the sweep) − paper.",
-          ""]
     rows = []
     for loss in ALL_LOSSES:
+        p = paper.get(loss)
+        if p is None:
+            continue
         sweep_at = next((c for c in curves.get(loss, []) if c["lam"] == lam_of.get(loss)),
                         None)
         f = finals.get(loss)
-        ours = f["best_val_mean"] if f else (sweep_at["mean"] if sweep_at else None)
-        p = paper.get(loss)
-        diff = None if p is None or ours is None or not math.isfinite(ours) \
-            else 100 * ours - p
+        mean = f["best_val_mean"] if f else None
+        run = sweep_at["mean"] if sweep_at else None
+        d_mean = None if mean is None or not math.isfinite(mean) else 100 * mean - p
+        d_run = None if run is None or not math.isfinite(run) else 100 * run - p
+        rows.append({"loss": loss, "lam": lam_of.get(loss), "paper": p,
+                     "final_mean": mean, "final_std": f["best_val_std"] if f else None,
+                     "final_n": f["n"] if f else 0, "diff_mean": d_mean,
+                     "sweep_run": run, "sweep_n": sweep_at["n"] if sweep_at else 0,
+                     "diff_sweep_run": d_run})
+
+    def within(key):
+        ds = [r[key] for r in rows if r[key] is not None]
+        return {"within": sum(abs(round(d, 2)) <= GAP for d in ds), "rows": len(ds)}
+
+    return {"gap": GAP, "rows": rows, "mean": within("diff_mean"),
+            "sweep_run": within("diff_sweep_run")}
+
+
+def section_tuned(cfg, curves, lam_of, finals: dict[str, dict]) -> tuple[list[str], dict]:
+    cmp = paper_comparison(cfg, curves, lam_of, finals)
+    md = ["## Tuned λ and best validation accuracy vs the paper", "",
+          "The paper's number (its best validation accuracy at its tuned λ, supplement) is one "
+          "run at the λ it selected, the best of its λ grid. Two comparisons with it, for every "
+          "loss it gives a number for: (a) our final seeds' mean at our selected λ, the level "
+          "without that selection; (b) our single sweep run at our selected λ, the best of our "
+          "λ grid, the same kind of number as the paper's (it carries the same upward draw). "
+          "Differences are ours − paper, in points.", ""]
+    rows = []
+    sweep_of = {loss: next((c for c in curves.get(loss, []) if c["lam"] == lam_of.get(loss)),
+                           None) for loss in ALL_LOSSES}
+    by_loss = {r["loss"]: r for r in cmp["rows"]}
+
+    def d(x):
+        return "—" if x is None else f"{x:+.2f}"
+
+    def ok(x):
+        return "—" if x is None else ("yes" if abs(round(x, 2)) <= GAP else "**no**")
+
+    for loss in ALL_LOSSES:
+        s, f, r = sweep_of[loss], finals.get(loss), by_loss.get(loss)
+        sweep_cell = "not yet" if s is None else _pct(s["mean"]) + (
+            "" if s["n"] == 1 else f" (mean of {s['n']})")
         rows.append([loss, "—" if loss == "cce" or loss not in lam_of else f"{lam_of[loss]:g}",
-                     _pct(sweep_at["mean"]) if sweep_at else "not yet",
-                     f"{_pct(f['best_val_mean'])} ± {_pct(f['best_val_std'])}" if f
-                     else "not yet",
-                     "—" if p is None else f"{p:.2f}",
-                     "—" if diff is None else f"{diff:+.2f}",
-                     "—" if diff is None else ("**yes**" if abs(diff) > GAP else "no")])
-    md.append(_md_table(["loss", "our λ", "ours, sweep", "ours, final runs", "paper",
-                         "difference", f"gap > {GAP}?"], rows))
-    return md + [""]
+                     f"{_pct(f['best_val_mean'])} ± {_pct(f['best_val_std'])} ({f['n']})"
+                     if f else "not yet",
+                     d(r and r["diff_mean"]), ok(r and r["diff_mean"]), sweep_cell,
+                     d(r and r["diff_sweep_run"]), ok(r and r["diff_sweep_run"]),
+                     "—" if r is None else f"{r['paper']:.2f}"])
+    md.append(_md_table(["loss", "our λ", "(a) ours, final seeds: mean ± std (seeds)",
+                         "(a) − paper", f"(a) within ±{GAP}?", "(b) ours, sweep run",
+                         "(b) − paper", f"(b) within ±{GAP}?", "paper"], rows))
+    md.append("")
+    if cmp["rows"]:
+        md += [f"Within ±{GAP} points of the paper: (a) final seeds' mean "
+               f"{cmp['mean']['within']} of {cmp['mean']['rows']} rows; (b) single sweep "
+               f"run {cmp['sweep_run']['within']} of {cmp['sweep_run']['rows']} rows"
+               + (f" (of {len(cmp['rows'])} rows the paper gives a number for; the others "
+                  "have not run yet)" if min(cmp["mean"]["rows"], cmp["sweep_run"]["rows"])
+                  < len(cmp["rows"]) else "") + ".", ""]
+    return md, cmp
 
 
 def section_finals(finals: dict[str, dict], tests: list[dict]) -> list[str]:
@@ -511,8 +567,9 @@ def section_finals(finals: dict[str, dict], tests: list[dict]) -> list[str]:
              f"{int(np.median(f['best_epochs']))}"] for k, f in finals.items()]
     md.append(_md_table(["loss", "λ", "seeds", "test acc", "best val acc",
                          "median best epoch"], rows))
-    md += ["", "Paired two-tailed t-tests on test accuracy, paired by seed (the paper's test; "
-           "* p < 0.05, ** p < 0.01, marked when the first loss is better):", ""]
+    md += ["", "Paired two-tailed t-tests on test accuracy, paired by seed (our choice of "
+           "test: the paper does not state it; * p < 0.05, ** p < 0.01, marked when the first "
+           "loss is better):", ""]
     md.append(_md_table(["test", "loss", "against", "mean diff (points)", "t", "p", "seeds",
                          "marker"],
                         [[t["kind"], t["loss"], t["against"], f"{100 * t['mean_diff']:+.2f}",
@@ -604,7 +661,8 @@ def write(cfg: ReproConfig, *, store: Path, out: Path, command: str,
     md += stage_md
     num_classes = next((s.config.get("num_classes") for s in stages.values()), None)
     md += section_curves(cfg, curves, lam_of, out, num_classes)
-    md += section_tuned(cfg, curves, lam_of, finals)
+    tuned_md, comparison = section_tuned(cfg, curves, lam_of, finals)
+    md += tuned_md
     md += section_finals(finals, tests)
     md += section_clustering(final_stages)
     if "gaussian" in curves and ORIGINAL in curves:
@@ -626,7 +684,8 @@ def write(cfg: ReproConfig, *, store: Path, out: Path, command: str,
     rundir.write_text(out / "report.md", "\n".join(md))
     results = {"setting": cfg.setting, "profile": cfg.profile, "command": command,
                "config": dataclasses.asdict(cfg), "lam_of": lam_of, "final": finals,
-               "ttests": tests, "paper_best_val": paper, "curves": curves,
+               "ttests": tests, "paper_best_val": paper, "paper_comparison": comparison,
+               "curves": curves,
                "stages": {k: {kk: s.record[kk] for kk in ("wall_s", "num_runs", "run_epochs",
                                                           "max_run_epochs", "finished")
                               if kk in s.record} for k, s in stages.items()},

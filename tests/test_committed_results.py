@@ -39,3 +39,64 @@ def test_readme_table_is_summarize_results_output():
     assert committed == summarize_results.table(RESULTS).strip(), (
         "README's results table differs from `python experiments/summarize_results.py`; "
         "paste its output after the marker")
+
+
+# --------------------------------------------------------------------------- the comparisons
+# with the paper, recomputed from the stage stores (runs.json) without the report's code
+
+REPORTED = sorted(p.parent for p in RESULTS.glob("*/*/results.json")
+                  if (p.parent / "stages").is_dir())
+
+
+def _runs(stage):
+    import json
+
+    return json.loads((stage / "runs.json").read_text())
+
+
+@pytest.mark.parametrize("folder", REPORTED, ids=lambda p: str(p.relative_to(RESULTS)))
+def test_both_comparisons_with_the_paper_match_the_stages(folder):
+    """Every loss the paper gives a number for is compared two ways, our final seeds' mean and
+    our single sweep run at the selected λ, and the report counts those within ±0.5 points."""
+    import json
+
+    import numpy as np
+
+    from configs import paper_best_val
+
+    results = json.loads((folder / "results.json").read_text())
+    cmp = results["paper_comparison"]
+    paper = paper_best_val(results["setting"])
+    stages = folder / "stages"
+    assert [r["loss"] for r in cmp["rows"]] == [k for k in summarize_results.LOSSES
+                                                 if k in paper]
+    counts = {"mean": [0, 0], "sweep_run": [0, 0]}
+    for row in cmp["rows"]:
+        loss = row["loss"]
+        assert row["paper"] == paper[loss]
+        final, sweep = stages / f"final-{loss}", stages / f"sweep-{loss}"
+        if (sweep / "runs.json").is_file():
+            by_lam = {}
+            for r in _runs(sweep):
+                by_lam.setdefault(round(float(r["lam"]), 4), []).append(r["best_val_acc"])
+            means = {lam: float(np.mean(v)) for lam, v in by_lam.items()}
+            best = max(means.values())
+            assert means[round(row["lam"], 4)] == pytest.approx(best, abs=1e-12), \
+                "the selected λ is not the sweep's best"
+            ours = 100 * means[round(row["lam"], 4)]
+            assert row["diff_sweep_run"] == pytest.approx(ours - paper[loss], abs=1e-9)
+            counts["sweep_run"][1] += 1
+            counts["sweep_run"][0] += abs(round(ours - paper[loss], 2)) <= 0.5
+        if (final / "runs.json").is_file():
+            runs = _runs(final)
+            assert {round(float(r["lam"]), 4) for r in runs} == {round(row["lam"], 4)}
+            ours = 100 * float(np.mean([r["best_val_acc"] for r in runs]))
+            assert row["diff_mean"] == pytest.approx(ours - paper[loss], abs=1e-9)
+            counts["mean"][1] += 1
+            counts["mean"][0] += abs(round(ours - paper[loss], 2)) <= 0.5
+    report = (folder / "report.md").read_text()
+    for key in ("mean", "sweep_run"):
+        assert [cmp[key]["within"], cmp[key]["rows"]] == counts[key]
+    assert (f"(a) final seeds' mean {counts['mean'][0]} of {counts['mean'][1]} rows; "
+            f"(b) single sweep run {counts['sweep_run'][0]} of {counts['sweep_run'][1]} "
+            "rows") in report

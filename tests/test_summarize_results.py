@@ -10,12 +10,13 @@ sys.path.insert(0, str(ROOT / "experiments"))
 import summarize_results  # noqa: E402
 
 
-def write(root, setting, profile, final):
+def write(root, setting, profile, final, comparison=None):
     d = root / setting / profile
     d.mkdir(parents=True)
     (d / "results.json").write_text(json.dumps({
         "setting": setting, "profile": profile, "final": final,
-        "paper_best_val": {"center": 89.76, "cosine": 89.5, "gaussian": 89.74}}))
+        "paper_best_val": {"center": 89.76, "cosine": 89.5, "gaussian": 89.74},
+        **({"paper_comparison": comparison} if comparison else {})}))
 
 
 def test_rows_say_how_far_a_running_reproduction_has_got(tmp_path):
@@ -25,9 +26,18 @@ def test_rows_say_how_far_a_running_reproduction_has_got(tmp_path):
     write(tmp_path, "c", "paper", {loss: {**run, "test_mean": 0.89 + i / 1000}
                                    for i, loss in enumerate(summarize_results.LOSSES)})
     rows = summarize_results.table(tmp_path).splitlines()[2:]
-    assert rows[0].endswith("| — | — | — | — | final runs not yet run |")
+    assert rows[0].endswith("| — | — | — | — | final runs not yet run | — |")
     assert "| 90.51 | — | — | — | cce 89.53 (10 seeds); final runs of 1 of 4 losses so far |" \
         in rows[1]
     # complete: the best on test, the paper's value beside ours, no "so far"
     assert rows[2].endswith("| 90.51 | 90.51 (89.76) | 90.51 (89.50) | 90.51 (89.74) | "
-                            "gaussian 89.30 (10 seeds) |")
+                            "gaussian 89.30 (10 seeds) | — |")
+
+
+def test_rows_count_both_comparisons_with_the_paper(tmp_path):
+    """The last column: losses within ±0.5 of the paper, final seeds' mean; sweep run."""
+    run = {"best_val_mean": 0.9051, "test_mean": 0.8953, "n": 10}
+    write(tmp_path, "a", "paper", {loss: run for loss in summarize_results.LOSSES},
+          {"gap": 0.5, "rows": [], "mean": {"within": 1, "rows": 3},
+           "sweep_run": {"within": 3, "rows": 3}})
+    assert summarize_results.table(tmp_path).splitlines()[2].endswith("| 1/3; 3/3 |")
