@@ -143,3 +143,30 @@ def test_large_lambda_contiguous_validation_takes_the_pool_in_file_order():
     # the test set and the record of the split stay as they were
     assert first.info == ds.info
     np.testing.assert_array_equal(first.x_test, ds.x_test)
+
+
+def test_authors_code_large_lambda_skips_without_torch_or_the_authors_repo(tmp_path, capsys):
+    """The authors'-code measurement needs torch and a checkout of kiankd/corel2019: without
+    either it says so ("skipped: ...") and exits 0. torch is blocked here (``sys.modules``
+    entry None makes its import fail), so the test does not depend on what is installed."""
+    block = tmp_path / "block_torch"
+    block.mkdir()
+    (block / "sitecustomize.py").write_text("import sys\nsys.modules['torch'] = None\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(block), str(ROOT)])}
+    script = ROOT / "experiments" / "authors_code_large_lambda.py"
+    proc = subprocess.run([sys.executable, str(script), "--authors-repo", str(tmp_path)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("skipped: torch is not installed")
+    # with torch as installed here: a path without the authors' code is skipped as well
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import authors_code_large_lambda
+
+    assert authors_code_large_lambda.main(["--authors-repo", str(tmp_path / "nowhere")]) == 0
+    out = capsys.readouterr().out
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        assert out.startswith("skipped: torch is not installed")
+    else:
+        assert out.startswith("skipped: the authors' repository (kiankd/corel2019) is not at")

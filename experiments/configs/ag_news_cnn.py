@@ -30,9 +30,9 @@ CPU = PAPER.replace(
     learn_gamma=True, learned_gamma_final=False, sweep_part_size=None,
     profile="cpu", patience=None, sweep_epochs=2, final_seeds=tuple(range(5)), final_epochs=6,
     reduced="training length and seeds: λ sweep 2 epochs per run (paper: 150); final runs "
-            "5 seeds × 6 epochs (paper: 10 seeds × 150 epochs). λ grid (20 values), model, "
-            "Adam 1e-3, batch 128 and the selection rule as in the paper; the dataset differs "
-            "(see the setting's notes)",
+            "5 seeds × 6 epochs (paper: 10 seeds × 150 epochs). λ grid (20 values), model and "
+            "the selection rule as in the paper (Adam 1e-3 and batch 128: our choices, the "
+            "paper does not state them); the dataset differs (see the setting's notes)",
     expected_runtime="~25 min on 2 shared CPU cores (282 run-epochs of 9,000 documents)")
 
 PROFILES = {"paper": PAPER, "cpu": CPU}

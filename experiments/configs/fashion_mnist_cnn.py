@@ -13,7 +13,8 @@ On 2 idle CPU cores one CNN run-epoch (55,000 + 5,000 images) takes ~10.5 s with
 one program (``experiments/results/bench_vs_pytorch.md``; 20-40 s on a shared machine), ~5× an
 FFNN run-epoch; 11.7-12.1 s with 4 runs per program in mnist-cnn's ``curve`` sweeps. The
 ``curve`` profile runs the paper's protocol (20 λ × 1 seed, 10 final seeds, γ fixed) at 10
-epochs per run, ~3.4 h::
+epochs per run, 4-5 h (the stages' wall times: 5.0 h
+for mnist-cnn, 4.0 h for fashion-mnist-cnn)::
 
     python experiments/reproduce.py --setting fashion-mnist-cnn --profile curve \
         --data-dir ../shared/data --commit
