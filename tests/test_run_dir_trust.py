@@ -355,3 +355,16 @@ def test_an_ascii_terminal_does_not_fail_a_finished_sweep(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "\\xb1" in r.stdout or "\\u03bb" in r.stdout
     assert rundir.is_complete(tmp_path / "sweep")
+
+
+def test_a_relative_data_dir_is_recorded_absolute(tmp_path, monkeypatch):
+    """So a resume from another working directory reads the same files."""
+    import argparse
+
+    from corel_jax.train import cli as train_cli
+
+    p = argparse.ArgumentParser()
+    train_cli.add_arguments(p)
+    monkeypatch.chdir(tmp_path)
+    cfg = train_cli.config_from_args(p.parse_args(["--data-dir", "../data", "--epochs", "1"]))
+    assert cfg.data_dir == str(tmp_path.parent / "data")

@@ -217,6 +217,7 @@ class SweepCheckpoint:
             except Exception as e:  # orbax and tensorstore raise many kinds on damaged files
                 self.log(f"checkpoint {step} under {self.directory / STATE_SUBDIR} is damaged "
                          f"({type(e).__name__}: {str(e)[:200]}); trying the one before")
+                self._drop_damaged(step)
                 continue
             state = _data_to_key(jax.tree.unflatten(treedef, state_leaves),
                                  jax.random.key_impl(template.key))
@@ -225,6 +226,13 @@ class SweepCheckpoint:
             self.log(f"no readable checkpoint of chunk {chunk + 1}; it starts from its first "
                      f"epoch (finished chunks are kept)")
         return None
+
+
+    def _drop_damaged(self, step: int) -> None:
+        """Deletes a damaged in-progress checkpoint (training from the one before writes that
+        step again); the manager is opened afresh so that it forgets the step."""
+        self.close()
+        shutil.rmtree(self.directory / STATE_SUBDIR / str(step), ignore_errors=True)
 
 
 class Schedule:

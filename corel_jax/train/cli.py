@@ -153,6 +153,8 @@ def resume_config(args: argparse.Namespace) -> SweepConfig:
     overrides = {k: getattr(args, k) for k in ("data_dir", "checkpoint_every",
                                                "memory_budget_gb")
                  if getattr(args, k) != defaults[k]}
+    if "data_dir" in overrides:
+        overrides["data_dir"] = _absolute(overrides["data_dir"])
     if args.no_representations:  # e.g. to finish a sweep on a machine with less memory
         overrides["save_representations"] = False
     return dataclasses.replace(cfg, **overrides) if overrides else cfg
@@ -177,6 +179,12 @@ def dataset_options(args: argparse.Namespace) -> tuple[tuple[str, object], ...]:
     return tuple(opts)
 
 
+def _absolute(path: str | None) -> str | None:
+    import os
+
+    return None if path is None else os.path.abspath(os.path.expanduser(path))
+
+
 def config_from_args(args: argparse.Namespace) -> SweepConfig:
     return SweepConfig(
         dataset=args.dataset, model=args.model, loss=args.loss,
@@ -187,7 +195,9 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
         gamma=parse_values(args.gamma, "gamma"), learn_gamma=not args.fixed_gamma,
         center_alpha=parse_values(args.center_alpha, "center-alpha"),
         patience=args.patience, min_epochs=args.min_epochs, width=args.width,
-        dropout=args.dropout, augment_shift=args.augment_shift, data_dir=args.data_dir,
+        dropout=args.dropout, augment_shift=args.augment_shift,
+        # absolute: a resume from another working directory finds the same files
+        data_dir=_absolute(args.data_dir),
         data_source=args.source,
         val_size=args.val_size, split_seed=args.split_seed,
         save_representations=not args.no_representations,

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -187,19 +188,22 @@ def _chunk(setup: ChunkSetup, c: int, runs, timings: dict[str, Any]) -> ChunkRes
 
 def _chunk_result(setup: ChunkSetup, c: int, runs, timings: dict[str, Any]) -> ChunkResult:
     ckpt = setup.ckpt
+    train_setup = setup
     if ckpt is not None and ckpt.has_chunk(c):
         try:
             piece = ChunkResult.from_arrays(ckpt.load_chunk(c))
         except (DamagedFileError, KeyError, TypeError, ValueError) as e:
-            # never ask the user to delete finished work: train this chunk again instead
-            setup.log(f"chunk {c + 1}/{setup.num_chunks}: {ckpt.chunk_path(c)} is damaged "
-                      f"({e}); training the chunk again")
+            # never ask the user to delete finished work: train this chunk again instead,
+            # without checkpoints of its own (they would push a later chunk's out of the
+            # checkpoints kept)
+            setup.log(f"chunk {c + 1}/{setup.num_chunks}: {e}; training the chunk again")
+            train_setup = dataclasses.replace(setup, ckpt=None)
         else:
             setup.log(f"chunk {c + 1}/{setup.num_chunks}: finished before, read from "
                       f"{ckpt.chunk_path(c)}")
             return piece
-    piece = train_chunk(setup, c, runs[c * setup.chunk_size:(c + 1) * setup.chunk_size],
-                        timings)
+    piece = train_chunk(train_setup, c,
+                        runs[c * setup.chunk_size:(c + 1) * setup.chunk_size], timings)
     if ckpt is not None and setup.cfg.checkpoint_every != 0:
         ckpt.save_chunk(c, piece.to_arrays())
     return piece
