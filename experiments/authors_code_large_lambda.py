@@ -12,7 +12,7 @@ from the optimiser, nothing else changed).
     git clone https://github.com/kiankd/corel2019 ../corel2019   # measured at 9791d8a
     pip install torch
     python experiments/authors_code_large_lambda.py --authors-repo ../corel2019 \\
-        --data-dir ../shared/data            # the 11 runs; ~20 min on 2 CPU cores
+        --data-dir ../shared/data            # the 11 runs; ~15 min on 2 CPU cores
 
 The default grid is the issue's: trained prototypes, Gaussian λ 0.5/0.8/0.9/1 and Cosine
 λ 0.5/0.9/1; fixed prototypes, Gaussian λ 0.8/1 and Cosine λ 0.5/1. ``--runs`` picks others
