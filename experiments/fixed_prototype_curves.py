@@ -50,10 +50,10 @@ was being edited at the time), with the store in the checkout::
 
 Runtime: one MNIST FFNN part (4 λ × 150 epochs = 600 run-epochs) took 34 min (2,027 s,
 3.4 s per run-epoch) at ``nice -n 19`` on 2 AVX-512 cores shared with another user's tests
-(``curve-cosine_fixed_w/part-1of5``); under heavier load the next part ran at ~0.8-0.9
-epochs per minute (~17 s per run-epoch). So one 20-λ MNIST / Fashion-MNIST FFNN curve is
+(``curve-cosine_fixed_w/part-1of5``); under heavier load the next part ran at ~0.8
+epochs per minute (~19 s per run-epoch). So one 20-λ MNIST / Fashion-MNIST FFNN curve is
 ~2-3 h on 2 lightly shared cores (the trained ``sweep-cosine``: 3,000 run-epochs in 109 min
-idle), and the whole plan is days on 2 CPU cores. Each stage's ``stage.json`` records its
+idle), and the whole plan more than a day on 2 CPU cores. Each stage's ``stage.json`` records its
 ``wall_s`` (the time of the last session only, for a stage that was resumed).
 """
 
