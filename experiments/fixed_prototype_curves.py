@@ -53,8 +53,8 @@ Runtime: one MNIST FFNN part (4 λ × 150 epochs = 600 run-epochs) took 34 min (
 (``curve-cosine_fixed_w/part-1of5``); under heavier load the next part ran at ~0.8
 epochs per minute (~19 s per run-epoch). So one 20-λ MNIST / Fashion-MNIST FFNN curve is
 ~2-3 h on 2 lightly shared cores (the trained ``sweep-cosine``: 3,000 run-epochs in 109 min
-idle), and the whole plan more than a day on 2 CPU cores. Each stage's ``stage.json`` records its
-``wall_s`` (the time of the last session only, for a stage that was resumed).
+idle), and the whole plan is more than a day on 2 CPU cores. Each stage's ``stage.json``
+records its ``wall_s`` (the time of the last session only, for a stage that was resumed).
 """
 
 from __future__ import annotations
