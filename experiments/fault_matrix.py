@@ -226,29 +226,25 @@ def _short(path: str) -> str:
 
 
 def quick_cases(m: Matrix) -> list[tuple[str, str, int]]:
-    """CI's matrix: SIGKILL at every write of the sweep; SIGKILL in a resume and ENOSPC in a
-    sweep at the first write of each kind (config, manifest, layout, checkpoint, stored
-    chunk, result file, the complete manifest, the removal of the checkpoints)."""
-    cases = [("kill", "sweep", i) for i in range(1, len(m.sweep_points) + 1)]
-    cases += [("kill", "resume", j) for j in first_of_each_kind(m.resume_points)]
-    cases += [("enospc", "sweep", i) for i in first_of_each_kind(m.sweep_points)]
+    """CI's matrix: SIGKILL in a sweep and in a resume, and ENOSPC in a sweep, at the first
+    write of each kind (config, manifest, layout, checkpoint, stored chunk, result file,
+    removal of the checkpoints), both while the chunks train and in the final writes after
+    the last chunk (:func:`representative_points`). The long form tries every point."""
+    cases = [("kill", "sweep", i) for i in representative_points(m.sweep_points)]
+    cases += [("kill", "resume", j) for j in representative_points(m.resume_points)]
+    cases += [("enospc", "sweep", i) for i in representative_points(m.sweep_points)]
     return cases
 
 
-def first_of_each_kind(points: list[str]) -> list[int]:
-    """The 1-based index of the first point of each :func:`kind`, and of the last point
-    (the complete manifest, or the removal of the checkpoints)."""
-    seen: dict[str, int] = {}
+def representative_points(points: list[str]) -> list[int]:
+    """The 1-based index of the first point of each :func:`kind`, counted separately before
+    and after the last stored chunk (the final writes: results, the complete manifest, the
+    removal of the checkpoints)."""
+    last_chunk = max((i for i, p in enumerate(points, 1) if kind(p) == "chunk"), default=0)
+    seen: dict[tuple[bool, str], int] = {}
     for i, p in enumerate(points, 1):
-        seen.setdefault(kind(p), i)
-    return sorted(set(seen.values()) | {len(points), len(points) - 1})
-
-
-def full_cases(m: Matrix) -> list[tuple[str, str, int]]:
-    """Every write point of the sweep and of a resume, with both faults."""
-    return [(f, ph, i) for f in ("kill", "enospc")
-            for ph, pts in (("sweep", m.sweep_points), ("resume", m.resume_points))
-            for i in range(1, len(pts) + 1)]
+        seen.setdefault((i > last_chunk, kind(p)), i)
+    return sorted(seen.values())
 
 
 def kind(point: str) -> str:

@@ -1,6 +1,6 @@
-"""The crash matrix (``experiments/fault_matrix.py``, CI's subset): SIGKILL at every file
-write of a sweep, SIGKILL at each kind of write of a resume, and a full disk (ENOSPC) at each
-kind of write of a sweep; every case then resumes, from another working directory with a
+"""The crash matrix (``experiments/fault_matrix.py``, CI's subset): SIGKILL in a sweep and
+in a resume, and a full disk (ENOSPC) in a sweep, at the first write of each kind, while the
+chunks train and in the final writes (10 points each); every case then resumes, from another working directory with a
 relative path, to result files byte-identical to an uninterrupted sweep's. Each case is a
 real ``corel-jax train`` subprocess (they share a JAX compilation cache). The long form,
 every point with both faults: ``python experiments/fault_matrix.py``.
@@ -44,7 +44,8 @@ def _run(matrix, cases):
     assert sum(c.wrong_files for c in results) == 0
 
 
-def test_sigkill_at_every_write_of_a_sweep_then_resume_gives_identical_results(matrix):
+def test_sigkill_at_each_kind_of_write_of_a_sweep_then_resume_gives_identical_results(
+        matrix):
     _run(matrix, [c for c in fm.quick_cases(matrix) if c[:2] == ("kill", "sweep")])
 
 
