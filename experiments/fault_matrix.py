@@ -247,6 +247,13 @@ def representative_points(points: list[str]) -> list[int]:
     return sorted(seen.values())
 
 
+def full_cases(m: Matrix) -> list[tuple[str, str, int]]:
+    """Every write point of the sweep and of a resume, with both faults."""
+    return [(f, ph, i) for f in ("kill", "enospc")
+            for ph, pts in (("sweep", m.sweep_points), ("resume", m.resume_points))
+            for i in range(1, len(pts) + 1)]
+
+
 def kind(point: str) -> str:
     """What a write point writes: ``config``, ``manifest``, ``layout``, ``state`` (an orbax
     checkpoint), ``chunk`` (a finished chunk), ``result`` (a result file) or
