@@ -1,8 +1,8 @@
 """The crash matrix (``experiments/fault_matrix.py``, CI's subset): SIGKILL in a sweep and
 in a resume, and a full disk (ENOSPC) in a sweep, at the first write of each kind, while the
 chunks train and in the final writes (10 points each); every case then resumes, from another
-working directory with a relative path, to result files byte-identical to an uninterrupted sweep's. Each case is a
-real ``corel-jax train`` subprocess (they share a JAX compilation cache). The long form,
+working directory with a relative path, to result files byte-identical to an uninterrupted
+sweep's. Each case is a real ``corel-jax train`` subprocess (they share a JAX compilation cache). The long form,
 every point with both faults: ``python experiments/fault_matrix.py``.
 """
 
