@@ -2,8 +2,8 @@
 in a resume, and a full disk (ENOSPC) in a sweep, at the first write of each kind, while the
 chunks train and in the final writes (10 points each); every case then resumes, from another
 working directory with a relative path, to result files byte-identical to an uninterrupted
-sweep's. Each case is a real ``corel-jax train`` subprocess (they share a JAX compilation cache). The long form,
-every point with both faults: ``python experiments/fault_matrix.py``.
+sweep's. Each case is a real ``corel-jax train`` subprocess (they share a JAX compilation
+cache). The long form, every point with both faults: ``python experiments/fault_matrix.py``.
 """
 
 import sys
