@@ -240,18 +240,21 @@ def test_comparable_run_directories_are_pooled(sweeps, tmp_path):
     assert len(s.runs) == 4 and s.loss == "cce"
 
 
-def test_legacy_defaults_of_the_comparable_fields_are_the_configs_defaults():
+def test_every_config_field_is_compared_unless_declared_not_to_change_results():
+    """A field added to SweepConfig is compared by reports (and checked on resume) unless it
+    is listed in NOT_RESULT_FIELDS: forgetting it can only refuse, never mix."""
     import dataclasses
 
-    from corel_jax.evaluate.sweeps import COMPARABLE_FIELDS, LEGACY_VALUES
+    from corel_jax.evaluate.sweeps import _PER_RUN, COMPARABLE_FIELDS, LEGACY_VALUES
     from corel_jax.train import SweepConfig
+    from corel_jax.train.config import NOT_RESULT_FIELDS
 
-    defaults = {f.name: f.default for f in dataclasses.fields(SweepConfig)}
-    for k, v in LEGACY_VALUES.items():
-        assert k in COMPARABLE_FIELDS
-        if k in defaults:
-            want = {} if k == "dataset_options" else defaults[k]
-            assert v == want, k
+    for f in dataclasses.fields(SweepConfig):
+        assert (f.name in COMPARABLE_FIELDS) + (f.name in NOT_RESULT_FIELDS) \
+            + (f.name in _PER_RUN) == 1, f.name
+    assert {"data_fingerprint", "variant", "library_major", "epochs", "split_seed"} <= set(
+        COMPARABLE_FIELDS)
+    assert LEGACY_VALUES["patience"] is None and LEGACY_VALUES["split_seed"] == 0
 
 
 def test_unknown_group_by_field_is_a_clear_error(sweeps, tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import numpy as np
 from corel_jax import rundir
 from corel_jax.errors import ConfigError, DataError, IncompleteError, MissingDataError
 from corel_jax.evaluate.stats import loss_sort_key
+from corel_jax.train.config import NOT_RESULT_FIELDS, SweepConfig
 
 
 @dataclass
@@ -80,22 +82,23 @@ def find_run_dirs(paths: Iterable[Path | str], *, skip_incomplete: bool = False,
     return out
 
 
+#: the configuration fields that vary run by run within a sweep (its grid): not compared
+#: (they tell runs apart, see :func:`_identity`); the loss and setting group sweeps already
+_PER_RUN = ("seeds", "lams", "lr", "weight_decay", "gamma", "center_alpha", "loss")
 #: what must be equal for the runs of two run directories to be pooled in one sweep: the
-#: data (its fingerprint, split and loader options), the model, the training protocol and
-#: the library's major version. The per-run hyperparameters (λ, lr, weight decay, γ, α) are
-#: not here: they tell runs apart within a sweep (see :func:`_identity`).
-COMPARABLE_FIELDS = ("data_fingerprint", "dataset", "dataset_options", "val_size",
-                     "split_seed", "model", "width", "negative_slope", "dropout", "epochs",
-                     "patience", "min_epochs", "batch_size", "decoupled_weight_decay",
-                     "learn_gamma", "augment_shift", "variant", "library_major")
-#: the value a field has in a ``config.json`` written before the field existed (the
-#: :class:`~corel_jax.train.SweepConfig` default then; ``tests/test_report_trust.py`` checks
-#: they still agree). "library_major": every run directory written before the version was
-#: recorded came from corel-jax 0.x. A field not listed reads as None ("not recorded").
-LEGACY_VALUES = {"dataset_options": {}, "val_size": None, "split_seed": 0, "width": 500,
-                 "negative_slope": 0.2, "dropout": None, "patience": None, "min_epochs": 0,
-                 "batch_size": 128, "decoupled_weight_decay": False, "learn_gamma": True,
-                 "augment_shift": 0, "variant": None, "library_major": "0"}
+#: data (its fingerprint), every configuration field that changes results
+#: (:data:`corel_jax.train.config.NOT_RESULT_FIELDS` lists those that do not), the variant
+#: of the loss and the library's major version
+COMPARABLE_FIELDS = ("data_fingerprint",) + tuple(
+    f.name for f in dataclasses.fields(SweepConfig)
+    if f.name not in NOT_RESULT_FIELDS and f.name not in _PER_RUN) + ("variant",
+                                                                       "library_major")
+#: the value a field has in a ``config.json`` written before the field existed: the
+#: configuration's default; "library_major": every run directory written before the version
+#: was recorded came from corel-jax 0.x. Anything else missing reads as None ("not recorded").
+LEGACY_VALUES = {**{f.name: f.default for f in dataclasses.fields(SweepConfig)
+                    if f.default is not dataclasses.MISSING},
+                 "dataset_options": {}, "variant": None, "library_major": "0"}
 
 
 def comparability(config: dict[str, Any]) -> dict[str, Any]:

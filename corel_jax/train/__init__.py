@@ -6,6 +6,15 @@
 """
 
 from corel_jax.train.config import SweepConfig, parse_lams, parse_seeds
-from corel_jax.train.sweep import SweepResult, train_sweep
 
 __all__ = ["SweepConfig", "SweepResult", "parse_lams", "parse_seeds", "train_sweep"]
+
+
+def __getattr__(name: str):
+    # The engine imports JAX; the configuration does not. Loading the engine on first use
+    # lets the evaluator read configurations (corel_jax.train.config) without JAX.
+    if name in ("SweepResult", "train_sweep"):
+        from corel_jax.train import sweep
+
+        return getattr(sweep, name)
+    raise AttributeError(f"module 'corel_jax.train' has no attribute {name!r}")

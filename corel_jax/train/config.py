@@ -10,6 +10,13 @@ from typing import Any, NamedTuple
 
 from corel_jax.errors import ConfigError
 
+#: configuration fields that do not change a sweep's numbers (where the data is read from,
+#: how the runs are grouped in programs and checkpointed, what is saved); every other field
+#: does, so a new field changes results unless it is listed here. Resume may change these;
+#: reports pool run directories that differ only in these (and in the per-run grid axes).
+NOT_RESULT_FIELDS = ("data_dir", "data_source", "checkpoint_every", "memory_budget_gb",
+                     "max_runs_per_program", "run_batch", "pad_run_groups", "eval_batch_size",
+                     "save_representations")
 #: seeds (of runs and of the split) are 32-bit: numpy's and JAX's PRNGs take [0, 2**32)
 SEED_LIMIT = 2**32
 #: the grid axes besides seeds: (SweepConfig field, run attribute), outermost first

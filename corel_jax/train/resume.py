@@ -17,14 +17,9 @@ import jax
 from corel_jax import rundir
 from corel_jax.errors import ConfigError, CorelError
 from corel_jax.train.checkpoint import SweepCheckpoint
-from corel_jax.train.config import SweepConfig
+from corel_jax.train.config import NOT_RESULT_FIELDS, SweepConfig
 from corel_jax.train.placement import Placement
 from corel_jax.train.writer import config_dict
-
-#: config fields that do not change a sweep's numbers (may differ when resuming)
-NOT_RESULT_FIELDS = ("data_dir", "data_source", "checkpoint_every", "memory_budget_gb",
-                     "max_runs_per_program", "run_batch", "pad_run_groups", "eval_batch_size",
-                     "save_representations")
 
 
 def open_checkpointer(cfg: SweepConfig, out: Path | None, resume: bool,
