@@ -9,7 +9,8 @@ the file's path. Nothing happens unless the environment variable ``COREL_JAX_FAU
   point is appended to FILE: how the tests enumerate the write points);
 - ``kill@N``: SIGKILL this process at point N (after the file's bytes are written to a
   temporary file, before it replaces the file: the worst moment for a plain write);
-- ``enospc@N``: raise ``OSError(ENOSPC)`` at point N, as a full disk would.
+- ``enospc@N``: raise ``OSError(ENOSPC)`` at point N, as a full disk would;
+- ``term@N``: send this process SIGTERM at point N (a preemption notice) and go on.
 
 The count starts at 0 in every process (and at :func:`reset`).
 """
@@ -49,5 +50,7 @@ def point(path) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     elif kind == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    elif kind == "term":
+        os.kill(os.getpid(), signal.SIGTERM)
     else:
-        raise ValueError(f"{ENV}={spec!r}: expected count, kill@N or enospc@N")
+        raise ValueError(f"{ENV}={spec!r}: expected count, kill@N, enospc@N or term@N")

@@ -99,3 +99,34 @@ def test_damaged_chunk_checkpoint_and_layout_fall_back_and_lose_nothing(tmp_path
     sessions = json.loads((case / "a" / "sweep" / "config.json").read_text())["sessions"]
     assert [s["resumed"] for s in sessions] == [False, True]
     assert all(s["corel_jax"] and s["environment"]["jax"] for s in sessions)
+
+
+def test_sigterm_checkpoints_at_the_epoch_end_exits_75_and_resumes_identically(tmp_path):
+    """Preemption: SIGTERM arrives while the first checkpoint is written (epoch 1 of chunk
+    1); the sweep trains to the end of epoch 2, saves a checkpoint, prints one line and exits
+    with status 75; ``--resume`` gives the uninterrupted sweep's files."""
+    import json
+
+    args = [a if a != "2" or prev != "--epochs" else "4"
+            for prev, a in zip(["", *fm.ARGS], fm.ARGS)]
+    m = fm.Matrix(tmp_path, {"JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache")}, args)
+    case = m._case_dir()
+    log = case / "points.tsv"
+    assert m.sweep(case, "count", log).returncode == 0
+    reference = fm.result_files(case / "a" / "sweep")
+    first_state = next(i for i, p in enumerate(fm._points(log), 1) if fm.kind(p) == "state")
+    case = m._case_dir()
+    r = m.sweep(case, f"term@{first_state}")
+    assert r.returncode == 75, r.stderr
+    lines = [x for x in r.stderr.strip().splitlines() if x.strip()]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "preempted: stopped by SIGTERM after epoch 2 of chunk 1/2; checkpoint saved" in \
+        lines[0] and "--resume sweep" in lines[0]
+    state = case / "a" / "sweep" / "checkpoints" / "state"
+    assert sorted(int(p.name) for p in state.iterdir() if p.name.isdigit()) == [1, 2]
+    r = m.resume(case)
+    assert r.returncode == 0, r.stderr
+    assert "after epoch 2" in r.stdout
+    assert fm.result_files(case / "a" / "sweep") == reference
+    sessions = json.loads((case / "a" / "sweep" / "config.json").read_text())["sessions"]
+    assert len(sessions) == 2

@@ -18,6 +18,7 @@ import jax
 import numpy as np
 
 from corel_jax import rundir
+from corel_jax.train import preemption
 from corel_jax.train.config import SweepConfig
 from corel_jax.train.engine import CompiledProgram, DeviceData, hparams
 from corel_jax.train.placement import Placement
@@ -186,6 +187,15 @@ def train_chunk(setup: ChunkSetup, index: int, runs: Sequence,
             f"val acc mean {np.mean(healthy):.4f} best {np.max(healthy):.4f}, "
             f"{healthy.size}/{n} training" if healthy.size else "no run training")
         bar.update(1)
+        if epoch + 1 < cfg.epochs and preemption.requested():
+            bar.close()
+            saved = schedule is not None
+            if saved:
+                ckpt.save_state(index, epoch + 1, state, curves)
+            raise preemption.Preempted(
+                f"stopped by SIGTERM after epoch {epoch + 1} of chunk {index + 1}/"
+                f"{setup.num_chunks}" + ("; checkpoint saved" if saved else
+                                         "; no checkpoint (checkpoints are off)"), saved)
         if schedule is not None and epoch + 1 < cfg.epochs and schedule.due(epoch + 1):
             # (the chunk's last epoch is covered by its finished-chunk file)
             ckpt.save_state(index, epoch + 1, state, curves)

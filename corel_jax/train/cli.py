@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import sys
 
 from corel_jax.data.registry import dataset_names
 from corel_jax.models.loss_spec import loss_names
@@ -236,8 +237,17 @@ def run(args: argparse.Namespace) -> int:
         from corel_jax.train.ownership import check
 
         check(Path(out), resume=False, overwrite=args.overwrite)
-    result = train_sweep(cfg, out_dir=out, progress=not args.quiet,
-                         resume=args.resume is not None, overwrite=args.overwrite)
+    from corel_jax.train.preemption import EXIT_PREEMPTED, Preempted
+
+    try:
+        result = train_sweep(cfg, out_dir=out, progress=not args.quiet,
+                             resume=args.resume is not None, overwrite=args.overwrite)
+    except Preempted as e:
+        then = (f"continue with `corel-jax train --resume {out}`" if e.saved
+                else "start it again")
+        print(f"corel-jax train: preempted: {e}; {then} (exit status {EXIT_PREEMPTED})",
+              file=sys.stderr)
+        return EXIT_PREEMPTED
     import jax
 
     if jax.process_index() != 0:

@@ -23,7 +23,7 @@ import numpy as np
 from corel_jax import _faults, rundir
 from corel_jax.data.augment import shift_augment
 from corel_jax.errors import ConfigError, DamagedFileError
-from corel_jax.train import memory, ownership
+from corel_jax.train import memory, ownership, preemption
 from corel_jax.train.chunk import ChunkResult, ChunkSetup, train_chunk
 from corel_jax.train.config import SweepConfig
 from corel_jax.train.engine import DeviceData, compile_program, make_program
@@ -118,8 +118,9 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
     lock = ownership.claim(out, resume=resume, overwrite=overwrite, log=log) \
         if out is not None else None
     try:
-        return _train(cfg, runs, placement, out, dataset, program, log, progress, resume,
-                      t_start)
+        with preemption.handle_sigterm():  # SIGTERM: checkpoint at the epoch's end, then stop
+            return _train(cfg, runs, placement, out, dataset, program, log, progress, resume,
+                          t_start)
     finally:
         if lock is not None:
             lock.release()
@@ -206,4 +207,10 @@ def _chunk_result(setup: ChunkSetup, c: int, runs, timings: dict[str, Any]) -> C
                         runs[c * setup.chunk_size:(c + 1) * setup.chunk_size], timings)
     if ckpt is not None and setup.cfg.checkpoint_every != 0:
         ckpt.save_chunk(c, piece.to_arrays())
+    if preemption.requested() and c + 1 < setup.num_chunks:
+        saved = ckpt is not None and setup.cfg.checkpoint_every != 0
+        raise preemption.Preempted(
+            f"stopped by SIGTERM after chunk {c + 1}/{setup.num_chunks}"
+            + ("; the chunk is stored" if saved else "; no checkpoint (checkpoints are off)"),
+            saved)
     return piece

@@ -1,0 +1,50 @@
+"""Preemption: SIGTERM (what SLURM, Kubernetes and cloud preemption send) ends a sweep at the
+next epoch boundary, after saving a checkpoint, so that a job script can requeue it.
+
+While :func:`handle_sigterm` is active, SIGTERM only sets a flag. The training loop checks
+it after every epoch (:func:`requested`): it saves the chunk's state (or, at a chunk's last
+epoch, lets the finished chunk be stored) and raises :class:`Preempted`; ``corel-jax train``
+prints one line and exits with :data:`EXIT_PREEMPTED`. ``--resume`` then continues exactly
+where the sweep stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+
+#: the exit status of a preempted sweep (EX_TEMPFAIL: "try again later"); a job script
+#: requeues on it, e.g. ``[ $? -eq 75 ] && scontrol requeue $SLURM_JOB_ID``
+EXIT_PREEMPTED = 75
+
+_requested = threading.Event()
+
+
+class Preempted(Exception):
+    """The sweep stopped on SIGTERM; ``saved`` says whether its progress is checkpointed."""
+
+    def __init__(self, message: str, saved: bool):
+        super().__init__(message)
+        self.saved = saved
+
+
+def requested() -> bool:
+    """Whether SIGTERM arrived since :func:`handle_sigterm` began."""
+    return _requested.is_set()
+
+
+@contextlib.contextmanager
+def handle_sigterm():
+    """Turns SIGTERM into :func:`requested` for the duration (main thread only; elsewhere
+    signals cannot be handled and SIGTERM keeps its default action)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _requested.clear()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: _requested.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _requested.clear()
