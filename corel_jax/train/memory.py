@@ -94,14 +94,7 @@ def device_budget_bytes(budget_gb: float | None = None) -> int:
         stats = {}
     if dev.platform != "cpu" and stats.get("bytes_limit"):
         return int(0.8 * stats["bytes_limit"])
-    try:
-        import psutil
-
-        return int(0.5 * psutil.virtual_memory().available)
-    except ImportError:  # pragma: no cover - psutil comes with orbax
-        import os
-
-        return int(0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+    return int(0.5 * host_available_bytes())
 
 
 def plan(*, num_runs: int, params_bytes: int, step_activation_bytes: int,
