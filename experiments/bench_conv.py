@@ -37,9 +37,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from corel_jax.loss_spec import LOSSES
 from corel_jax.models import ImageCNN
 from corel_jax.models.conv import Conv, im2col
-from corel_jax.models.head import CorelNet, objective
+from corel_jax.models.head import CorelNet
 
 import machine
 
@@ -103,7 +104,7 @@ def train_steps_fn(conv_impl: str, pool_impl: str, runs: int, steps: int):
 
             def loss_fn(p):
                 h, head = net.apply({"params": p}, x, train=True)
-                return objective("gaussian", h, head, y, lam=0.5).mean()
+                return LOSSES.get("gaussian").objective(h, head, y, lam=0.5, aux=None).mean()
 
             g = jax.grad(loss_fn)(p)
             upd, o = tx.update(g, o, p)

@@ -9,10 +9,10 @@ import pytest
 # the user's small encoder and in-memory dataset of the bring-your-own test
 from test_bring_your_own import Tiny, blobs
 
-from corel_jax.data import register_dataset
+from corel_jax.data import DATASETS, DatasetSpec
 from corel_jax.data.augment import random_shift, shift_augment
 from corel_jax.errors import ConfigError
-from corel_jax.models import register_encoder
+from corel_jax.models import ENCODERS, EncoderSpec
 from corel_jax.train import SweepConfig, train_sweep
 
 
@@ -67,10 +67,16 @@ def test_random_shift_refuses_non_images():
         random_shift(jax.random.key(0), jnp.zeros((4, 16)), max_shift=1)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _registered():
+    """The blobs dataset and the tiny encoder, registered for this module's tests only."""
+    with DATASETS.temporary(DatasetSpec.from_dataset(blobs("aug_blobs"))), \
+            ENCODERS.temporary(EncoderSpec.from_module("aug_tiny", Tiny())):
+        yield
+
+
 def _sweep(augment):
     data = blobs("aug_blobs")
-    register_dataset(data, replace=True)
-    register_encoder("aug_tiny", Tiny(), replace=True)
     cfg = SweepConfig(dataset="aug_blobs", model="aug_tiny", loss="cce", seeds=(0, 1), lams=(0.5,),
                       epochs=4, batch_size=32, lr=0.02, checkpoint_every=0)
     return train_sweep(cfg, dataset=data, augment=augment, progress=False, log=None)
@@ -124,8 +130,6 @@ def test_augment_shift_must_be_a_non_negative_int(bad):
 
 
 def test_augment_shift_refuses_non_image_datasets():
-    register_dataset(blobs("aug_blobs"), replace=True)
-    register_encoder("aug_tiny", Tiny(), replace=True)
     with pytest.raises(ConfigError, match="translates images, but dataset aug_blobs"):
         SweepConfig(dataset="aug_blobs", model="aug_tiny", loss="cce", augment_shift=1)
 

@@ -3,6 +3,7 @@ here, outside the package, with no library edit: a CosFace-style loss (normalise
 an additive cosine margin, which the paper does not have), a small Flax encoder, and an
 in-memory numpy dataset."""
 
+import contextlib
 import dataclasses
 import json
 
@@ -15,9 +16,10 @@ import pytest
 
 from corel_jax import rundir
 from corel_jax.cli import main
-from corel_jax.data import Dataset, register_dataset
+from corel_jax.data import DATASETS, Dataset, DatasetSpec
 from corel_jax.errors import ConfigError
-from corel_jax.models import LossSpec, register_encoder, register_loss
+from corel_jax.loss_spec import LOSSES, Head, LossSpec, fixed_prototypes
+from corel_jax.models import ENCODERS, EncoderSpec
 from corel_jax.similarity import cosine
 from corel_jax.train import SweepConfig, train_sweep
 
@@ -54,13 +56,15 @@ def blobs(name, seed=0):
 
 @pytest.fixture(scope="module")
 def registered():
-    spec = register_loss(LossSpec(
-        "test_cosface", cosface, similarity="cosine",
-        params={"log_scale": lambda key, k, d: jnp.log(jnp.float32(8.0))},
-        lam="the additive cosine margin m"), replace=True)
-    register_dataset(blobs("test_blobs"), replace=True)
-    register_encoder("test_tiny", Tiny(), replace=True)
-    return spec
+    """The user's loss, encoder and dataset, registered for this module's tests only."""
+    with contextlib.ExitStack() as stack:
+        spec = stack.enter_context(LOSSES.temporary(LossSpec(
+            "test_cosface", cosface, similarity="cosine",
+            params={"log_scale": lambda key, k, d: jnp.log(jnp.float32(8.0))},
+            lam="the additive cosine margin m")))
+        stack.enter_context(DATASETS.temporary(DatasetSpec.from_dataset(blobs("test_blobs"))))
+        stack.enter_context(ENCODERS.temporary(EncoderSpec.from_module("test_tiny", Tiny())))
+        yield spec
 
 
 def test_user_loss_encoder_and_dataset_through_sweep_and_report(registered, tmp_path, capsys):
@@ -109,7 +113,7 @@ def test_train_sweep_refuses_a_dataset_split_otherwise_than_the_config_says(regi
 
 def test_registries_refuse_a_second_loss_of_the_same_name(registered):
     with pytest.raises(ConfigError, match="registered already"):
-        register_loss(LossSpec("test_cosface", cosface, similarity="cosine"))
+        LOSSES.register(LossSpec("test_cosface", cosface, similarity="cosine"))
     with pytest.raises(ConfigError, match="similarity must be one of"):
         LossSpec("x", cosface, similarity="manhattan")
     with pytest.raises(ConfigError, match="a grid over gamma needs --loss gaussian"):
@@ -120,20 +124,16 @@ def test_registries_refuse_a_second_loss_of_the_same_name(registered):
 def test_prototype_init_and_prediction_rule_of_a_users_loss(registered):
     """``w_init`` sets the prototypes' init; an overridden ``predict_similarity`` is what the
     engine predicts with (here: the negated cosine, i.e. the *least* similar prototype)."""
-    import dataclasses
-
-    from corel_jax.models import get_loss
-
     ds = blobs("test_blobs", seed=0)
     cfg = dict(dataset="test_blobs", model="test_tiny", seeds=(0,), lams=(0.5,), epochs=3,
                batch_size=32)
-    ones = register_loss(dataclasses.replace(
-        get_loss("cosine"), name="test_cosine_ones", w_init=lambda key, shape: jnp.ones(shape)),
-        replace=True)
-    net_cfg = SweepConfig(loss=ones.name, **cfg)
     from corel_jax.train import engine
 
-    program = engine.make_program(net_cfg, Tiny(), 3, ds.x_train[:1])
+    ones = dataclasses.replace(LOSSES.get("cosine"), name="test_cosine_ones",
+                               w_init=lambda key, shape: jnp.ones(shape))
+    with LOSSES.temporary(ones):
+        program = engine.make_program(SweepConfig(loss=ones.name, **cfg), Tiny(), 3,
+                                      ds.x_train[:1])
     hp = {k: jnp.asarray(v) for k, v in program.default_hparams.items()}
     state = program.init(jax.random.key(0), hp)
     np.testing.assert_array_equal(state.params["params"]["W"], np.ones((3, 16)))
@@ -142,12 +142,11 @@ def test_prototype_init_and_prediction_rule_of_a_users_loss(registered):
         def predict_similarity(self, h, head):
             return -cosine(h, head.W)
 
-    base = get_loss("cosine")
-    neg = register_loss(Negated("test_cosine_negated", base.objective, similarity="cosine"),
-                        replace=True)
+    neg = Negated("test_cosine_negated", LOSSES.get("cosine").objective, similarity="cosine")
     plain = train_sweep(SweepConfig(loss="cosine", **cfg), dataset=ds, progress=False, log=None)
-    flipped = train_sweep(SweepConfig(loss=neg.name, **cfg), dataset=ds, progress=False,
-                          log=None)
+    with LOSSES.temporary(neg):
+        flipped = train_sweep(SweepConfig(loss=neg.name, **cfg), dataset=ds, progress=False,
+                              log=None)
     # same objective, same seed: the same training; only the prediction rule differs
     np.testing.assert_allclose(flipped.train_loss, plain.train_loss, rtol=1e-6)
     # (each at its own best epoch, which the prediction rule chooses)
@@ -160,13 +159,11 @@ def test_prototype_init_and_prediction_rule_of_a_users_loss(registered):
 def test_fixed_prototypes_train_the_encoder_and_leave_w_at_its_init(registered):
     """``fixed_prototypes``: the same loss value and encoder gradient, no gradient into ``W``;
     through the engine ``W`` ends where it started (1 epoch or 3) while the loss falls."""
-    from corel_jax.models import Head, fixed_prototypes, get_loss
-
     h = jnp.array([[2.0, 0.0, 1.0], [0.5, 0.5, -1.0], [0.0, 1.0, 1.0]])
     W = jnp.array([[1.0, 0.0, 2.0], [-1.0, 0.2, 0.5]])
     y = jnp.array([0, 1, 1])
     for name in ("cosine", "gaussian", "center"):
-        base, fixed = get_loss(name), fixed_prototypes(name)
+        base, fixed = LOSSES.get(name), fixed_prototypes(name)
         assert fixed.name == f"{name}_fixed_w" and fixed.similarity == base.similarity
         gamma = jnp.float32(0.5) if base.gamma else None
         aux = base.init_aux(Head(W=W), {"center_alpha": 0.5}) if base.init_aux else None
@@ -182,13 +179,13 @@ def test_fixed_prototypes_train_the_encoder_and_leave_w_at_its_init(registered):
 
     ds = blobs("test_blobs", seed=0)
     for name in ("cosine", "gaussian"):
-        spec = register_loss(fixed_prototypes(name), replace=True)
         runs = {}
-        for loss, epochs in ((spec.name, 1), (spec.name, 3), (name, 3)):
-            cfg = SweepConfig(dataset="test_blobs", model="test_tiny", loss=loss, seeds=(0,),
-                              lams=(0.6,), epochs=epochs, batch_size=32, lr=0.02,
-                              checkpoint_every=0)
-            runs[loss, epochs] = train_sweep(cfg, dataset=ds, progress=False, log=None)
+        with LOSSES.temporary(fixed_prototypes(name)) as spec:
+            for loss, epochs in ((spec.name, 1), (spec.name, 3), (name, 3)):
+                cfg = SweepConfig(dataset="test_blobs", model="test_tiny", loss=loss,
+                                  seeds=(0,), lams=(0.6,), epochs=epochs, batch_size=32,
+                                  lr=0.02, checkpoint_every=0)
+                runs[loss, epochs] = train_sweep(cfg, dataset=ds, progress=False, log=None)
         fixed1, fixed3 = runs[spec.name, 1], runs[spec.name, 3]
         np.testing.assert_array_equal(fixed1.heads["W"], fixed3.heads["W"])
         # the same seed starts both losses from the same W: trained, it moves away from it

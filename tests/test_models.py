@@ -13,7 +13,6 @@ from corel_jax.models import (
     ImageCNN,
     TextCNN,
     TextMLP,
-    make_encoder,
     masked_max_over_time,
 )
 
@@ -182,12 +181,20 @@ def test_text_bad_input():
 
 
 def test_registry():
-    assert ENCODERS == {"mlp": MLP, "cnn": ImageCNN, "text_mlp": TextMLP, "text_cnn": TextCNN}
-    assert make_encoder("cnn", hidden=(7, 7)).hidden == (7, 7)
-    with pytest.raises(ConfigError, match="valid: cnn, mlp, text_cnn, text_mlp"):
-        make_encoder("resnet")
-    with pytest.raises(ConfigError, match="bad options"):
-        make_encoder("mlp", widths=3)
+    """The built-in encoders are registered specs that build their module from the config."""
+    from types import SimpleNamespace
+
+    assert ENCODERS.names()[:4] == ("mlp", "cnn", "text_mlp", "text_cnn")
+    cfg = SimpleNamespace(width=7, negative_slope=0.1, dropout=None)
+    for name, cls in (("mlp", MLP), ("cnn", ImageCNN)):
+        module = ENCODERS.get(name).build(cfg, None)
+        assert type(module) is cls and module.hidden == (7, 7) and module.negative_slope == 0.1
+    assert ENCODERS.get("text_cnn").accepts("tokens") and not ENCODERS.get("mlp").accepts(
+        "tokens")
+    # a configuration calls its encoder the model (SweepConfig.model, --model)
+    with pytest.raises(ConfigError, match="unknown model 'resnet'; the registered encoders are "
+                                          "mlp, cnn, text_mlp, text_cnn"):
+        ENCODERS.get("resnet")
 
 
 def test_image_cnn_input_checks():

@@ -9,7 +9,8 @@ Entry point :func:`load_dataset` returns a :class:`Dataset`:
   embedding table (GloVe, frozen by default).
 
 Modules, one job each: :mod:`~corel_jax.data.dataset` (the container),
-:mod:`~corel_jax.data.registry` (``load_dataset``), :mod:`~corel_jax.data.idx` (IDX files),
+:mod:`~corel_jax.data.registry` (``load_dataset``, the registry :data:`DATASETS` of
+:class:`DatasetSpec`), :mod:`~corel_jax.data.idx` (IDX files),
 :mod:`~corel_jax.data.checksums`, :mod:`~corel_jax.data.splits`,
 :mod:`~corel_jax.data.mnist`, :mod:`~corel_jax.data.digits`, :mod:`~corel_jax.data.ag_news`,
 :mod:`~corel_jax.data.text` (preprocessing), :mod:`~corel_jax.data.vocab`,
@@ -21,16 +22,7 @@ when used.
 
 from corel_jax.data.dataset import Dataset
 from corel_jax.data.embeddings import GLOVE_PACKAGE, EmbeddingConfig
-from corel_jax.data.registry import (
-    DATASETS,
-    SOURCES,
-    DatasetSpec,
-    dataset_names,
-    get_dataset,
-    load_dataset,
-    register_dataset,
-    resolve_dataset_name,
-)
+from corel_jax.data.registry import DATASETS, SOURCES, DatasetSpec, load_dataset
 from corel_jax.data.text import TextConfig, tokenize
 
 __all__ = [
@@ -41,10 +33,6 @@ __all__ = [
     "DatasetSpec",
     "EmbeddingConfig",
     "TextConfig",
-    "dataset_names",
-    "get_dataset",
     "load_dataset",
-    "register_dataset",
-    "resolve_dataset_name",
     "tokenize",
 ]

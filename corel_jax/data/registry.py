@@ -1,9 +1,11 @@
-""":func:`load_dataset`: one entry point for every dataset and source, and the registry of
-datasets (:class:`DatasetSpec`, :func:`register_dataset`) that configs and the CLI read.
+""":func:`load_dataset`, one entry point for every dataset and source, and :data:`DATASETS`,
+the registry of :class:`DatasetSpec` that configurations and the CLI name datasets from.
 
->>> dataset_names()[:4]  # the built-in ones, first (a user's follow, in registration order)
+Names are looked up ignoring case, with ``-`` read as ``_``, and through each spec's aliases.
+
+>>> DATASETS.names()[:4]  # the built-in ones, first (a user's follow, in registration order)
 ('mnist', 'fashion_mnist', 'digits', 'ag_news')
->>> resolve_dataset_name("Fashion-MNIST")
+>>> DATASETS.resolve("Fashion-MNIST")
 'fashion_mnist'
 """
 
@@ -18,91 +20,44 @@ from corel_jax.data.embeddings import GLOVE_PACKAGE, EmbeddingConfig
 from corel_jax.data.text import TextConfig
 from corel_jax.data.tfds_source import INSTALL_HINT, tfds_installed
 from corel_jax.errors import ConfigError, MissingDataError
+from corel_jax.registry import Registry
 
-DATASETS = ("mnist", "fashion_mnist", "digits", "ag_news")
 SOURCES = ("auto", "files", "tfds", "sklearn")
-_ALIASES = {"fashion": "fashion_mnist", "fashionmnist": "fashion_mnist", "agnews": "ag_news",
-            "ag_news_subset": "ag_news", "sklearn_digits": "digits"}
-
-# Options (keyword arguments of load_dataset) per dataset and source, with their defaults.
-_TEXT_OPTIONS = {
-    "max_len": 64, "min_count": 1, "max_vocab": None, "remove_stop_words": True,
-    "lemmatize": False, "embeddings": GLOVE_PACKAGE, "learned": False, "embedding_dim": 50,
-    "embedding_seed": 0,
-}
-OPTIONS = {
-    ("mnist", "files"): {"verify": True},
-    ("mnist", "tfds"): {"download": True},
-    ("fashion_mnist", "files"): {"verify": True},
-    ("fashion_mnist", "tfds"): {"download": True},
-    ("digits", "sklearn"): {"test_size": None},
-    ("ag_news", "files"): dict(_TEXT_OPTIONS),
-    ("ag_news", "tfds"): {**_TEXT_OPTIONS, "download": True},
-}
 
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset: ``load(data_dir, *, source, val_size, split_seed, **options) -> Dataset``;
-    ``kind``: its :attr:`Dataset.kind` (which encoders can read it); ``aliases``: other names
-    that mean it."""
+    """A dataset: ``load(data_dir, *, source, val_size, split_seed, **options) -> Dataset``
+    (raising :class:`~corel_jax.errors.ConfigError` for an option or source it does not
+    take); ``kind``: its :attr:`Dataset.kind` (which encoders can read it); ``aliases``:
+    other names that mean it."""
 
     name: str
     load: Callable[..., Dataset]
     kind: str = "image"
     aliases: tuple[str, ...] = ()
+    description: str = ""
 
+    def __post_init__(self):
+        object.__setattr__(self, "aliases", tuple(self.aliases))
 
-_DATASET_SPECS: dict[str, DatasetSpec] = {}
+    @classmethod
+    def from_dataset(cls, dataset: Dataset) -> DatasetSpec:
+        """A spec named ``dataset.name`` whose every load returns ``dataset`` (in memory)."""
+        return cls(dataset.name, lambda *args, **kwargs: dataset, dataset.kind)
 
 
 def _key(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 
 
-def register_dataset(spec: DatasetSpec | Dataset | str, load: Callable | None = None, *,
-                     kind: str | None = None, replace: bool = False) -> DatasetSpec:
-    """Registers a dataset under its name: ``register_dataset(DatasetSpec(...))``,
-    ``register_dataset(name, load, kind=...)``, or ``register_dataset(dataset)`` for an
-    in-memory :class:`Dataset` (its ``name`` and ``kind``; every load returns it)."""
-    if isinstance(spec, Dataset):
-        ds = spec
-        spec = DatasetSpec(ds.name, lambda *a, **k: ds, ds.kind)
-    elif not isinstance(spec, DatasetSpec):
-        if load is None:
-            raise TypeError("register_dataset(name, load): give the loader")
-        spec = DatasetSpec(spec, load, kind or "image")
-    taken = [n for n in (spec.name, *spec.aliases) if _key(n) in _ALIASES
-             and _ALIASES[_key(n)] != spec.name]
-    if (spec.name in _DATASET_SPECS and _DATASET_SPECS[spec.name] is not spec or taken) \
-            and not replace:
-        raise ConfigError(f"a dataset named {spec.name!r} is registered already (pass "
-                          f"replace=True to replace it)")
-    _DATASET_SPECS[spec.name] = spec
-    for alias in spec.aliases:
-        _ALIASES[_key(alias)] = spec.name
-    return spec
+#: the registered datasets: ``DATASETS.register(spec)``, ``DATASETS.get(name)``, ...
+DATASETS: Registry[DatasetSpec] = Registry("dataset", DatasetSpec, key=_key)
 
-
-def resolve_dataset_name(name: str) -> str:
-    """The registered name that ``name`` means (case, ``-``/``_`` and aliases resolved)."""
-    if not isinstance(name, str):
-        raise ConfigError(f"a dataset name must be a string; got {name!r}")
-    if name in _DATASET_SPECS:
-        return name
-    key = _ALIASES.get(_key(name), _key(name))
-    if key not in _DATASET_SPECS:
-        raise ConfigError(f"unknown dataset {name!r}; choose one of "
-                          f"{', '.join(dataset_names())}")
-    return key
-
-
-def get_dataset(name: str) -> DatasetSpec:
-    return _DATASET_SPECS[resolve_dataset_name(name)]
-
-
-def dataset_names() -> tuple[str, ...]:
-    return tuple(_DATASET_SPECS)
+# the old names, until corel_jax/train (config.py, cli.py) reads DATASETS
+get_dataset = DATASETS.get
+dataset_names = DATASETS.names
+resolve_dataset_name = DATASETS.resolve
 
 
 def load_dataset(
@@ -117,7 +72,8 @@ def load_dataset(
     """Load a dataset with its train / validation / test split.
 
     Args:
-      name: ``"mnist"``, ``"fashion_mnist"``, ``"digits"`` or ``"ag_news"``.
+      name: a registered dataset (:data:`DATASETS`; the built-in ``"mnist"``,
+        ``"fashion_mnist"``, ``"digits"``, ``"ag_news"``), any spelling or alias.
       data_dir: where the files are (for ``source="tfds"``: TFDS's data directory). A data
         root holding one folder per dataset (``root/mnist``, ``root/ag_news``) works too.
         Ignored for ``digits`` (bundled with scikit-learn).
@@ -141,7 +97,7 @@ def load_dataset(
           ``embedding_seed=0``; ``download=True`` (TFDS).
 
     Raises:
-      ConfigError: unknown name, source or option.
+      ConfigError: unknown name (the message lists the registered ones), source or option.
       MissingDataError: files (or an optional package) missing; the message says where to get
         them.
       DataError: a corrupt file.
@@ -149,35 +105,71 @@ def load_dataset(
     >>> load_dataset("digits", split_seed=1)
     Dataset('digits', image [8, 8, 1], 10 classes, train 1079 / val 359 / test 359)
     """
-    spec = get_dataset(name)
+    spec = DATASETS.get(name)
     return spec.load(data_dir, source=source, val_size=val_size, split_seed=split_seed,
                      **kwargs)
 
 
-def _load_builtin(key: str, data_dir, *, source: str, val_size: int | None, split_seed: int,
-                  **kwargs) -> Dataset:
-    src = _resolve_source(key, data_dir, source)
-    allowed = OPTIONS[(key, src)]
-    unknown = sorted(set(kwargs) - set(allowed))
+# --------------------------------------------------------------------------- built-in datasets
+
+
+def _options(name: str, source: str, given: dict, defaults: dict) -> dict:
+    """``defaults`` updated with the ``given`` options; ConfigError for one not in it."""
+    unknown = sorted(set(given) - set(defaults))
     if unknown:
         raise ConfigError(
-            f"unknown option(s) {', '.join(unknown)} for {key} (source {src!r}); "
-            f"valid: {', '.join(allowed) or 'none'}"
+            f"unknown option(s) {', '.join(unknown)} for {name} (source {source!r}); "
+            f"valid: {', '.join(defaults) or 'none'}"
         )
-    opts = {**allowed, **kwargs}
-    common = {"val_size": val_size, "split_seed": split_seed}
+    return {**defaults, **given}
 
-    if key == "digits":
-        from corel_jax.data.digits import load_digits_dataset
 
-        return load_digits_dataset(test_size=opts["test_size"], **common)
-    if key in ("mnist", "fashion_mnist"):
+def _load_digits(data_dir=None, *, source: str = "auto", val_size: int | None = None,
+                 split_seed: int = 0, **options) -> Dataset:
+    del data_dir  # bundled with scikit-learn
+    if source not in SOURCES:
+        raise ConfigError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+    if source not in ("auto", "sklearn"):
+        raise ConfigError(f"digits comes with scikit-learn: source must be 'auto' or "
+                          f"'sklearn', not {source!r}")
+    opts = _options("digits", "sklearn", options, {"test_size": None})
+    from corel_jax.data.digits import load_digits_dataset
+
+    return load_digits_dataset(test_size=opts["test_size"], val_size=val_size,
+                               split_seed=split_seed)
+
+
+def _idx_loader(name: str) -> Callable[..., Dataset]:
+    """The loader of an IDX dataset (``mnist``, ``fashion_mnist``): files or TFDS."""
+
+    def load(data_dir=None, *, source: str = "auto", val_size: int | None = None,
+             split_seed: int = 0, **options) -> Dataset:
+        src = _resolve_source(name, data_dir, source)
+        common = {"val_size": val_size, "split_seed": split_seed}
         from corel_jax.data import mnist
 
         if src == "files":
-            return mnist.load_idx_dataset(key, data_dir, verify=opts["verify"], **common)
-        return mnist.load_idx_dataset_tfds(key, data_dir, download=opts["download"], **common)
+            opts = _options(name, src, options, {"verify": True})
+            return mnist.load_idx_dataset(name, data_dir, verify=opts["verify"], **common)
+        opts = _options(name, src, options, {"download": True})
+        return mnist.load_idx_dataset_tfds(name, data_dir, download=opts["download"],
+                                           **common)
 
+    return load
+
+
+_TEXT_OPTIONS = {
+    "max_len": 64, "min_count": 1, "max_vocab": None, "remove_stop_words": True,
+    "lemmatize": False, "embeddings": GLOVE_PACKAGE, "learned": False, "embedding_dim": 50,
+    "embedding_seed": 0,
+}
+
+
+def _load_ag_news(data_dir=None, *, source: str = "auto", val_size: int | None = None,
+                  split_seed: int = 0, **options) -> Dataset:
+    src = _resolve_source("ag_news", data_dir, source)
+    defaults = _TEXT_OPTIONS if src == "files" else {**_TEXT_OPTIONS, "download": True}
+    opts = _options("ag_news", src, options, defaults)
     from corel_jax.data import ag_news
 
     text = TextConfig(
@@ -191,6 +183,7 @@ def _load_builtin(key: str, data_dir, *, source: str, val_size: int | None, spli
         source=emb_source, learned=opts["learned"], dim=opts["embedding_dim"],
         seed=opts["embedding_seed"],
     )
+    common = {"val_size": val_size, "split_seed": split_seed}
     if src == "files":
         return ag_news.load_ag_news(data_dir, text=text, embedding=embedding, **common)
     return ag_news.load_ag_news_tfds(
@@ -199,13 +192,9 @@ def _load_builtin(key: str, data_dir, *, source: str, val_size: int | None, spli
 
 
 def _resolve_source(key: str, data_dir: str | os.PathLike | None, source: str) -> str:
+    """``"files"`` or ``"tfds"``: the source a dataset read from either loads from."""
     if source not in SOURCES:
         raise ConfigError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
-    if key == "digits":
-        if source not in ("auto", "sklearn"):
-            raise ConfigError(f"digits comes with scikit-learn: source must be 'auto' or "
-                              f"'sklearn', not {source!r}")
-        return "sklearn"
     if source == "sklearn":
         raise ConfigError(f"source='sklearn' is for digits only, not {key}")
     if source == "files" and data_dir is None:
@@ -223,7 +212,11 @@ def _resolve_source(key: str, data_dir: str | os.PathLike | None, source: str) -
     )
 
 
-for _name in DATASETS:
-    register_dataset(DatasetSpec(
-        _name, lambda data_dir=None, _name=_name, **kw: _load_builtin(_name, data_dir, **kw),
-        "tokens" if _name == "ag_news" else "image"))
+DATASETS.register(DatasetSpec("mnist", _idx_loader("mnist"), "image",
+                               description="MNIST: IDX files or TFDS"))
+DATASETS.register(DatasetSpec("fashion_mnist", _idx_loader("fashion_mnist"), "image",
+                               ("fashion", "fashionmnist"), "Fashion-MNIST: IDX files or TFDS"))
+DATASETS.register(DatasetSpec("digits", _load_digits, "image", ("sklearn_digits",),
+                               "scikit-learn's 8x8 digits (offline)"))
+DATASETS.register(DatasetSpec("ag_news", _load_ag_news, "tokens", ("agnews", "ag_news_subset"),
+                               "AG News: CSV files or TFDS ag_news_subset"))

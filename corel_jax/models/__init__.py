@@ -10,33 +10,20 @@ Params are plain pytrees, so many runs are one ``jax.vmap(model.init)(keys, x)``
 - :class:`TextMLP`, :class:`TextCNN` -- text encoders over token ids (``"text_mlp"``,
   ``"text_cnn"``); :class:`FrozenTable` holds frozen pretrained vectors.
 - :class:`Conv`, :func:`max_pool` -- the building blocks with CPU-fast implementations.
+- :class:`~corel_jax.models.head.CorelNet` -- an encoder plus the COREL head.
 
-Registries (add your own without editing the library): :func:`register_loss` with a
-:class:`LossSpec` (:mod:`corel_jax.models.loss_spec`), :func:`register_encoder` with an
-:class:`EncoderSpec` (:mod:`corel_jax.models.registry`).
+Encoders by name (a configuration's ``model``): :data:`ENCODERS`, a
+:class:`~corel_jax.registry.Registry` of :class:`EncoderSpec`; add your own with
+``ENCODERS.register(spec)``, without editing the library. The loss registry sits beside the
+losses (:mod:`corel_jax.loss_spec`).
 """
 
 from corel_jax.models.cnn import ImageCNN
 from corel_jax.models.conv import Conv, conv
 from corel_jax.models.embed import FrozenTable, TokenEmbed
-from corel_jax.models.loss_spec import (
-    Head,
-    LossSpec,
-    fixed_prototypes,
-    get_loss,
-    loss_names,
-    register_loss,
-)
 from corel_jax.models.mlp import MLP
 from corel_jax.models.pool import masked_max_over_time, max_pool
-from corel_jax.models.registry import (
-    ENCODERS,
-    EncoderSpec,
-    encoder_names,
-    get_encoder,
-    make_encoder,
-    register_encoder,
-)
+from corel_jax.models.registry import ENCODERS, EncoderSpec
 from corel_jax.models.text import TextCNN, TextMLP
 
 __all__ = [
@@ -45,21 +32,11 @@ __all__ = [
     "Conv",
     "EncoderSpec",
     "FrozenTable",
-    "Head",
-    "LossSpec",
     "ImageCNN",
     "TextCNN",
     "TextMLP",
     "TokenEmbed",
     "conv",
-    "encoder_names",
-    "fixed_prototypes",
-    "get_encoder",
-    "get_loss",
-    "loss_names",
-    "make_encoder",
     "masked_max_over_time",
     "max_pool",
-    "register_encoder",
-    "register_loss",
 ]

@@ -1,7 +1,7 @@
 """The COREL output head: class prototypes ``W: [K, D]`` on top of an encoder, and the loss.
 
 :class:`CorelNet` wraps any encoder (``x -> h: [B, D]``) and owns the head's parameters, as the
-loss's :class:`~corel_jax.models.loss_spec.LossSpec` asks for them:
+loss's :class:`~corel_jax.loss_spec.LossSpec` asks for them:
 
 - ``W: [K, D]``: one prototype per class (Xavier-normal init), for every loss;
 - ``b: [K]``: the output bias (``spec.bias``: CCE and center);
@@ -12,10 +12,9 @@ loss's :class:`~corel_jax.models.loss_spec.LossSpec` asks for them:
 - the spec's own parameters (``spec.params``), in ``head.extra``.
 
 Per-run auxiliary state (the center loss's centers) is not a parameter: the engine keeps it
-beside the params and updates it with ``spec.update_aux`` after each step.
-
-:func:`similarity_matrix` and :func:`objective` are pure functions of ``(h, head)``, so the
-engine, the evaluator and user code all compute predictions and losses the same way.
+beside the params and updates it with ``spec.update_aux`` after each step. The loss and the
+prediction are the spec's, as functions of ``(h, head)``: ``spec.objective(h, head, labels,
+lam=, aux=)`` and ``spec.predict_similarity(h, head)``.
 """
 
 from __future__ import annotations
@@ -24,9 +23,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from corel_jax.models.loss_spec import Head, LossSpec, get_loss
+from corel_jax.loss_spec import LOSSES, Head, LossSpec
 
-__all__ = ["CorelNet", "Head", "objective", "similarity_matrix"]
+__all__ = ["CorelNet"]
 
 
 class CorelNet(nn.Module):
@@ -36,8 +35,8 @@ class CorelNet(nn.Module):
       encoder: a Flax module mapping a batch ``x`` to representations ``h: [B, D]``; called as
         ``encoder(x, train=train)``.
       num_classes: K.
-      loss: a registered loss name (see :func:`~corel_jax.models.loss_spec.loss_names`) or a
-        :class:`LossSpec`; decides which head parameters exist.
+      loss: a registered loss name (:data:`~corel_jax.loss_spec.LOSSES`) or a
+        :class:`~corel_jax.loss_spec.LossSpec`; decides which head parameters exist.
       gamma_init: initial γ (losses with ``spec.gamma``).
       learn_gamma: learn γ; otherwise it stays at its initial value.
     """
@@ -50,7 +49,7 @@ class CorelNet(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
-        spec = get_loss(self.loss)
+        spec = LOSSES.get(self.loss)
         h = self.encoder(x, train=train)
         d = h.shape[-1]
         k = self.num_classes
@@ -68,21 +67,4 @@ class CorelNet(nn.Module):
         extra = {name: self.param(name, lambda key, fn=fn: fn(key, k, d))
                  for name, fn in spec.params.items()}
         return h, Head(W=W, b=b, gamma=gamma, extra=extra)
-
-
-def similarity_matrix(loss: str | LossSpec, h, head: Head):
-    """The ``[B, K]`` similarities the loss predicts with (argmax = predicted class)."""
-    return get_loss(loss).predict_similarity(h, head)
-
-
-def objective(loss: str | LossSpec, h, head: Head, labels, *, lam, aux=None):
-    """Per-example training loss ``[B]`` of the named (or given) loss: ``spec.objective``.
-
-    ``aux`` is the loss's per-run state (the class centers ``[K, D]`` for ``center``).
-    """
-    spec = get_loss(loss)
-    if spec.init_aux is not None and aux is None:
-        raise ValueError(f"the {spec.name} loss needs its auxiliary state (aux=)")
-    return spec.objective(h, head, labels, lam=lam, aux=aux)
-
 

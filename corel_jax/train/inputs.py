@@ -23,9 +23,9 @@ def load_data(cfg: SweepConfig):
 def build_encoder(cfg: SweepConfig, dataset):
     """The encoder module for ``cfg.model``: its registered spec builds it from the config
     (sizes) and the data (e.g. the embedding table)."""
-    from corel_jax.models.registry import get_encoder
+    from corel_jax.models import ENCODERS
 
-    return get_encoder(cfg.model).build(cfg, dataset)
+    return ENCODERS.get(cfg.model).build(cfg, dataset)
 
 
 def check_compatible(cfg: SweepConfig, dataset) -> None:

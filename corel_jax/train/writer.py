@@ -32,9 +32,9 @@ def environment() -> dict[str, Any]:
 
 def config_dict(cfg: SweepConfig, dataset) -> dict[str, Any]:
     """``config.json``: the configuration (``SweepConfig.from_dict`` reads it back) + facts."""
-    from corel_jax.models.loss_spec import get_loss
+    from corel_jax.loss_spec import LOSSES
 
-    spec = get_loss(cfg.loss)
+    spec = LOSSES.get(cfg.loss)
     config = cfg.to_dict()
     # what the evaluator needs to know about the loss (it does not import the loss registry)
     config.update(similarity=spec.similarity, lam_meaning=spec.lam)
