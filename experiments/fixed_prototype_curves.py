@@ -2,7 +2,7 @@
 
 The hypothesis under test: the large-λ collapse of Cosine- and Gaussian-COREL comes from
 training the prototypes ``W``; with ``W`` fixed at its random init
-(:func:`corel_jax.models.loss_spec.fixed_prototypes`) there is no collapse. Each setting's
+(:func:`corel_jax.loss_spec.fixed_prototypes`) there is no collapse. Each setting's
 trained-prototype 20-λ curve is already committed as its ``sweep-cosine`` / ``sweep-gaussian``
 stage; this script trains the fixed-prototype variant of each as a stage whose configuration
 is *that stage's configuration with only the loss changed* (``cosine`` -> ``cosine_fixed_w``,
@@ -110,10 +110,10 @@ def plan() -> list[Job]:
 
 
 def register_fixed() -> None:
-    from corel_jax.models.loss_spec import fixed_prototypes, register_loss
+    from corel_jax import loss_spec
 
     for loss in LOSSES:
-        register_loss(fixed_prototypes(loss), replace=True)
+        loss_spec.LOSSES.register(loss_spec.fixed_prototypes(loss), replace=True)
 
 
 def stage_config(job: Job, data_dir: str | None, lams=None, epochs: int | None = None):
@@ -142,7 +142,7 @@ def run_job(job: Job, *, data_dir, store_root: Path, runs_root: Path, commit: bo
     store = store_root / job.setting / job.profile / "stages" / job.stage
     runs = runs_root / job.setting / job.profile
     full = stage_config(job, data_dir, lams, epochs)
-    done = reproduce.stage_done(store, full, None)
+    done = reproduce.stage_done(store, full)
     if done is not None:
         log(f"[{job.key}] complete in {store} ({done['wall_s'] / 60:.0f} min when run); skipped")
         return {**done, "skipped": True}
@@ -168,7 +168,7 @@ def run_job(job: Job, *, data_dir, store_root: Path, runs_root: Path, commit: bo
             progress=progress, store=store_root / job.setting / job.profile / "stages" / name,
             commit=commit))
         dirs.append(store_root / job.setting / job.profile / "stages" / name)
-    rec = reproduce.merge_parts(dirs, store, full, None, records)
+    rec = reproduce.merge_parts(dirs, store, full, records)
     log(f"[{job.key}] merged {len(parts)} parts into {store} "
         f"({rec['wall_s'] / 60:.0f} min of training)")
     if commit:

@@ -1,8 +1,10 @@
 """Gaussian-COREL as the original PyTorch code computes it; for the λ-curve comparison only.
 
-This is NOT part of the library's API. ``experiments/reproduce.py`` trains it beside the clean
-:func:`corel_jax.losses.gaussian_corel` to answer one question the paper leaves open: do its
-sharply peaked Gaussian λ curves (best at λ = 0.5) come from the loss or from the code?
+This is NOT part of the library's API. Importing this module registers it as the loss
+``gaussian_original`` (:data:`SPEC`: Gaussian-COREL's spec with this objective), which
+``experiments/reproduce.py`` and ``experiments/large_lambda.py`` train by that name beside the
+clean :func:`corel_jax.losses.gaussian_corel`, to answer one question the paper leaves open: do
+its sharply peaked Gaussian λ curves (best at λ = 0.5) come from the loss or from the code?
 
 The original (``kiankd/corel2019``, ``corel/loss_functions.py``, ``GaussianARLoss.forward``,
 commit 34e3b97; ``s = −γ‖h − w_j‖²`` are its "predictions") has two branches:
@@ -24,7 +26,7 @@ head (as ``log γ``; the original learns γ directly, init 0.5 in both).
 
 >>> import jax.numpy as jnp
 >>> from corel_jax.losses import gaussian_corel
->>> from corel_jax.models.head import Head
+>>> from corel_jax.loss_spec import Head
 >>> h, W = jnp.array([[0.0, 0.0], [3.0, 0.0]]), jnp.array([[0.0, 0.0], [1.0, 1.0]])
 >>> y, head = jnp.array([0, 1]), Head(W=W, gamma=jnp.float32(0.5))
 >>> bool(jnp.allclose(original_gaussian_objective(h, head, y, lam=0.5),
@@ -36,8 +38,11 @@ Array([0.0125, 1.5051], dtype=float32)
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax.numpy as jnp
 
+from corel_jax.loss_spec import LOSSES
 from corel_jax.losses import gaussian_corel
 from corel_jax.similarity import sqdist
 
@@ -48,8 +53,8 @@ LOG_EPS = 1e-10
 def original_gaussian_objective(h, head, labels, *, lam, aux=None):
     """Per-example training loss ``[B]`` of the original code's Gaussian-COREL (see module doc).
 
-    Signature of the engine's ``objective_fn`` hook
-    (:func:`corel_jax.train.engine.make_program`); ``lam`` is a traced per-run scalar.
+    A :attr:`~corel_jax.loss_spec.LossSpec.objective`: ``h: [B, D]``, ``head.W: [K, D]``,
+    ``head.gamma`` a scalar, ``labels: [B]``; ``lam`` may be a traced per-run scalar.
     """
     del aux
     lam = jnp.asarray(lam, jnp.float32)
@@ -65,3 +70,12 @@ def original_gaussian_objective(h, head, labels, *, lam, aux=None):
         jnp.sum(jnp.exp(s_naive), axis=1) + LOG_EPS)
     clean = gaussian_corel(h, head.W, labels, lam=lam, gamma=gamma)
     return jnp.where(is_half, clean, naive)
+
+
+#: Gaussian-COREL's spec (head, similarity, λ, γ) with the original code's objective
+SPEC = dataclasses.replace(
+    LOSSES.get("gaussian"), name="gaussian_original", objective=original_gaussian_objective,
+    description="Gaussian-COREL as the original PyTorch code computes it "
+                "(experiments/gaussian_original.py); not the library's loss")
+# replace=True: a second import of this file (e.g. by its path) registers the same loss again
+LOSSES.register(SPEC, replace=True)

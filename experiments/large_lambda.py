@@ -101,7 +101,6 @@ class Variant:
     change: str  # what differs, in words
     cfg: dict = dataclasses.field(default_factory=dict)  # SweepConfig fields replaced
     spec: Callable | None = None  # () -> LossSpec to train instead of the loss's own
-    objective: Callable | None = None  # () -> objective_fn
     encoder: Callable | None = None  # (cfg, dataset) -> Flax encoder
     data: Callable | None = None  # Dataset -> Dataset
 
@@ -125,7 +124,7 @@ def per_feature_cosine_spec(clamped: bool = False):
     import jax.numpy as jnp
 
     from corel_jax import losses
-    from corel_jax.models.loss_spec import LossSpec
+    from corel_jax.loss_spec import LossSpec
 
     def sim(h, head):
         hn = h / jnp.maximum(jnp.linalg.norm(h, axis=-1, keepdims=True), 1e-12)
@@ -154,14 +153,16 @@ def clamped_cosine_spec():
     (not excluded) before the max, so the max is clamped at 0 and negative cosines to the
     other prototypes are not pushed towards 0 (``CosineARLoss`` of the original code)."""
     from corel_jax import losses
-    from corel_jax.models.loss_spec import get_loss
+    from corel_jax.loss_spec import LOSSES
+
+    cosine = LOSSES.get("cosine")
 
     def objective(h, head, labels, *, lam, aux):
         del aux
-        return losses.attractive_repulsive(get_loss("cosine").predict_similarity(h, head),
-                                           labels, lam=lam, repulsion=_clamped_repulsion)
+        return losses.attractive_repulsive(cosine.predict_similarity(h, head), labels,
+                                           lam=lam, repulsion=_clamped_repulsion)
 
-    return dataclasses.replace(get_loss("cosine"), name="cosine_clamped", objective=objective,
+    return dataclasses.replace(cosine, name="cosine_clamped", objective=objective,
                                description="Cosine-COREL, original code's clamped repulsion")
 
 
@@ -169,30 +170,28 @@ def scaled_w_init_spec(loss: str, scale: float):
     """The registered ``loss`` with its prototypes initialised ``scale`` × larger."""
     import jax
 
-    from corel_jax.models.loss_spec import get_loss
+    from corel_jax.loss_spec import LOSSES
 
-    base = get_loss(loss)
+    base = LOSSES.get(loss)
     xavier = jax.nn.initializers.xavier_normal()
     return dataclasses.replace(base, name=f"{loss}_w_init_x{scale:g}",
                                w_init=lambda key, shape: scale * xavier(key, shape))
 
 
-def fixed_w_spec(loss: str, objective: Callable | None = None, name: str | None = None):
-    """The registered ``loss`` (with ``objective`` instead of its own, if given, called
-    ``name``) with its prototypes never trained (:func:`corel_jax.models.fixed_prototypes`)."""
-    from corel_jax.models import fixed_prototypes, get_loss
+def fixed_w_spec(loss: str):
+    """The registered ``loss`` with its prototypes never trained
+    (:func:`corel_jax.loss_spec.fixed_prototypes`), called ``<loss>_fixed_w``."""
+    from corel_jax.loss_spec import fixed_prototypes
 
-    base = get_loss(loss)
-    if objective is not None:
-        base = dataclasses.replace(base, name=name or loss, objective=objective,
-                                   description=name or loss)
-    return fixed_prototypes(base)
+    return fixed_prototypes(loss)
 
 
-def original_gaussian():
-    from gaussian_original import original_gaussian_objective
+def original_gaussian_spec():
+    """The original code's Gaussian-COREL, the loss ``gaussian_original``
+    (:mod:`gaussian_original`)."""
+    import gaussian_original
 
-    return original_gaussian_objective
+    return gaussian_original.SPEC
 
 
 def linear_h_encoder(cfg, dataset):
@@ -342,7 +341,7 @@ def variants() -> list[Variant]:
                           spec=per_feature_cosine_spec))
     out += [
         Variant("gaussian-original", "gaussian", "original code's Gaussian (λ², (1 − λ)²)",
-                objective=original_gaussian),
+                spec=original_gaussian_spec),
         Variant("gaussian-gamma-0.05", "gaussian", "γ fixed at 0.05", cfg={"gamma": 0.05}),
     ]
     # The gap at small and middle λ (ours above the paper for the prototype losses only): the
@@ -404,8 +403,7 @@ def variants() -> list[Variant]:
             for loss in ("cosine", "gaussian")]
     out.append(Variant("gaussian-original-fixed-w", "gaussian",
                        "original code's Gaussian, prototypes fixed at their random init",
-                       spec=lambda: fixed_w_spec("gaussian", original_gaussian(),
-                                                 name="gaussian_original")))
+                       spec=lambda: fixed_w_spec(original_gaussian_spec().name)))
     # Weight decay (the paper states none, the original code's example uses none; the engine
     # has it since it was the last candidate left unmeasured): coupled as torch.optim.Adam's
     # `weight_decay` (an L2 penalty), and decoupled as AdamW's.
@@ -460,9 +458,9 @@ def run_variant(v: Variant, data_dir: str, epochs: int, dataset_cache: dict,
                               checkpoint_every=0, **v.cfg)
     spec = v.spec() if v.spec else None
     if spec is not None:
-        from corel_jax.models.loss_spec import register_loss
+        from corel_jax.loss_spec import LOSSES
 
-        register_loss(spec, replace=True)
+        LOSSES.register(spec, replace=True)
         cfg = dataclasses.replace(cfg, loss=spec.name)
     # one load per split: variants that change val_size or split_seed need their own
     key = (cfg.dataset, cfg.data_source, cfg.val_size, cfg.split_seed,
@@ -474,8 +472,7 @@ def run_variant(v: Variant, data_dir: str, epochs: int, dataset_cache: dict,
         ds = v.data(ds)
     t0 = time.perf_counter()
     res = train_sweep(cfg, dataset=ds, encoder=v.encoder(cfg, ds) if v.encoder else None,
-                      objective_fn=v.objective() if v.objective else None, progress=False,
-                      log=None)
+                      progress=False, log=None)
     rows = []
     for i, r in enumerate(res.records):
         va = res.val_acc[i]

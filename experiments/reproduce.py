@@ -16,7 +16,7 @@ stage's store is committed as soon as it is written.
 2. λ selection per loss: the λ with the highest mean best validation accuracy over the sweep's
    seeds (ties: the smaller; :func:`corel_jax.evaluate.select_lambda`).
 3. ``sweep-gaussian_original``: the same λ grid with the original PyTorch code's
-   Gaussian-COREL (:mod:`gaussian_original`).
+   Gaussian-COREL (:mod:`gaussian_original`, registered as the loss ``gaussian_original``).
 4. ``final-<loss>``: ``final_seeds`` at the selected λ, with test representations (clustering
    scores computed at once); ``final-gaussian_original`` at its own selected λ, and, where the
    profile asks, ``final-gaussian_learned`` (learned γ, our extension) at Gaussian's λ.
@@ -26,7 +26,8 @@ stage's store is committed as soon as it is written.
    ``--out`` (``report.md``, CSVs, PNGs, ``results.json``).
 
 Run directories go under ``--runs`` (default ``runs/reproduce/<setting>/<profile>``, git-ignored);
-only ``--out`` is meant for git.
+only ``--out`` is meant for git. ``--list`` prints every stage and whether the store holds it
+(nothing is trained or written).
 """
 
 from __future__ import annotations
@@ -58,9 +59,17 @@ from configs import (  # noqa: E402
     ReproConfig,
     get_config,
 )
-from stage_store import CLUSTERING_CSV, RUN_FILES, STAGE_FILE, read_record, seal, unseal  # noqa: E402
+from stage_store import (  # noqa: E402
+    CLUSTERING_CSV,
+    RUN_FILES,
+    STAGE_FILE,
+    read_record,
+    seal,
+    unseal,
+    upgrade,
+)
 
-ORIGINAL = "gaussian_original"
+ORIGINAL = "gaussian_original"  # the loss experiments/gaussian_original.py registers
 LEARNED = "gaussian_learned"  # Gaussian-COREL with learned γ (our extension)
 # STAGE_FILE: written into a run directory once its stage has finished, and into the stage's
 # store folder last, with the hashes of the stored files (stage_store.seal)
@@ -71,10 +80,14 @@ STORE_FILES = RUN_FILES
 
 
 def sweep_config(cfg: ReproConfig, loss: str, kind: str, data_dir: str | None, lams=None):
-    """The :class:`SweepConfig` of one stage (``kind``: ``sweep`` or ``final``)."""
+    """The :class:`SweepConfig` of one stage (``kind``: ``sweep`` or ``final``); ``loss`` is
+    a registered loss, or ``gaussian_learned`` (Gaussian-COREL with ``learn_gamma=True``)."""
     from corel_jax.train import SweepConfig
 
-    train_loss = "gaussian" if loss in (ORIGINAL, LEARNED) else loss
+    if loss == ORIGINAL:
+        import gaussian_original  # noqa: F401 -- registers the loss
+
+    train_loss = "gaussian" if loss == LEARNED else loss
     if kind == "sweep":
         lams = lams or ((cfg.cce_lam,) if loss == "cce" else cfg.lams)
         seeds, epochs, save = cfg.sweep_seeds, cfg.sweep_epochs, False
@@ -100,14 +113,14 @@ def _stage_key(scfg) -> dict[str, Any]:
     return d
 
 
-def stage_done(run_dir: Path, scfg, variant: str | None) -> dict | None:
+def stage_done(run_dir: Path, scfg) -> dict | None:
     """The stage record if ``run_dir`` (a run directory or a store folder) holds this exact
-    stage, finished; else None."""
+    stage, finished; else None. A record in an older form is read in the current one
+    (:func:`stage_store.upgrade`)."""
     rec = read_record(run_dir)  # a stored stage's files are checked against their hashes
     if rec is None:
         return None
-    if _canonical(rec.get("sweep")) != _canonical(_stage_key(scfg)) \
-            or rec.get("variant") != variant:
+    if _canonical(rec.get("sweep")) != _canonical(_stage_key(scfg)):
         return None
     return rec
 
@@ -153,7 +166,7 @@ def store_stage(run_dir: Path, store: Path, *, clustering: bool, log=print) -> P
             rows.append(row)
             log(f"  clustering run {r['run']}: {time.perf_counter() - t0:.0f} s")
         rundir.write_csv(store / CLUSTERING_CSV, rows, list(rows[0]))
-    seal(store, json.loads((run_dir / STAGE_FILE).read_text()))
+    seal(store, upgrade(json.loads((run_dir / STAGE_FILE).read_text())))
     return store
 
 
@@ -179,25 +192,29 @@ def commit_store(store: Path, message: str, log=print) -> None:
     log(f"could not commit {store}; commit it by hand")
 
 
-def run_stage(name: str, run_dir: Path, scfg, dataset, *, variant=None, objective_fn=None,
-              log=print, progress=True, store: Path | None = None, commit: bool = False
-              ) -> dict:
+def run_stage(name: str, run_dir: Path, scfg, dataset, *, log=print, progress=True,
+              store: Path | None = None, commit: bool = False, plan_only: bool = False
+              ) -> dict | None:
     """Trains one stage into ``run_dir`` unless it is already complete (in ``store`` or in
     ``run_dir``); resumes it from its checkpoints when a session stopped mid-stage; returns
-    its record."""
+    its record. ``plan_only``: trains and writes nothing, and returns None for a stage that
+    is not complete."""
     from corel_jax import rundir
     from corel_jax.train import train_sweep
 
     for where in (store, run_dir):
-        done = stage_done(where, scfg, variant) if where is not None else None
+        done = stage_done(where, scfg) if where is not None else None
         if done is not None:
             log(f"[{name}] complete in {where} ({done['wall_s']:.0f} s when run); skipped")
-            if store is not None and where != store:
+            if store is not None and where != store and not plan_only:
                 store_stage(run_dir, store, clustering=scfg.save_representations, log=log)
                 if commit:
                     commit_store(store, f"reproduce: {store.parents[2].name} "
                                         f"{store.parents[1].name} {name} (stored)", log)
             return {**done, "skipped": True}
+    if plan_only:
+        log(f"[{name}] to train: {scfg.num_runs} runs, {scfg.epochs} epochs")
+        return None
     (run_dir / STAGE_FILE).unlink(missing_ok=True)
     resume = _resumable(run_dir, scfg)
     stale = run_dir / rundir.CHECKPOINT_SUBDIR
@@ -214,14 +231,9 @@ def run_stage(name: str, run_dir: Path, scfg, dataset, *, variant=None, objectiv
     t0 = time.perf_counter()
     # run_dir is the pipeline's own scratch space: an earlier sweep there is replaced
     result = train_sweep(scfg, dataset=dataset, out_dir=run_dir, progress=progress,
-                         log=log, objective_fn=objective_fn, resume=resume, overwrite=True)
+                         log=log, resume=resume, overwrite=True)
     wall = time.perf_counter() - t0
-    if variant is not None:  # mark the variant in the run directory's config
-        config = rundir.load_config(run_dir)
-        config["variant"] = variant
-        config["variant_note"] = VARIANT_NOTES[variant]
-        rundir.write_config(run_dir, config)
-    rec = {"stage": name, "variant": variant, "sweep": _stage_key(scfg), "wall_s": wall,
+    rec = {"stage": name, "sweep": _stage_key(scfg), "wall_s": wall,
            "timings": result.timings, "num_runs": scfg.num_runs,
            "run_epochs": int(sum(r.get("epochs_trained", scfg.epochs)
                                  for r in result.records)),
@@ -238,15 +250,7 @@ def run_stage(name: str, run_dir: Path, scfg, dataset, *, variant=None, objectiv
     return {**rec, "skipped": False}
 
 
-VARIANT_NOTES = {
-    ORIGINAL: "Gaussian-COREL as the original PyTorch code computes it "
-              "(experiments/gaussian_original.py); not the library's loss",
-    LEARNED: "Gaussian-COREL with γ learned with the network (our extension; the paper's γ "
-             "is a fixed hyperparameter)",
-}
-
-
-def merge_parts(dirs: list[Path], out: Path, full, variant, part_records) -> dict:
+def merge_parts(dirs: list[Path], out: Path, full, part_records) -> dict:
     """Joins the parts of a λ sweep into one stage folder with the files of ``full`` (runs
     renumbered in ``full``'s order), and writes its stage record."""
     from corel_jax import rundir
@@ -276,7 +280,7 @@ def merge_parts(dirs: list[Path], out: Path, full, variant, part_records) -> dic
     rundir.write_config(out, config)
     rundir.write_runs(out, runs)
     rundir.write_curves(out, np.concatenate(train_loss), np.concatenate(val_acc))
-    rec = {"stage": out.name, "variant": variant, "sweep": _stage_key(full),
+    rec = {"stage": out.name, "sweep": _stage_key(full),
            "wall_s": sum(p["wall_s"] for p in part_records),
            "timings": {k: sum(p["timings"].get(k, 0) for p in part_records)
                        for k in ("compile_s", "train_s", "eval_s", "total_s")},
@@ -317,43 +321,51 @@ def pick_lambda(run_dir: Path) -> float:
 
 def reproduce(cfg: ReproConfig, *, data_dir: str | None, runs_root: Path, out: Path,
               command: str, log=print, progress=True, dataset=None,
-              stages: str = "all", store: Path | None = None, commit: bool = False) -> dict:
+              stages: str = "all", store: Path | None = None, commit: bool = False,
+              plan_only: bool = False) -> dict:
     """Runs every stage of ``cfg`` and writes the report; returns the measured numbers.
 
     ``store``: the folder of compact stage results (None: none; stages are then found only in
-    their run directories under ``runs_root``).
+    their run directories under ``runs_root``). ``plan_only``: loads no data, trains and
+    writes nothing; logs each stage as complete or to train, and returns the records of the
+    complete ones (None for the others) under ``"stages"``.
     """
-    if dataset is None:
+    if dataset is None and not plan_only:
         from corel_jax.train.sweep import load_data
 
         dataset = load_data(sweep_config(cfg, "cce", "sweep", data_dir))
     runs_root = Path(runs_root)
-    records: dict[str, dict] = {}
+    records: dict[str, dict | None] = {}
 
-    def stage(name, scfg, **kw):
+    def stage(name, scfg):
         where = store / name if store is not None else None
         records[name] = run_stage(name, runs_root / name, scfg, dataset, log=log,
-                                  progress=progress, store=where, commit=commit, **kw)
+                                  progress=progress, store=where, commit=commit,
+                                  plan_only=plan_only)
         return where if where is not None else runs_root / name
 
-    def sweep(loss, **kw):
+    def sweep(loss):
         """A λ sweep, trained in parts of ``cfg.sweep_part_size`` λ values (each a stage of
         its own, so an interrupted session loses at most one part), then merged."""
         name, full = f"sweep-{loss}", sweep_config(cfg, loss, "sweep", data_dir)
         size = cfg.sweep_part_size or len(full.lams)
         if len(full.lams) <= size:
-            return stage(name, full, **kw)
+            return stage(name, full)
         where = store / name if store is not None else runs_root / name
-        done = stage_done(where, full, kw.get("variant"))
+        done = stage_done(where, full)
         if done is not None:
             log(f"[{name}] complete in {where}; skipped")
             records[name] = {**done, "skipped": True}
             return where
         parts = [full.lams[i:i + size] for i in range(0, len(full.lams), size)]
         dirs = [stage(f"{name}/part-{i + 1}of{len(parts)}",
-                      sweep_config(cfg, loss, "sweep", data_dir, lams=part), **kw)
+                      sweep_config(cfg, loss, "sweep", data_dir, lams=part))
                 for i, part in enumerate(parts)]
-        records[name] = merge_parts(dirs, where, full, kw.get("variant"),
+        if plan_only:
+            log(f"[{name}] to merge from its {len(parts)} parts")
+            records[name] = None
+            return where
+        records[name] = merge_parts(dirs, where, full,
                                     [records[f"{name}/part-{i + 1}of{len(parts)}"]
                                      for i in range(len(parts))])
         if commit and store is not None:
@@ -361,9 +373,6 @@ def reproduce(cfg: ReproConfig, *, data_dir: str | None, runs_root: Path, out: P
                          log)
         return where
 
-    from gaussian_original import original_gaussian_objective
-
-    original = dict(variant=ORIGINAL, objective_fn=original_gaussian_objective)
     # 1. λ sweeps (CCE once); the original code's Gaussian-COREL on the same grid. The
     #    stages trained in full (the patience measurement) go first.
     sweep_dirs = {}
@@ -375,24 +384,25 @@ def reproduce(cfg: ReproConfig, *, data_dir: str | None, runs_root: Path, out: P
     if stages == "measure":
         return {"lam_of": {}, "stages": records}
     if cfg.original_gaussian and stages in ("all", "final"):
-        sweep_dirs[ORIGINAL] = sweep(ORIGINAL, **original)
-    # 2. λ per loss
-    lam_of = {loss: pick_lambda(d) for loss, d in sweep_dirs.items()}
+        sweep_dirs[ORIGINAL] = sweep(ORIGINAL)
+    # 2. λ per loss (of the complete sweeps only, when planning)
+    lam_of = {loss: pick_lambda(d) for loss, d in sweep_dirs.items()
+              if records[f"sweep-{loss}"] is not None}
     log("selected λ: " + ", ".join(f"{k} {v:g}" for k, v in lam_of.items()))
     # 3. final runs at the selected λ
     if stages in ("all", "final"):
-        for loss in ALL_LOSSES:
-            stage(f"final-{loss}",
-                  sweep_config(cfg, loss, "final", data_dir, lams=(lam_of[loss],)))
+        finals = [(loss, loss) for loss in ALL_LOSSES]
         if cfg.original_gaussian and cfg.profile == "paper":
-            stage(f"final-{ORIGINAL}",
-                  sweep_config(cfg, ORIGINAL, "final", data_dir, lams=(lam_of[ORIGINAL],)),
-                  **original)
+            finals.append((ORIGINAL, ORIGINAL))
         if cfg.learned_gamma_final:
-            stage(f"final-{LEARNED}",
-                  sweep_config(cfg, LEARNED, "final", data_dir, lams=(lam_of["gaussian"],)),
-                  variant=LEARNED)
-    if stages != "all":
+            finals.append((LEARNED, "gaussian"))  # at Gaussian-COREL's λ
+        for loss, lam_from in finals:
+            if lam_from not in lam_of:  # planning, and its sweep is not complete
+                log(f"[final-{loss}] to train after sweep-{lam_from}")
+                continue
+            stage(f"final-{loss}",
+                  sweep_config(cfg, loss, "final", data_dir, lams=(lam_of[lam_from],)))
+    if stages != "all" or plan_only:
         return {"lam_of": lam_of, "stages": records}
     # 4. the report, from the stages' compact results
     import report_repro
@@ -423,6 +433,8 @@ def main(argv=None) -> int:
     p.add_argument("--commit", action="store_true",
                    help="git-commit each stage's store as soon as it is written")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--list", action="store_true",
+                   help="print every stage and whether the store holds it; train nothing")
     args = p.parse_args(argv)
     cfg = get_config(args.setting, args.profile)
     from report_repro import default_out
@@ -436,8 +448,12 @@ def main(argv=None) -> int:
              Path(args.store or HERE / "results" / args.setting / args.profile / "stages"))
     result = reproduce(cfg, data_dir=args.data_dir, runs_root=runs_root, out=out,
                        command=command, progress=not args.quiet, stages=args.stages,
-                       store=store, commit=args.commit)
-    if args.stages == "all":
+                       store=store, commit=args.commit, plan_only=args.list)
+    if args.list:
+        todo = [k for k, v in result["stages"].items() if v is None]
+        print(f"{len(result['stages']) - len(todo)} stages complete, {len(todo)} to train"
+              + (f": {', '.join(todo)}" if todo else ""))
+    elif args.stages == "all":
         print(f"wrote {out}/report.md")
     else:
         print(json.dumps(result["lam_of"]))

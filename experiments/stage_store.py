@@ -9,8 +9,12 @@ stage killed while being stored has no marker and is trained (or stored) again. 
 the hashes (:func:`read_record`), so a file changed or damaged after the stage was stored is
 an error naming it, never a silently different number.
 
-Stages stored before the hashes existed have no ``"files"``; ``python
-experiments/stage_store.py --seal-legacy DIR`` adds them (the files as committed).
+A stage's record says what was trained in ``"sweep"``: the stage's ``SweepConfig`` (less the
+fields that do not change results), whose ``loss`` is the registered loss it trained. Stages
+stored in an older form are read in the current one (:func:`upgrade`, applied by
+:func:`read_record`), so they count as the same stage; ``python experiments/stage_store.py
+--upgrade DIR`` converts the stored files and reseals them. Stages stored before the hashes
+existed have no ``"files"``; ``--seal-legacy DIR`` adds them (the files as committed).
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ STAGE_FILE = "stage.json"
 CLUSTERING_CSV = "clustering.csv"
 #: the run-directory files a stage keeps (never parameters or representations)
 RUN_FILES = ("config.json", "runs.json", "runs.csv", "curves.csv")
+
+
+#: losses that an older reproduce.py trained as loss ``"gaussian"`` with its objective replaced,
+#: marked ``"variant": <name>``; each is a registered loss of that name now
+#: (``experiments/gaussian_original.py``)
+VARIANT_LOSSES = ("gaussian_original",)
 
 
 class StageError(ValueError):
@@ -59,10 +69,32 @@ def seal(store: Path, record: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
+def upgrade(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stage record (``stage.json``) or a stage's ``config.json``, in the current form.
+
+    The older form named a changed loss by a ``"variant"`` key beside the loss it changed
+    (``"loss": "gaussian"``, ``"variant": "gaussian_original"``, with a ``"variant_note"``;
+    ``"variant": "gaussian_learned"`` beside ``learn_gamma: true``; ``"variant": null``
+    otherwise). The current form has no variant: the loss is the registered loss trained
+    (``"loss": "gaussian_original"``; in a record, inside ``"sweep"``). A document in the
+    current form comes back equal; ``doc`` is not modified.
+    """
+    doc = dict(doc)
+    variant = doc.pop("variant", None)
+    doc.pop("variant_note", None)
+    if variant in VARIANT_LOSSES:
+        if isinstance(doc.get("sweep"), dict):
+            doc["sweep"] = {**doc["sweep"], "loss": variant}
+        else:
+            doc["loss"] = variant
+    return doc
+
+
 def read_record(store: Path, *, verify: bool = True) -> dict[str, Any] | None:
-    """The stage record of ``store``, or None when it has none (not finished); with
-    ``verify``, :class:`StageError` when a file it names is missing or differs from its hash.
-    Records stored before the hashes existed are returned unchecked."""
+    """The stage record of ``store`` in the current form (:func:`upgrade`), or None when it
+    has none (not finished); with ``verify``, :class:`StageError` when a file it names is
+    missing or differs from its hash. Records stored before the hashes existed are returned
+    unchecked."""
     f = Path(store) / STAGE_FILE
     if not f.is_file():
         return None
@@ -80,7 +112,7 @@ def read_record(store: Path, *, verify: bool = True) -> dict[str, Any] | None:
             if sha256(p) != digest:
                 raise StageError(f"{p} differs from the file the stage stored (SHA-256 in "
                                  f"{f}); restore it from git (`git checkout -- {p}`)")
-    return rec
+    return upgrade(rec)
 
 
 def seal_legacy(root: Path) -> list[Path]:
@@ -95,11 +127,46 @@ def seal_legacy(root: Path) -> list[Path]:
     return changed
 
 
+def upgrade_stores(root: Path) -> list[Path]:
+    """Rewrites every stage under ``root`` whose ``stage.json`` or ``config.json`` is in an
+    older form in the current one (:func:`upgrade`) and reseals it (the other files' hashes
+    checked first, so a damaged stage is an error, not resealed); returns the records
+    changed."""
+    from corel_jax import rundir
+
+    changed = []
+    for f in sorted(Path(root).rglob(STAGE_FILE)):
+        store = f.parent
+        raw = json.loads(f.read_text())
+        read_record(store)  # StageError if a stored file is damaged
+        config_file = store / RUN_FILES[0]
+        config = json.loads(config_file.read_text()) if config_file.is_file() else None
+        new_config = upgrade(config) if config is not None else None
+        new = upgrade(raw)
+        if new == raw and new_config == config:
+            continue
+        unseal(store)
+        if new_config != config:
+            rundir.write_json(config_file, new_config)
+        new.pop("files", None)
+        seal(store, new)
+        changed.append(f)
+    return changed
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seal-legacy", metavar="DIR", required=True,
-                   help="add file hashes to the stage records under DIR that have none")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--seal-legacy", metavar="DIR",
+                      help="add file hashes to the stage records under DIR that have none")
+    what.add_argument("--upgrade", metavar="DIR",
+                      help="convert the stages under DIR stored in an older form to the "
+                           "current one (stage.json and config.json), and reseal them")
     args = p.parse_args(argv)
+    if args.upgrade:
+        changed = upgrade_stores(Path(args.upgrade))
+        print(f"upgraded {len(changed)} stage records under {args.upgrade}")
+        return 0
     changed = seal_legacy(Path(args.seal_legacy))
     print(f"sealed {len(changed)} stage records under {args.seal_legacy}")
     return 0

@@ -42,7 +42,7 @@ def test_large_lambda_clamped_cosine_is_the_original_codes_repulsion():
     import numpy as np
 
     sys.path.insert(0, str(ROOT / "experiments"))
-    from corel_jax.models.loss_spec import Head
+    from corel_jax.loss_spec import Head
 
     import large_lambda
 
@@ -69,7 +69,7 @@ def test_large_lambda_original_cosine_is_the_pre_fix_code():
     import numpy as np
 
     sys.path.insert(0, str(ROOT / "experiments"))
-    from corel_jax.models.loss_spec import Head
+    from corel_jax.loss_spec import Head
 
     import large_lambda
 

@@ -15,8 +15,8 @@ import pytest
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 sys.path.insert(0, str(EXPERIMENTS))
 
+from corel_jax.loss_spec import Head  # noqa: E402
 from corel_jax.losses import gaussian_corel  # noqa: E402
-from corel_jax.models.head import Head  # noqa: E402
 from corel_jax.similarity import sqdist  # noqa: E402
 
 import reproduce  # noqa: E402
@@ -106,12 +106,57 @@ def test_a_new_machine_continues_from_the_store(repro, tmp_path):
     assert [r["test_acc"] for r in a] == [r["test_acc"] for r in b]
 
 
+def test_planning_lists_every_stage_and_trains_nothing(repro, tmp_path):
+    """``--list`` (``plan_only``): every stage of the finished store is complete; against an
+    empty store every stage is to train, and nothing is written."""
+    root, _, _ = repro
+    logs: list[str] = []
+    done = reproduce.reproduce(TINY, data_dir=None, runs_root=tmp_path / "runs",
+                               out=tmp_path / "out", command="pytest", log=logs.append,
+                               progress=False, store=root / "store", plan_only=True)
+    assert len(done["stages"]) == 10 and all(r is not None for r in done["stages"].values())
+    logs.clear()
+    todo = reproduce.reproduce(TINY, data_dir=None, runs_root=tmp_path / "runs",
+                               out=tmp_path / "out", command="pytest", log=logs.append,
+                               progress=False, store=tmp_path / "store", plan_only=True)
+    # CCE's sweep; the other 3 and the original's, each 2 parts and their merge; the 4 finals
+    # and the learned-γ final wait for their sweeps
+    assert len(todo["stages"]) == 1 + 4 * 3 and not any(todo["stages"].values())
+    assert todo["lam_of"] == {}
+    assert sum("to train after sweep-" in line for line in logs) == 5
+    assert not (tmp_path / "store").exists() and not (tmp_path / "runs").exists()
+
+
+def test_a_stage_stored_with_the_older_variant_form_is_the_same_stage(repro, tmp_path):
+    """The original code's Gaussian is the registered loss ``gaussian_original``; a stage
+    stored when it was loss ``"gaussian"`` + ``"variant": "gaussian_original"`` is skipped
+    as the same stage (``stage_store.upgrade``), and one of another loss is not."""
+    import shutil
+
+    from stage_store import read_record, seal
+
+    root, _, _ = repro
+    scfg = reproduce.sweep_config(TINY, "gaussian_original", "sweep", None, lams=(0.5,))
+    assert scfg.loss == "gaussian_original"
+    old = tmp_path / "part-1of2"
+    shutil.copytree(root / "store" / "sweep-gaussian_original" / "part-1of2", old)
+    rec = read_record(old)
+    assert reproduce.stage_done(old, scfg) is not None
+    sweep = {**rec["sweep"], "loss": "gaussian"}
+    seal(old, {**rec, "variant": "gaussian_original", "sweep": sweep})
+    assert reproduce.stage_done(old, scfg) is not None
+    seal(old, {**rec, "variant": None, "sweep": sweep})  # the clean Gaussian's stage
+    assert reproduce.stage_done(old, scfg) is None
+
+
 def test_stage_configs_follow_the_profile():
     full = reproduce.sweep_config(TINY, "cce", "sweep", None)
     assert full.patience is None and not full.learn_gamma
     assert reproduce.sweep_config(TINY, "cosine", "sweep", None).patience == 1
     learned = reproduce.sweep_config(TINY, "gaussian_learned", "final", None, lams=(0.5,))
     assert learned.learn_gamma and learned.loss == "gaussian"
+    original = reproduce.sweep_config(TINY, "gaussian_original", "sweep", None)
+    assert original.loss == "gaussian_original" and not original.learn_gamma
     paper = get_config("mnist-mlp", "paper")
     assert not paper.learn_gamma and paper.gamma == 0.5 and paper.learned_gamma_final
 

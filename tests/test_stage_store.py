@@ -53,3 +53,55 @@ def test_legacy_records_are_sealed_as_they_are(tmp_path):
     assert stage_store.read_record(d)["files"] == {
         "runs.json": stage_store.sha256(d / "runs.json")}
     assert stage_store.seal_legacy(tmp_path) == []  # once only
+
+
+def _store(root, name, record, config):
+    store = root / "stages" / name
+    store.mkdir(parents=True)
+    (store / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (store / "runs.json").write_text("[]\n")
+    stage_store.seal(store, record)
+    return store
+
+
+def test_the_older_variant_form_is_read_and_converted_as_the_current_one(tmp_path):
+    """Before a changed loss was a registered spec, a stage named it by a ``"variant"`` beside
+    the loss it changed. ``read_record`` returns the current form (the loss trained, no
+    variant); ``upgrade_stores`` rewrites ``stage.json`` and ``config.json`` and reseals,
+    leaving the results' files as they were."""
+    sweep = {"dataset": "digits", "loss": "gaussian", "lams": [0.5], "learn_gamma": False}
+    config = {**sweep, "similarity": "gaussian", "num_runs": 1}
+    original = _store(tmp_path, "final-gaussian_original",
+                      {"stage": "final-gaussian_original", "variant": "gaussian_original",
+                       "sweep": sweep, "wall_s": 2.0},
+                      {**config, "variant": "gaussian_original", "variant_note": "the code's"})
+    learned = _store(tmp_path, "final-gaussian_learned",
+                     {"stage": "final-gaussian_learned", "variant": "gaussian_learned",
+                      "sweep": {**sweep, "learn_gamma": True}, "wall_s": 3.0},
+                     {**config, "learn_gamma": True, "variant": "gaussian_learned",
+                      "variant_note": "learned γ"})
+    plain = _store(tmp_path, "final-gaussian",
+                   {"stage": "final-gaussian", "variant": None, "sweep": sweep, "wall_s": 1.0},
+                   config)
+    read = {s: stage_store.read_record(s) for s in (original, learned, plain)}
+    assert read[original]["sweep"] == {**sweep, "loss": "gaussian_original"}
+    assert read[learned]["sweep"] == {**sweep, "learn_gamma": True}
+    assert read[plain]["sweep"] == sweep
+    assert all("variant" not in r and stage_store.upgrade(r) == r for r in read.values())
+
+    runs = (original / "runs.json").read_bytes()
+    changed = stage_store.upgrade_stores(tmp_path)
+    assert changed == sorted(s / "stage.json" for s in (original, learned, plain))
+    def without_hashes(rec):
+        return {k: v for k, v in rec.items() if k != "files"}
+
+    for s, rec in read.items():
+        now = stage_store.read_record(s)  # resealed: the hashes verify
+        assert without_hashes(now) == without_hashes(rec)
+        assert json.loads((s / "stage.json").read_text()) == now  # stored as read
+    assert json.loads((original / "config.json").read_text()) == {
+        **config, "loss": "gaussian_original"}
+    assert json.loads((learned / "config.json").read_text()) == {**config, "learn_gamma": True}
+    assert (plain / "config.json").read_text() == json.dumps(config, indent=2) + "\n"
+    assert (original / "runs.json").read_bytes() == runs
+    assert stage_store.upgrade_stores(tmp_path) == []  # the current form stays as it is
