@@ -288,7 +288,9 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         (params, opt_state, aux), step_losses = jax.lax.scan(
             functools.partial(step, data=data, hp=hp),
             (state.params, state.opt_state, state.aux), (idx, valid, drop_keys))
-        train_loss = jnp.mean(step_losses)
+        # Each step's loss is a mean over its real examples: weight it by their number, so
+        # the epoch's loss is the mean over the n examples (a partial last batch counts less).
+        train_loss = jnp.sum(step_losses * jnp.sum(valid, axis=1)) / n
         epoch = state.epoch + 1
 
         finite = jnp.isfinite(train_loss) & _all_finite(params)
