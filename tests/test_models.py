@@ -1,5 +1,6 @@
 """Encoders: shapes and dtypes, dropout, registry, text masking, frozen embeddings, vmapped init."""
 
+import flax.errors
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -81,7 +82,7 @@ def test_dropout_only_when_training(model, x):
     t1 = model.apply(params, x, train=True, rngs=rngs(1))
     t2 = model.apply(params, x, train=True, rngs=rngs(2))
     assert not np.allclose(t1, t2)
-    with pytest.raises(Exception, match="dropout"):
+    with pytest.raises(flax.errors.InvalidRngError, match='needs PRNG for "dropout"'):
         model.apply(params, x, train=True)  # needs the 'dropout' rng stream
 
 
