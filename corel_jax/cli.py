@@ -36,6 +36,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs ``corel-jax`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status:
+    the subcommand's (0 on success), 2 for an input error (:class:`~corel_jax.errors.CorelError`)
+    or an ``OSError``, each reported as one line on stderr, 130 on Ctrl-C. argparse exits with
+    2 itself for a bad command line."""
     from corel_jax.errors import CorelError
 
     argv = sys.argv[1:] if argv is None else list(argv)

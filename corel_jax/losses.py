@@ -32,6 +32,13 @@ trace time.
 Compute dtype: inputs are promoted to at least float32, so bf16 representations give float32
 losses with a stable log-sum-exp.
 
+Errors are raised at trace time, from shapes, dtypes and Python numbers only: ``ValueError``
+for a wrong shape (``h`` or ``W`` not 2-D, feature sizes ``D`` that differ, ``labels``,
+``where`` or ``b`` of the wrong length, a non-scalar ``lam`` or ``gamma``, ``K < 2`` for
+Cosine-COREL), an unknown repulsion, or a hyperparameter given as a Python number outside its
+range (λ and α in [0, 1], γ > 0); ``TypeError`` for non-floating ``h``/``W`` or non-integer
+``labels``. Traced hyperparameters are not range-checked.
+
 Out-of-range label *values* cannot raise under ``jit``: such an example's loss is NaN (never a
 silently wrong number). Call :func:`check_labels` eagerly on your data to get an error instead.
 
@@ -262,13 +269,12 @@ def gaussian_corel(h, W, labels, *, lam=0.5, gamma=0.5, where=None):
 
     For λ < ½ the loss is unbounded below: the second term depends only on the differences
     ``d_ij − d_iy``, so moving ``h_i`` away from every prototype (``d_iy → ∞`` with the
-    differences held) sends ``(2λ − 1) γ d_iy`` to −∞. Trained as it is, a network does this:
-    on MNIST (FFNN, γ fixed at 0.5, λ ≤ 0.2) the training loss reaches about −1e19 in 150
-    epochs and validation accuracy is 12-15 % after the first epoch, chance after that
-    (``experiments/results/mnist-mlp/paper/stages/sweep-gaussian``). The original code's
-    ``log(Σ exp(·) + 1e-10)`` bounds the repulsion from below
-    (``experiments/gaussian_original.py``); λ ≥ ½ is bounded below by 0 (λ = ½: CCE on
-    ``−γ d``).
+    differences held) sends ``(2λ − 1) γ d_iy`` to −∞, and a network trained on it can follow
+    that direction (what it does on MNIST: "Gaussian-COREL at λ < 0.5" in
+    ``experiments/results/mnist-mlp/paper/discussion.md``). For λ ≥ ½ the loss is bounded
+    below by 0 (λ = ½: CCE on ``−γ d``). The original code's ``log(Σ exp(·) + 1e-10)``, which
+    bounds the repulsion from below, is not this function: ``experiments/gaussian_original.py``
+    registers it as the loss ``gaussian_original``.
 
     >>> import jax.numpy as jnp
     >>> h, W = jnp.array([[0.0, 0.0]]), jnp.array([[0.0, 0.0], [1.0, 1.0]])

@@ -6,6 +6,10 @@ Orientation follows the paper: ``h: [N, D]`` holds one representation per row an
 Compute dtype: inputs are promoted to at least float32 (bf16/fp16 in, float32 out), so the
 reductions over ``D`` stay accurate; float64 inputs stay float64.
 
+Errors (at trace time, from shapes and dtypes): ``ValueError`` when ``h`` or ``W`` is not 2-D
+or their feature sizes ``D`` differ, or when ``gamma`` is not a scalar or, given as a Python
+number, not > 0; ``TypeError`` when ``h`` or ``W`` is not floating-point.
+
 Reference: Kenyon-Dean, Cianflone, Page-Caccia, Rabusseau, Cheung, Precup.
 *Clustering-Oriented Representation Learning with Attractive-Repulsive Loss*,
 AAAI 2019 Workshop on Network Interpretability, arXiv:1812.07627, Section 2.

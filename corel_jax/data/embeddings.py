@@ -96,7 +96,8 @@ def glove_text_vectors(
     """Vectors of ``words`` from a GloVe-format text file (``word v1 ... vE`` per line).
 
     A word2vec-style header line (``count dim``) is skipped; ``.gz`` files are read compressed.
-    Only the requested words' lines are parsed, so a 400k-word file reads in seconds.
+    Only the lines of the requested words are parsed into vectors; the others are skipped
+    after their first space.
 
     Raises:
       MissingDataError: the file does not exist.

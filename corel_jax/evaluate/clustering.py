@@ -350,6 +350,10 @@ def cluster_scores(
     other options are documented in the module docstring. Returns :class:`ClusterScores`
     (and the cluster ids ``[N]`` if ``return_assignment``).
 
+    Raises ``ValueError`` when ``h`` is not a finite numeric ``[N, D]`` array (a diverged
+    run's NaN included), ``labels`` are not ``N`` integer class indices, or an option is
+    outside its choices.
+
     >>> rng = np.random.default_rng(0)
     >>> centers = 10.0 * np.eye(3)
     >>> h = np.concatenate([c + rng.normal(size=(20, 3)) for c in centers])

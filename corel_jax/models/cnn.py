@@ -21,13 +21,13 @@ class ConvPoolBlock(nn.Module):
     with ``max``, and float rounding is monotone too, so this reordering leaves the forward
     values bit-identical to bias -> LeakyReLU -> pool. Gradients agree except where two window
     values become equal only after the bias is added (float rounding). Pooling first runs the
-    bias and the activation, forward and backward, on a quarter of the elements (issue 17: 5 %
-    of a CPU training step).
+    bias and the activation, forward and backward, on a quarter of the elements.
 
     ``channel_multiple``: on CPU the output channels are padded with zero filters to a multiple
     of 16 (15 -> 16, 30 -> 32, 60 -> 64) so that the channel axis, the minor one, fills AVX-512
-    vectors in every copy and elementwise loop (7 % of a step on top of pooling first;
-    ``experiments/results/bench_vs_pytorch.md``). The padded channels are exactly
+    vectors in every copy and elementwise loop. (What each of the two saves per training step:
+    ``experiments/results/bench_vs_pytorch.md``, "What changed for the image CNN".) The padded
+    channels are exactly
     zero; the next block reads them through zero kernel rows (``in_padding``); the params keep
     their true shapes (``kernel [3, 3, Cin, features]``, ``bias [features]``, the names and
     initialisers of :class:`flax.linen.Conv`), so the padding exists only inside the computation
@@ -85,7 +85,9 @@ class ImageCNN(nn.Module):
 
     ``conv_impl`` / ``pool_impl`` / ``channel_multiple`` choose how convolutions and pooling
     are computed (same math; see :class:`ConvPoolBlock`, :mod:`corel_jax.models.conv` and
-    :mod:`corel_jax.models.pool`); the defaults pick the fastest measured form for the backend.
+    :mod:`corel_jax.models.pool`). The defaults (``"auto"``, ``None``) are the im2col
+    convolution with channels padded to a multiple of 16 on CPU, XLA's convolution without
+    padding elsewhere, and reshape pooling.
 
     >>> import jax, jax.numpy as jnp
     >>> model = ImageCNN()

@@ -8,13 +8,13 @@ or ``VALID`` padding, stride 1) so that params move between the two unchanged. W
 - ``"xla"``: :func:`jax.lax.conv_general_dilated`, XLA's own convolution. Best on GPU/TPU.
 - ``"im2col"``: the window's shifted slices of the (padded) input are concatenated along the
   channel axis, ``[B, *out, prod(window) * Cin]``, and contracted with the kernel reshaped to
-  ``[prod(window) * Cin, Cout]`` in one ``dot_general``. On CPU this is several times faster
-  than XLA's convolution, and much more so under ``jax.vmap`` over runs: a vmapped
-  convolution with per-run kernels becomes a grouped convolution, which XLA:CPU runs slowly,
-  whereas a vmapped matmul is just a batched matmul. Its backward pass is written by hand so
-  that the weight gradient, too, is a matmul XLA:CPU runs fast (see :func:`_im2col_bwd` and
-  ``experiments/bench_conv.py``); it supports reverse mode (``grad``, ``vjp``) but not
-  forward mode (``jvp``; use ``"xla"`` for that).
+  ``[prod(window) * Cin, Cout]`` in one ``dot_general``. On CPU it is the faster of the two,
+  under ``jax.vmap`` over runs in particular: a vmapped convolution with per-run kernels
+  becomes a grouped convolution, which XLA:CPU runs slowly, whereas a vmapped matmul is just a
+  batched matmul (timings: ``experiments/results/bench_conv.md``). Its backward pass is written by
+  hand so that the weight gradient, too, is a matmul XLA:CPU runs fast (see
+  :func:`_im2col_bwd`); it supports reverse mode (``grad``, ``vjp``) but not forward mode
+  (``jvp``; use ``"xla"`` for that).
 - ``"auto"``: ``"im2col"`` on CPU, ``"xla"`` elsewhere (decided at trace time from the
   backend JAX compiles for).
 
@@ -43,12 +43,14 @@ CONV_IMPLS = ("auto", "xla", "im2col")
 
 
 def resolve_conv_impl(impl: str) -> str:
-    """Map ``"auto"`` to the implementation measured fastest on the default backend."""
+    """``impl`` with ``"auto"`` resolved for the default backend: ``"im2col"`` on CPU,
+    ``"xla"`` elsewhere. Raises :class:`~corel_jax.errors.ConfigError` for an unknown
+    ``impl``."""
     if impl not in CONV_IMPLS:
         raise ConfigError(f"unknown conv impl {impl!r}; valid: {', '.join(CONV_IMPLS)}")
     if impl == "auto":
-        # Measured (experiments/results/bench_conv.md): the matmul form wins on CPU. On GPU the
-        # vendor convolution (cuDNN) is the safe default.
+        # the matmul form is the faster one on CPU (experiments/results/bench_conv.md); on GPU
+        # the vendor convolution (cuDNN) is the safe default
         return "im2col" if jax.default_backend() == "cpu" else "xla"
     return impl
 
@@ -153,7 +155,8 @@ def _im2col_bwd(window, pads, precision, res, g):
     fast matmul path (XNNPACK/YNNPACK) does not take: Eigen runs it at a fraction of the speed
     of the forward matmul. Here ``g`` is transposed explicitly (it is small) and ``M`` split into
     ``_DW_CHUNKS`` chunks, so ``dw^T = sum_c g_c^T patches_c`` is a plain batched matmul,
-    about 2x faster for the paper's CNN on CPU (``experiments/results/bench_conv.md``).
+    which takes the fast path (``experiments/results/bench_conv.md`` compares it with
+    autodiff's form).
     """
     x, patches, w = res
     k, cout = w.shape

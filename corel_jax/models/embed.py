@@ -7,10 +7,10 @@ module keeps as a *field* (a constant closed over by ``apply``), never as a vari
 - when the sweep engine vmaps ``init``/``apply`` over a leading run axis of the params pytree,
   the table is shared by all runs instead of being copied R times;
 - under ``jax.jit`` it becomes a compile-time constant. JAX (by default) embeds such constants
-  in the compiled program, which costs about 2 s of compile time for a 400k x 50 GloVe table;
-  restrict the table to the data set's vocabulary (or set
-  ``jax.config.update("jax_use_simplified_jaxpr_constants", True)``, which passes it as an
-  argument instead) when that matters.
+  in the compiled program, so compile time grows with the table's size (measured for a
+  GloVe-sized table: ``experiments/README.md``); restrict the table to the
+  data set's vocabulary (or set ``jax.config.update("jax_use_simplified_jaxpr_constants",
+  True)``, which passes it as an argument instead) when that matters.
 
 Hashing is by content (shape, dtype and a SHA-1 of the bytes, computed once on first use), so
 two wrappers of equal vectors compare equal, as flax/jit expect of a module's fields.

@@ -4,7 +4,7 @@
 like PyTorch's ``MaxPool2d``) and, for non-overlapping windows, a faster formulation: crop to a
 multiple of the window, reshape each window onto its own axes and reduce with ``max``. Its
 backward pass is an elementwise mask that XLA fuses, where ``lax.reduce_window``'s backward is a
-``select_and_scatter`` that XLA:CPU runs slowly (``experiments/bench_conv.py``).
+``select_and_scatter`` that XLA:CPU runs slowly (``experiments/results/bench_conv.md``).
 
 On ties inside one window the two send the gradient to different places (``reduce_window``: all
 of it to the first maximum; ``reshape``: split evenly between the maxima); both are valid
