@@ -68,7 +68,13 @@ class Head:
 
 @dataclasses.dataclass(frozen=True)
 class LossSpec:
-    """One training loss (see the module docstring)."""
+    """One training loss (see the module docstring).
+
+    Raises :class:`~corel_jax.errors.ConfigError` on construction for an empty name, a
+    similarity not in :data:`SIMILARITIES`, the gaussian similarity without ``gamma=True``,
+    only one of ``init_aux``/``update_aux``, an ``hparams`` entry not in :data:`LOSS_HPARAMS`,
+    or a ``params`` name the head already uses (``W``, ``b``, ``log_gamma``).
+    """
 
     name: str
     objective: Callable[..., jax.Array]

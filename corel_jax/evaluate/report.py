@@ -3,9 +3,11 @@ Figures 1-2 and validation curves, as Markdown, CSV and PNG.
 
 Runs are grouped into *sweeps* by ``(setting, loss)`` from each run directory's
 ``config.json``; several directories with the same setting and loss (e.g. separate lambda
-ranges) are merged. Per sweep one lambda is selected: the one whose mean ``best_val_acc``
-over seeds is highest (ties: the smaller lambda). Table 2 and the clustering tables use the
-runs of that lambda only, one per seed; Figure 2 uses every lambda.
+ranges) are merged. Per sweep one configuration (λ, and the value of every other axis that
+varies) is selected: the one whose mean ``best_val_acc`` over seeds is highest (ties: the
+smaller values; :func:`~corel_jax.evaluate.selection.select_config`). Table 2 and the
+clustering tables use the runs of that configuration only, one per seed; Figure 2 uses every
+lambda at the selected values of the other axes.
 
 Choices (see :class:`ReportOptions`): the clustering options of
 :func:`corel_jax.evaluate.clustering.cluster_scores`; ``normalize="auto"`` L2-normalises the
@@ -68,7 +70,7 @@ from corel_jax.evaluate.tables import (
     table2,
 )
 
-# What this module offered before it was split; scripts and tests import these from here.
+# the report's public names, re-exported from its parts (scripts and tests import them here)
 __all__ = [
     "METHOD_TITLES",
     "NORMALIZE_CHOICES",
