@@ -2,10 +2,11 @@
 
 A run of a sweep is one seed at one configuration: a value of every hyperparameter axis of
 the sweep (λ, and the learning rate, weight decay, γ and the center loss's α when they are
-grids; see :class:`corel_jax.train.SweepConfig`). Runs are plain dicts as in ``runs.json``; a
-run directory written before the grids existed has no ``lr``/``gamma``/``center_alpha`` keys
-and is a sweep over λ alone (one without ``weight_decay`` had none:
-:data:`corel_jax.rundir.HPARAM_DEFAULTS`). :func:`select_config` chooses over every axis
+grids; see :class:`corel_jax.train.SweepConfig`). Runs are plain dicts as in ``runs.json``. A
+record without an axis's key reads as that axis's :data:`corel_jax.rundir.HPARAM_DEFAULTS`
+value (e.g. ``weight_decay``: 0) or, for an axis without one, as None ("not recorded";
+``lr``, ``gamma``, ``center_alpha``), so records without those keys form a sweep over λ alone
+(:func:`corel_jax.rundir.hparam_value`). :func:`select_config` chooses over every axis
 that varies (λ always); :func:`lambda_curve` / :func:`select_lambda` are the λ-only view.
 Table 2 reports the runs of the selected configuration (:func:`accuracy_records`).
 
@@ -96,8 +97,8 @@ def selected_runs(sweep: Sweep, lam: float) -> list[dict[str, Any]]:
 
 def accuracy_records(sweeps: Sequence[Sweep]) -> tuple[list[dict], dict[tuple[str, str], float]]:
     """Per-run records for Table 2 (the selected configuration's runs) and the selected λ per
-    sweep. A record carries the run's lr, γ and α (None where the run directory predates
-    them)."""
+    sweep. A record carries the run's value on every axis beyond λ
+    (:func:`corel_jax.rundir.hparam_value`: None where the run record has none)."""
     lam_of: dict[tuple[str, str], float] = {}
     records = []
     for s in sweeps:

@@ -93,9 +93,9 @@ COMPARABLE_FIELDS = ("data_fingerprint",) + tuple(
     f.name for f in dataclasses.fields(SweepConfig)
     if f.name not in NOT_RESULT_FIELDS and f.name not in _PER_RUN) + ("variant",
                                                                        "library_major")
-#: the value a field has in a ``config.json`` written before the field existed: the
-#: configuration's default; "library_major": every run directory written before the version
-#: was recorded came from corel-jax 0.x. Anything else missing reads as None ("not recorded").
+#: the value a field missing from a ``config.json`` compares as: the configuration's default;
+#: "library_major" (no ``corel_jax_version``): "0". Anything else missing reads as None ("not
+#: recorded").
 LEGACY_VALUES = {**{f.name: f.default for f in dataclasses.fields(SweepConfig)
                     if f.default is not dataclasses.MISSING},
                  "dataset_options": {}, "variant": None, "library_major": "0"}
@@ -131,8 +131,8 @@ def _setting_of(config: dict[str, Any], path: Path) -> str:
     raise DataError(f"{path / rundir.CONFIG} names no 'setting' (nor 'dataset' and 'model')")
 
 
-#: what makes a run itself: its seed and its value on every hyperparameter axis (a run
-#: directory older than an axis has no value for it: None)
+#: what makes a run itself: its seed and its value on every hyperparameter axis (a record
+#: without an axis's key: :func:`corel_jax.rundir.hparam_value`)
 _IDENTITY_AXES = rundir.HPARAM_FIELDS
 
 
