@@ -40,6 +40,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from corel_jax.evaluate.tables import fmt, md_table  # noqa: E402
+
 from configs import ALL_LOSSES, TUNED_LOSSES, ReproConfig, get_config, paper_best_val  # noqa: E402
 from configs.paper_curves import paper_curve  # noqa: E402
 from stage_store import STAGE_FILE  # noqa: E402
@@ -117,17 +119,14 @@ def expected_stages(cfg: ReproConfig) -> list[str]:
 # --------------------------------------------------------------------------- numbers
 
 
-def _pct(x: float | None, digits: int = 2) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.{digits}f}"
+def _pct(mean: float, std: float = math.nan) -> str:
+    """An accuracy in percent with 2 decimals, ``"mean ± std"`` when ``std`` is given
+    (:func:`corel_jax.evaluate.tables.fmt`: ``"n/a"`` for NaN)."""
+    return fmt(mean, std, 100, 2)
 
 
 def _finite(vals) -> np.ndarray:
     return np.asarray([x for x in vals if x is not None and math.isfinite(x)], np.float64)
-
-
-def _md_table(header, rows) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
 
 
 def sweep_curve(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -168,17 +167,18 @@ def final_summary(stage: Stage, paper: float | None) -> dict[str, Any]:
 def ttests(finals: dict[str, Stage]) -> list[dict[str, Any]]:
     """Paired two-tailed t-tests on test accuracy, paired by seed (our choice: the paper does
     not state its test): every loss against CCE (the paper's baseline), and the best loss (by
-    mean) against the runner-up."""
-    from corel_jax.evaluate.stats import paired_ttest, significance_marker
+    mean) against the runner-up (ranked by :func:`corel_jax.evaluate.stats.compare_losses`)."""
+    from corel_jax.evaluate.stats import compare_losses, paired_ttest, significance_marker
 
     acc = {loss: {int(r["seed"]): float(r["test_acc"]) for r in s.runs}
            for loss, s in finals.items()}
     out = []
     pairs = [(loss, "cce") for loss in acc if loss != "cce" and "cce" in acc]
-    ranked = sorted((loss for loss in acc if loss in ALL_LOSSES),
-                    key=lambda loss: -np.mean(list(acc[loss].values())))
-    best = tuple(ranked[:2])
-    if len(ranked) >= 2 and best not in pairs:
+    ranked = compare_losses({"setting": "", "loss": loss, "seed": seed, "test_acc": a}
+                            for loss in acc if loss in ALL_LOSSES
+                            for seed, a in acc[loss].items()).get("")
+    best = (ranked.best, ranked.runner_up) if ranked and ranked.runner_up else None
+    if best is not None and best not in pairs:
         pairs.append(best)
     for a, b in pairs:
         t, p, n = paired_ttest(acc[a], acc[b])
@@ -383,7 +383,7 @@ def section_stages(cfg: ReproConfig, stages: dict[str, Stage]) -> tuple[list[str
             continue
         r = s.record
         full = r.get("max_run_epochs") or r["num_runs"] * r["sweep"]["epochs"]
-        rows.append([name, r["num_runs"], r["sweep"]["epochs"],
+        rows.append([name, str(r["num_runs"]), str(r["sweep"]["epochs"]),
                      f"{r['run_epochs']} of {full}", f"{r['wall_s'] / 60:.1f}",
                      r.get("finished", "")])
         wall += r["wall_s"]
@@ -393,7 +393,7 @@ def section_stages(cfg: ReproConfig, stages: dict[str, Stage]) -> tuple[list[str
           "run-epochs = epochs trained summed over runs, of the most the stage could train "
           "(early stopping saves the difference); wall minutes on the hardware above, shared "
           "with other jobs at times.", ""]
-    md.append(_md_table(["stage", "runs", "epochs", "run-epochs", "wall min", "finished"], rows)
+    md.append(md_table(["stage", "runs", "epochs", "run-epochs", "wall min", "finished"], rows)
               if rows else "No stage has finished yet.")
     md.append("")
     if missing:
@@ -433,8 +433,8 @@ def section_curves(cfg, curves: dict[str, list[dict]], lam_of, out: Path,
             row.append("" if v is None else f"{note if note == '<' else ''}{v:.2f}"
                        f"{'~' if note == '~' else ''}")
         rows.append(row)
-    md.append(_md_table(["λ"] + [f"{CURVE_LABELS[k]}" for k in names]
-                        + [f"{k} (paper)" for k in papers], rows))
+    md.append(md_table(["λ"] + [f"{CURVE_LABELS[k]}" for k in names]
+                       + [f"{k} (paper)" for k in papers], rows))
     md.append("")
     if "cce" in curves and curves["cce"]:
         md += [f"CCE (no λ): {_pct(curves['cce'][0]['mean'])} % in the sweep.", ""]
@@ -536,14 +536,14 @@ def section_tuned(cfg, curves, lam_of, finals: dict[str, dict]) -> tuple[list[st
         sweep_cell = "not yet" if s is None else _pct(s["mean"]) + (
             "" if s["n"] == 1 else f" (mean of {s['n']})")
         rows.append([loss, "—" if loss == "cce" or loss not in lam_of else f"{lam_of[loss]:g}",
-                     f"{_pct(f['best_val_mean'])} ± {_pct(f['best_val_std'])} ({f['n']})"
+                     f"{_pct(f['best_val_mean'], f['best_val_std'])} ({f['n']})"
                      if f else "not yet",
                      d(r and r["diff_mean"]), ok(r and r["diff_mean"]), sweep_cell,
                      d(r and r["diff_sweep_run"]), ok(r and r["diff_sweep_run"]),
                      "—" if r is None else f"{r['paper']:.2f}"])
-    md.append(_md_table(["loss", "our λ", "(a) ours, final seeds: mean ± std (seeds)",
-                         "(a) − paper", f"(a) within ±{GAP}?", "(b) ours, sweep run",
-                         "(b) − paper", f"(b) within ±{GAP}?", "paper"], rows))
+    md.append(md_table(["loss", "our λ", "(a) ours, final seeds: mean ± std (seeds)",
+                        "(a) − paper", f"(a) within ±{GAP}?", "(b) ours, sweep run",
+                        "(b) − paper", f"(b) within ±{GAP}?", "paper"], rows))
     md.append("")
     if cmp["rows"]:
         md += [f"Within ±{GAP} points of the paper: (a) final seeds' mean "
@@ -561,20 +561,19 @@ def section_finals(finals: dict[str, dict], tests: list[dict]) -> list[str]:
     md = ["## Test accuracy (Table 2)", "",
           "Test accuracy (%) at each run's best validation epoch, mean ± std over the final "
           "seeds.", ""]
-    rows = [[CURVE_LABELS.get(k, k), "—" if k == "cce" else f"{f['lam']:g}", f["n"],
-             f"{_pct(f['test_mean'])} ± {_pct(f['test_std'])}",
-             f"{_pct(f['best_val_mean'])} ± {_pct(f['best_val_std'])}",
+    rows = [[CURVE_LABELS.get(k, k), "—" if k == "cce" else f"{f['lam']:g}", str(f["n"]),
+             _pct(f["test_mean"], f["test_std"]), _pct(f["best_val_mean"], f["best_val_std"]),
              f"{int(np.median(f['best_epochs']))}"] for k, f in finals.items()]
-    md.append(_md_table(["loss", "λ", "seeds", "test acc", "best val acc",
-                         "median best epoch"], rows))
+    md.append(md_table(["loss", "λ", "seeds", "test acc", "best val acc",
+                        "median best epoch"], rows))
     md += ["", "Paired two-tailed t-tests on test accuracy, paired by seed (our choice of "
            "test: the paper does not state it; * p < 0.05, ** p < 0.01, marked when the first "
            "loss is better):", ""]
-    md.append(_md_table(["test", "loss", "against", "mean diff (points)", "t", "p", "seeds",
-                         "marker"],
-                        [[t["kind"], t["loss"], t["against"], f"{100 * t['mean_diff']:+.2f}",
-                          f"{t['t']:.2f}", f"{t['p']:.3g}", t["n"], t["marker"] or "—"]
-                         for t in tests]))
+    md.append(md_table(["test", "loss", "against", "mean diff (points)", "t", "p", "seeds",
+                        "marker"],
+                       [[t["kind"], t["loss"], t["against"], f"{100 * t['mean_diff']:+.2f}",
+                         f"{t['t']:.2f}", f"{t['p']:.3g}", str(t["n"]), t["marker"] or "—"]
+                        for t in tests]))
     return md + [""]
 
 
@@ -584,13 +583,13 @@ def section_clustering(final_stages: dict[str, Stage]) -> list[str]:
         for c in clustering_summary(s):
             if c["metric"].endswith(("acc", "ari", "v_measure", "agreement")):
                 rows.append([CURVE_LABELS.get(loss, loss), c["metric"],
-                             f"{c['mean']:.3f} ± {c['std']:.3f}"])
+                             fmt(c["mean"], c["std"])])
     if not rows:
         return []
     return ["## Clustering of test representations (Tables 3–4)", "",
             "Scores of each final run's test representations (computed when the stage was "
             "stored), mean ± std over seeds.", "",
-            _md_table(["loss", "score", "mean ± std"], rows), ""]
+            md_table(["loss", "score", "mean ± std"], rows), ""]
 
 
 def section_run_dir_figures(runs_root: Path | None, final_stages, out: Path, log) -> list[str]:
