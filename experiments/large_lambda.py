@@ -87,8 +87,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from configs import ALL_LOSSES  # noqa: E402 -- the paper profile's losses
+
 LAMS = (0.5, 0.8, 0.9, 1.0)
-LOSSES = ("cce", "center", "cosine", "gaussian")  # the paper profile's losses
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -350,7 +351,7 @@ def variants() -> list[Variant]:
     out += [Variant(f"{loss}-base", loss, "none (the paper profile)") for loss in ("cce",
                                                                                    "center")]
     out += [Variant(f"{loss}-lr-1e-2", loss, "learning rate 1e-2", cfg={"lr": 1e-2})
-            for loss in LOSSES]
+            for loss in ALL_LOSSES]
     out += [Variant(f"{loss}-width-100", loss, "hidden layers 100 wide (not 500)",
                     cfg={"width": 100}) for loss in ("cce", "center", "cosine")]
     out.append(Variant("cosine-clamped", "cosine",
@@ -362,7 +363,7 @@ def variants() -> list[Variant]:
     # Input scaling and the framework's init, for all four losses: a PyTorch user's MNIST
     # (torchvision's Normalize with MNIST's mean and std, nn.Linear's default init) and pixels
     # left at 0-255. The paper states neither.
-    for loss in LOSSES:
+    for loss in ALL_LOSSES:
         out += [
             Variant(f"{loss}-global-norm", loss, "inputs (x − 0.1307) / 0.3081 (torchvision's "
                     "MNIST Normalize)", data=global_normalised),
@@ -380,7 +381,7 @@ def variants() -> list[Variant]:
     # nn.LeakyReLU default 0.01 and plain ReLU (the original code's example) leave `h` almost
     # or wholly in the positive orthant, where no two representations' cosine is below 0, so
     # they may cost the prototype losses what they do not cost CCE and center.
-    for loss in LOSSES:
+    for loss in ALL_LOSSES:
         out += [
             Variant(f"{loss}-slope-0.01", loss, "LeakyReLU slope 0.01 (PyTorch's default)",
                     cfg={"negative_slope": 0.01}),
@@ -390,7 +391,7 @@ def variants() -> list[Variant]:
     # A 10,000-example validation set (50,000 training) instead of our 5,000 (55,000): the
     # paper states no validation size.
     out += [Variant(f"{loss}-val-10k", loss, "validation set of 10,000 (training 50,000)",
-                    cfg={"val_size": 10000}) for loss in LOSSES]
+                    cfg={"val_size": 10000}) for loss in ALL_LOSSES]
     # The mirror of `*-w-init-x10`: prototypes 10× smaller move 10× faster relative to their
     # scale under Adam (for Cosine exactly a 10× larger step for `W` alone).
     out += [Variant(f"{loss}-w-init-x0.1", loss, "prototypes initialised 10× smaller",
@@ -407,7 +408,7 @@ def variants() -> list[Variant]:
     # Weight decay (the paper states none, the original code's example uses none; the engine
     # has it since it was the last candidate left unmeasured): coupled as torch.optim.Adam's
     # `weight_decay` (an L2 penalty), and decoupled as AdamW's.
-    for loss in LOSSES:
+    for loss in ALL_LOSSES:
         out += [Variant(f"{loss}-wd-{name}", loss, f"weight decay {name} (torch.optim.Adam's)",
                         cfg={"weight_decay": float(name)}) for name in ("1e-4", "3e-4", "1e-3")]
     out += [Variant(f"{loss}-adamw-1e-2", loss, "decoupled weight decay 1e-2 (AdamW)",
@@ -435,7 +436,7 @@ def variants() -> list[Variant]:
                        "(torchvision's MNIST Normalize)", encoder=global_norm_cnn_encoder))
     out += [Variant(f"{loss}-val-{where}-5k", loss, f"validation = the {where} 5,000 "
                     "training images in file order", data=contiguous_validation(where == "first"))
-            for loss in LOSSES
+            for loss in ALL_LOSSES
             for where in (("first", "last") if loss in ("cce", "center") else ("last",))]
     return out
 

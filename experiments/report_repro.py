@@ -409,7 +409,7 @@ def section_curves(cfg, curves: dict[str, list[dict]], lam_of, out: Path,
           "epoch; † = runs diverged) and the paper's (digitised from its supplementary Figure 1, "
           "±0.01 points; ~ = partly hidden marker; < = below the plotted range); **bold** = our "
           "selected λ.", ""]
-    names = [k for k in ("center", "cosine", "gaussian", ORIGINAL) if k in curves]
+    names = [k for k in (*TUNED_LOSSES, ORIGINAL) if k in curves]
     papers = [k for k in TUNED_LOSSES if paper_curve(cfg.setting, k)]
     if not names:
         return md + ["No λ sweep has finished yet.", ""]

@@ -18,7 +18,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-LOSSES = ("cce", "center", "cosine", "gaussian")
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from configs import ALL_LOSSES  # noqa: E402
 
 
 def row(path: Path) -> str:
@@ -35,19 +38,19 @@ def row(path: Path) -> str:
 
     # links relative to the repository root (README.md); a results tree elsewhere still works
     rel = Path(os.path.relpath(path.parent, HERE.parent)).as_posix()
-    done = [loss for loss in LOSSES if final.get(loss)]
+    done = [loss for loss in ALL_LOSSES if final.get(loss)]
     if done:
         best = max(done, key=lambda k: final[k]["test_mean"])
         best_cell = f"{best} {100 * final[best]['test_mean']:.2f} ({final[best]['n']} seeds)"
-        if len(done) < len(LOSSES):  # a reproduction still running: "best" of those done
-            best_cell += f"; final runs of {len(done)} of {len(LOSSES)} losses so far"
+        if len(done) < len(ALL_LOSSES):  # a reproduction still running: "best" of those done
+            best_cell += f"; final runs of {len(done)} of {len(ALL_LOSSES)} losses so far"
     else:
         best_cell = "final runs not yet run"
     cmp = r.get("paper_comparison")
     within = "—" if not cmp else (f"{cmp['mean']['within']}/{cmp['mean']['rows']}; "
                                   f"{cmp['sweep_run']['within']}/{cmp['sweep_run']['rows']}")
     return (f"| [{r['setting']}]({rel}/report.md) | `{r['profile']}` | "
-            + " | ".join(cell(loss) for loss in LOSSES) + f" | {best_cell} | {within} |")
+            + " | ".join(cell(loss) for loss in ALL_LOSSES) + f" | {best_cell} | {within} |")
 
 
 def table(root: Path = HERE / "results") -> str:
