@@ -42,14 +42,14 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from corel_jax import losses, similarity
+from corel_jax import axes, losses, similarity
 from corel_jax.errors import ConfigError
 from corel_jax.registry import Registry
 
 #: the similarities a loss may predict with (the evaluator knows these three)
 SIMILARITIES = ("dot", "cosine", "gaussian")
-#: the per-run hyperparameters a loss may read besides λ and the learning rate
-LOSS_HPARAMS = ("gamma", "center_alpha")
+#: the per-run hyperparameters a loss may declare it reads (``LossSpec.hparams``) besides λ
+LOSS_HPARAMS = axes.LOSS_HPARAMS
 
 
 @flax.struct.dataclass

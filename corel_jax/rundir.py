@@ -45,7 +45,7 @@ Layout of one run directory (one sweep = one loss x one model x one dataset, man
                            step = chunk * epochs + epoch, so steps only grow
           chunks/chunk_000.npz  per-run results of each finished chunk (nested fields
                            flattened as in params/, under "head/" and "final_params/"; see
-                           :class:`corel_jax.train.chunk.ChunkResult`)
+                           :class:`corel_jax.train.result.ChunkResult`)
 
 A directory is *complete* when its manifest says so; run directories written before the
 manifest existed count as complete when they hold ``config.json`` and ``runs.json`` and no
@@ -83,6 +83,7 @@ missing key as "not recorded")::
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -94,7 +95,7 @@ from typing import Any
 
 import numpy as np
 
-from corel_jax import _faults
+from corel_jax import _faults, axes
 from corel_jax.errors import DamagedFileError, IncompleteError, MissingDataError
 
 CONFIG = "config.json"
@@ -114,6 +115,10 @@ LOCK = ".corel-jax.lock"
 #: the manifest's "format" and "format_version" (2: the first with a manifest)
 FORMAT_NAME = "corel-jax run directory"
 FORMAT_VERSION = 2
+#: config.json's format: its "format_version" key (absent: format 1), and the current one;
+#: :func:`upgrade_config` reads every older one as the current
+CONFIG_FORMAT_KEY = "format_version"
+CONFIG_FORMAT_VERSION = 2
 
 RUN_FIELDS = (
     "run",
@@ -126,20 +131,13 @@ RUN_FIELDS = (
     "diverged",
     "diverged_epoch",
 )
-#: recorded by newer sweeps (see the module docstring); written to runs.csv when present
-OPTIONAL_RUN_FIELDS = ("lr", "gamma", "center_alpha", "stopped_epoch", "epochs_trained",
-                       "weight_decay")
-#: the hyperparameters a run record may carry (grid axes), λ first; every module that names
-#: the axes (the engine's per-run ``hp``, tables, selection, run identity) takes them from here
-HPARAM_FIELDS = ("lam", "lr", "weight_decay", "gamma", "center_alpha")
-#: their short names in Markdown tables and report text
-HPARAM_LABELS = {"lam": "λ", "lr": "lr", "weight_decay": "wd", "gamma": "γ", "center_alpha": "α"}
-#: their names in plain-text output (``SweepResult.table()``, error messages)
-HPARAM_NAMES = {"lam": "lambda", "lr": "lr", "weight_decay": "wd", "gamma": "gamma",
-                "center_alpha": "alpha"}
-#: the value a run recorded before an axis existed had on it (no weight decay then); an axis
-#: not listed here reads as None ("not recorded")
-HPARAM_DEFAULTS = {"weight_decay": 0.0}
+#: recorded by newer sweeps (see the module docstring), in this order, and written to runs.csv
+#: when present: the grid axes beyond λ that records have always held, the early-stopping
+#: fields, then the axes added later (:attr:`corel_jax.axes.Axis.before` set), so that an
+#: added axis never moves an existing column
+OPTIONAL_RUN_FIELDS = (*(a.name for a in axes.AXES[1:] if a.before is None),
+                       "stopped_epoch", "epochs_trained",
+                       *(a.name for a in axes.AXES[1:] if a.before is not None))
 CURVE_FIELDS = ("run", "epoch", "train_loss", "val_acc")
 RUN_ARRAYS = ("test_h", "test_pred", "prototypes")
 
@@ -147,13 +145,6 @@ RUN_ARRAYS = ("test_h", "test_pred", "prototypes")
 class RunDirError(MissingDataError):
     """A run directory is missing a file (a :class:`~corel_jax.errors.CorelError`: the CLI
     reports it as one line)."""
-
-
-def hparam_value(run: Mapping[str, Any], key: str) -> float | None:
-    """A run record's value on the hyperparameter axis ``key`` (:data:`HPARAM_FIELDS`): a float,
-    the axis's :data:`HPARAM_DEFAULTS` value where the record predates it, or None."""
-    v = run.get(key, HPARAM_DEFAULTS.get(key))
-    return None if v is None else float(v)
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -524,9 +515,10 @@ def _load_npy(path: Path) -> np.ndarray:
 
 
 def load_config(run_dir: Path | str) -> dict[str, Any]:
-    """``config.json`` (also of an incomplete run directory: a resume reads it)."""
-    return _read(Path(run_dir) / CONFIG, "the sweep configuration",
-                 lambda p: _json_object(p))
+    """``config.json`` in the current format (:func:`upgrade_config`; also of an incomplete
+    run directory: a resume reads it)."""
+    return upgrade_config(_read(Path(run_dir) / CONFIG, "the sweep configuration",
+                                lambda p: _json_object(p)), Path(run_dir) / CONFIG)
 
 
 def _json_object(path: Path):
@@ -536,27 +528,81 @@ def _json_object(path: Path):
     return d
 
 
-#: older run directories (written before config.json recorded the loss's similarity and the
-#: meaning of λ) name one of the paper's losses; this is what those losses record
-_LEGACY_LOSSES = {"cce": ("dot", None), "center": ("dot", "the weight of the center loss"),
-                  "cosine": ("cosine", "the weight of attraction"),
-                  "gaussian": ("gaussian", "the weight of attraction")}
+#: the losses a config.json written before "similarity" and "lam_meaning" existed may name,
+#: and what they record: (similarity, lam_meaning)
+_FORMAT_1_LOSSES = {"cce": ("dot", None), "center": ("dot", "the weight of the center loss"),
+                    "cosine": ("cosine", "the weight of attraction"),
+                    "gaussian": ("gaussian", "the weight of attraction")}
+
+
+def upgrade_config(config: Mapping[str, Any], path: Path | str = CONFIG) -> dict[str, Any]:
+    """A ``config.json`` of any format in the current one (:data:`CONFIG_FORMAT_VERSION`);
+    ``config`` is not modified, and a current one comes back equal.
+
+    Format 1 (no ``"format_version"``: every run directory written before it existed) differs
+    in four ways, each mapped here and nowhere else:
+
+    - a configuration field added later is missing: the run directory was written when the
+      field did not exist, i.e. with the behaviour its default gives (no weight decay, no
+      augmentation, ...), so it reads as its default;
+    - ``"similarity"`` and ``"lam_meaning"`` may be missing: the paper's losses record theirs
+      (:data:`_FORMAT_1_LOSSES`); any other loss reads as ``"dot"`` and as using λ;
+    - the cap on the chunk size was called ``max_runs_per_program``;
+    - a loss changed by a replaced objective was recorded as ``"loss"`` plus ``"variant"``
+      (and a ``"variant_note"``): the loss trained was the variant, so ``"loss"`` becomes the
+      variant's name (such sweeps never pool with the unchanged loss's).
+
+    Raises :class:`~corel_jax.errors.DamagedFileError` for a format newer than this library
+    reads (``path`` names the file in the message).
+    """
+    d = dict(config)
+    version = d.get(CONFIG_FORMAT_KEY, 1)
+    if not isinstance(version, int) or version > CONFIG_FORMAT_VERSION:
+        raise DamagedFileError(f"{path} has format_version {version!r}; this corel-jax reads "
+                               f"up to {CONFIG_FORMAT_VERSION}: upgrade corel-jax")
+    if version < 2:
+        from corel_jax.train.config import SweepConfig
+
+        defaults = SweepConfig.__dataclass_fields__
+        for name, f in defaults.items():
+            if name not in d and f.default is not dataclasses.MISSING:
+                d[name] = f.default
+        d["dataset_options"] = dict(d.get("dataset_options") or {})
+        for key in ("seeds", "lams"):
+            if isinstance(d.get(key), tuple):
+                d[key] = list(d[key])
+        similarity, lam_meaning = _FORMAT_1_LOSSES.get(str(d.get("loss")),
+                                                       ("dot", "not recorded"))
+        d.setdefault("similarity", similarity)
+        d.setdefault("lam_meaning", lam_meaning)
+        variant = d.pop("variant", None)
+        d.pop("variant_note", None)
+        if variant is not None and variant != d.get("loss"):
+            d["loss"] = variant
+        if "max_runs_per_program" in d:  # the chunk size's cap, under its former name
+            d["max_chunk_size"] = d.pop("max_runs_per_program")
+        if not d.get("setting") and d.get("dataset") and d.get("model"):
+            d["setting"] = f"{d['dataset']}-{d['model']}"
+    d[CONFIG_FORMAT_KEY] = CONFIG_FORMAT_VERSION
+    return d
+
+
+def canonical(value: Any) -> Any:
+    """``value`` as JSON reads it back (tuples as lists, numpy scalars as numbers): two
+    configuration values are the same setting exactly when their canonical forms are equal."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def similarity_of(config: Mapping[str, Any]) -> str:
     """The similarity the sweep's loss predicts with (``"dot"``, ``"cosine"`` or
-    ``"gaussian"``), from ``config.json``; ``"dot"`` when neither recorded nor known."""
-    if config.get("similarity"):
-        return str(config["similarity"])
-    return _LEGACY_LOSSES.get(str(config.get("loss")), ("dot", None))[0]
+    ``"gaussian"``), from a ``config.json`` (:func:`upgrade_config` fills it in for older
+    ones)."""
+    return str(upgrade_config(config)["similarity"])
 
 
 def uses_lam(config: Mapping[str, Any]) -> bool:
     """Whether the sweep's loss reads λ (reports show "—" for λ when it does not)."""
-    if "lam_meaning" in config:
-        return config["lam_meaning"] is not None
-    legacy = _LEGACY_LOSSES.get(str(config.get("loss")))
-    return True if legacy is None else legacy[1] is not None
+    return upgrade_config(config)["lam_meaning"] is not None
 
 
 def load_runs(run_dir: Path | str) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ resume and compare every result file, byte for byte, with an uninterrupted sweep
     python experiments/fault_matrix.py --quick    # what CI runs (tests/test_faults.py)
 
 The sweep: scikit-learn's digits, a 16-wide FFNN, Gaussian-COREL, 2 seeds in 2 chunks of 1
-run (``--max-runs-per-program 1``), 2 epochs, a checkpoint after every epoch. Every process
+run (``--max-chunk-size 1``), 2 epochs, a checkpoint after every epoch. Every process
 is a real ``corel-jax train`` subprocess, started from a working directory of its own with a
 *relative* ``--out``; every resume runs from the parent folder with another relative path
 (``--resume a/sweep``). The write points are counted by :mod:`corel_jax._faults`
@@ -43,7 +43,7 @@ from pathlib import Path
 
 ARGS = ["train", "--dataset", "digits", "--model", "mlp", "--width", "16", "--loss", "gaussian",
         "--seeds", "2", "--lams", "0.5", "--epochs", "2", "--batch-size", "128",
-        "--checkpoint-every", "1", "--max-runs-per-program", "1", "--quiet"]
+        "--checkpoint-every", "1", "--max-chunk-size", "1", "--quiet"]
 TIMEOUT = 300
 #: config.json keys that differ between two identical sweeps (clock, process, machine)
 VOLATILE = ("timings", "environment", "sessions")

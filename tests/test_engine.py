@@ -95,9 +95,9 @@ def test_runs_together_equal_runs_alone(digits):
 def test_chunked_programs_equal_one_program(digits):
     one = train_sweep(small(), dataset=digits, progress=False, log=None)
     messages = []
-    chunked = train_sweep(small(max_runs_per_program=3), dataset=digits, progress=False,
+    chunked = train_sweep(small(max_chunk_size=3), dataset=digits, progress=False,
                           log=messages.append)
-    assert "split into 2 programs of 2 runs" in messages[0]
+    assert "split into 2 chunks of 2 runs" in messages[0]
     np.testing.assert_allclose(one.train_loss, chunked.train_loss, rtol=1e-4)
     np.testing.assert_allclose(one.val_acc, chunked.val_acc, atol=1e-6)
 
@@ -224,12 +224,12 @@ def test_memory_plan_never_has_an_empty_chunk():
                 p = memory.plan(num_runs=runs, params_bytes=1, step_activation_bytes=1,
                                 eval_activation_bytes=1, data_bytes=0, budget_bytes=10**9,
                                 max_runs=max_runs, num_devices=devices)
-                chunks = [list(range(runs))[c * p.runs_per_program:
-                                            (c + 1) * p.runs_per_program]
+                chunks = [list(range(runs))[c * p.chunk_size:
+                                            (c + 1) * p.chunk_size]
                           for c in range(p.num_chunks)]
                 assert all(chunks), (runs, max_runs, devices, chunks)
                 assert sum(map(len, chunks)) == runs
-                assert p.runs_per_program % devices == 0
+                assert p.chunk_size % devices == 0
 
 
 def test_overwrite_clears_the_old_results(digits, tmp_path):

@@ -25,7 +25,7 @@ EPOCHS = 6
 ARGS = ["train", "--dataset", "digits", "--model", "mlp", "--loss", "gaussian", "--seeds", "1",
         "--lams", "0.5,0.9", "--lr", "1e-3,3e-3", "--patience", "2", "--epochs", str(EPOCHS),
         "--width", "32", "--batch-size", "64",
-        "--checkpoint-every", "1", "--max-runs-per-program", "2", "--quiet"]
+        "--checkpoint-every", "1", "--max-chunk-size", "2", "--quiet"]
 TIMEOUT = 180
 
 
@@ -175,7 +175,7 @@ def test_finished_chunk_files_of_older_sweeps_still_load(tmp_path):
     import numpy as np
 
     from corel_jax.train.checkpoint import SweepCheckpoint
-    from corel_jax.train.chunk import ChunkResult
+    from corel_jax.train.result import ChunkResult
 
     ckpt = SweepCheckpoint(tmp_path, epochs=3)
     ckpt.save_chunk(0, {

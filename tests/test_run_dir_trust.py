@@ -241,20 +241,24 @@ def test_comparable_run_directories_are_pooled(sweeps, tmp_path):
 
 
 def test_every_config_field_is_compared_unless_declared_not_to_change_results():
-    """A field added to SweepConfig is compared by reports (and checked on resume) unless it
-    is listed in NOT_RESULT_FIELDS: forgetting it can only refuse, never mix."""
+    """A field added to SweepConfig is compared by reports (and checked on resume) unless its
+    metadata says it does not change results: forgetting it can only refuse, never mix."""
     import dataclasses
 
-    from corel_jax.evaluate.sweeps import _PER_RUN, COMPARABLE_FIELDS, LEGACY_VALUES
+    from corel_jax.evaluate.sweeps import _PER_RUN, COMPARABLE_FIELDS, comparability
     from corel_jax.train import SweepConfig
     from corel_jax.train.config import NOT_RESULT_FIELDS
 
     for f in dataclasses.fields(SweepConfig):
         assert (f.name in COMPARABLE_FIELDS) + (f.name in NOT_RESULT_FIELDS) \
             + (f.name in _PER_RUN) == 1, f.name
-    assert {"data_fingerprint", "variant", "library_major", "epochs", "split_seed"} <= set(
+    assert {"data_fingerprint", "library_major", "epochs", "split_seed"} <= set(
         COMPARABLE_FIELDS)
-    assert LEGACY_VALUES["patience"] is None and LEGACY_VALUES["split_seed"] == 0
+    assert {"data_dir", "checkpoint_every", "save_representations"} <= set(NOT_RESULT_FIELDS)
+    # a config.json written before a field existed compares as that field's default
+    old = comparability({"dataset": "digits", "model": "mlp", "loss": "cce", "epochs": 3})
+    assert old["patience"] is None and old["split_seed"] == 0 and old["epochs"] == 3
+    assert old["library_major"] == "0" and old["data_fingerprint"] is None
 
 
 def test_unknown_group_by_field_is_a_clear_error(sweeps, tmp_path, capsys):

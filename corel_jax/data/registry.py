@@ -54,11 +54,6 @@ def _key(name: str) -> str:
 #: the registered datasets: ``DATASETS.register(spec)``, ``DATASETS.get(name)``, ...
 DATASETS: Registry[DatasetSpec] = Registry("dataset", DatasetSpec, key=_key)
 
-# the old names, until corel_jax/train (config.py, cli.py) reads DATASETS
-get_dataset = DATASETS.get
-dataset_names = DATASETS.names
-resolve_dataset_name = DATASETS.resolve
-
 
 def load_dataset(
     name: str,

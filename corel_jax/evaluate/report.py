@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corel_jax import rundir
+from corel_jax import axes, rundir
 from corel_jax.evaluate.figures import write_figures
 from corel_jax.evaluate.options import NORMALIZE_CHOICES, ReportOptions, options_text
 from corel_jax.evaluate.scores import (
@@ -94,7 +94,7 @@ __all__ = [
     "write_report",
 ]
 
-ACCURACY_RUN_FIELDS = ("setting", "loss", "seed", *rundir.HPARAM_FIELDS,
+ACCURACY_RUN_FIELDS = ("setting", "loss", "seed", *axes.NAMES,
                        "test_acc", "best_val_acc",
                        "best_epoch", "diverged", "run_dir", "run")
 ACCURACY_SUMMARY_FIELDS = ("setting", "loss", "lam", "n", "mean", "std", "best", "runner_up",
@@ -216,7 +216,7 @@ def _accuracy_section(sweeps: Sequence[Sweep], acc_runs: list[dict],
         md += [f"Every configuration of {s.setting}, {s.loss} (mean ± std best validation "
                "accuracy over seeds, %):", ""]
         md.append(md_table(
-            [rundir.HPARAM_LABELS[k] for k in keys]
+            [axes.BY_NAME[k].label for k in keys]
             + ["mean best val acc", "seeds"],
             [[f"{c[k]:g}" for k in keys] + [fmt(c["mean"], c["std"], 100, 2), str(c["n"])]
              for c in config_curve(s.runs, keys)]))

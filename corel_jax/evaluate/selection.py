@@ -3,11 +3,12 @@
 A run of a sweep is one seed at one configuration: a value of every hyperparameter axis of
 the sweep (λ, and the learning rate, weight decay, γ and the center loss's α when they are
 grids; see :class:`corel_jax.train.SweepConfig`). Runs are plain dicts as in ``runs.json``. A
-record without an axis's key reads as that axis's :data:`corel_jax.rundir.HPARAM_DEFAULTS`
-value (e.g. ``weight_decay``: 0) or, for an axis without one, as None ("not recorded";
-``lr``, ``gamma``, ``center_alpha``), so records without those keys form a sweep over λ alone
-(:func:`corel_jax.rundir.hparam_value`). :func:`select_config` chooses over every axis
-that varies (λ always); :func:`lambda_curve` / :func:`select_lambda` are the λ-only view.
+record without an axis's key reads as that axis's :attr:`corel_jax.axes.Axis.before` value
+(e.g. ``weight_decay``: 0) or, for an axis without one, as None ("not recorded"; ``lr``,
+``gamma``, ``center_alpha``), so records without those keys form a sweep over λ alone
+(:func:`corel_jax.axes.record_value`).
+:func:`select_config` chooses over every axis that varies (λ always); :func:`lambda_curve`
+and :func:`select_lambda` are the λ-only view.
 Table 2 reports the runs of the selected configuration (:func:`accuracy_records`).
 
 >>> runs = [{"lam": 0.5, "lr": 1e-3, "seed": 0, "best_val_acc": 0.90},
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from corel_jax import rundir
+from corel_jax import axes
 from corel_jax.errors import DataError
 from corel_jax.evaluate.stats import mean_std
 from corel_jax.evaluate.sweeps import Sweep
@@ -98,7 +99,7 @@ def selected_runs(sweep: Sweep, lam: float) -> list[dict[str, Any]]:
 def accuracy_records(sweeps: Sequence[Sweep]) -> tuple[list[dict], dict[tuple[str, str], float]]:
     """Per-run records for Table 2 (the selected configuration's runs) and the selected λ per
     sweep. A record carries the run's value on every axis beyond λ
-    (:func:`corel_jax.rundir.hparam_value`: None where the run record has none)."""
+    (:func:`corel_jax.axes.record_value`: None where the run record has none)."""
     lam_of: dict[tuple[str, str], float] = {}
     records = []
     for s in sweeps:
@@ -107,7 +108,7 @@ def accuracy_records(sweeps: Sequence[Sweep]) -> tuple[list[dict], dict[tuple[st
         for r in selected_runs(s, lam):
             records.append({
                 "setting": s.setting, "loss": s.loss, "seed": int(r["seed"]), "lam": lam,
-                **{k: _value(r, k) for k in rundir.HPARAM_FIELDS[1:]},
+                **{k: _value(r, k) for k in axes.NAMES[1:]},
                 "test_acc": finite(r["test_acc"]), "best_val_acc": finite(r["best_val_acc"]),
                 "best_epoch": r.get("best_epoch"), "diverged": bool(r.get("diverged", False)),
                 "run_dir": str(r["_dir"]), "run": r["_run"],
@@ -137,7 +138,7 @@ def lambda_curve_rows(sweeps: Sequence[Sweep],
 
 
 #: the hyperparameter axes a run may have, in the order tables show them (λ last)
-AXES = rundir.HPARAM_FIELDS[1:] + ("lam",)
+AXES = axes.NAMES[1:] + ("lam",)
 
 
 def varied(runs: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
@@ -150,7 +151,7 @@ def varied(runs: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(out)
 
 
-_value = rundir.hparam_value
+_value = axes.record_value
 
 
 def config_of(run: Mapping[str, Any], keys: Sequence[str]) -> dict[str, float | None]:
@@ -207,5 +208,6 @@ def runs_at(runs: Sequence[Mapping[str, Any]], config: Mapping[str, Any]) -> lis
 def describe(config: Mapping[str, Any]) -> str:
     """``λ 0.5, lr 0.0001`` for a table cell (λ first; axes without a value left out)."""
     order = ["lam"] + [k for k in config if k != "lam"]
-    return ", ".join(f"{rundir.HPARAM_LABELS.get(k, k)} {config[k]:g}" for k in order
+    return ", ".join(f"{axes.BY_NAME[k].label if k in axes.BY_NAME else k} {config[k]:g}"
+                     for k in order
                      if k in config and config[k] is not None)

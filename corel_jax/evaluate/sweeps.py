@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from corel_jax import rundir
+from corel_jax import axes, rundir
 from corel_jax.errors import ConfigError, DataError, IncompleteError, MissingDataError
 from corel_jax.evaluate.stats import loss_sort_key
-from corel_jax.train.config import NOT_RESULT_FIELDS, SweepConfig
+from corel_jax.train.config import NOT_RESULT_FIELDS, PER_RUN_FIELDS, SweepConfig
 
 
 @dataclass
@@ -82,37 +82,25 @@ def find_run_dirs(paths: Iterable[Path | str], *, skip_incomplete: bool = False,
     return out
 
 
-#: the configuration fields that vary run by run within a sweep (its grid): not compared
-#: (they tell runs apart, see :func:`_identity`); the loss and setting group sweeps already
-_PER_RUN = ("seeds", "lams", "lr", "weight_decay", "gamma", "center_alpha", "loss")
+#: the configuration fields that are not compared: those that vary run by run within a sweep
+#: (its grid; they tell runs apart, see :func:`_identity`), and the loss (it groups sweeps)
+_PER_RUN = (*PER_RUN_FIELDS, "loss")
 #: what must be equal for the runs of two run directories to be pooled in one sweep: the
 #: data (its fingerprint), every configuration field that changes results
-#: (:data:`corel_jax.train.config.NOT_RESULT_FIELDS` lists those that do not), the variant
-#: of the loss and the library's major version
+#: (:data:`corel_jax.train.config.NOT_RESULT_FIELDS` lists those that do not) and the
+#: library's major version
 COMPARABLE_FIELDS = ("data_fingerprint",) + tuple(
     f.name for f in dataclasses.fields(SweepConfig)
-    if f.name not in NOT_RESULT_FIELDS and f.name not in _PER_RUN) + ("variant",
-                                                                       "library_major")
-#: the value a field missing from a ``config.json`` compares as: the configuration's default;
-#: "library_major" (no ``corel_jax_version``): "0". Anything else missing reads as None ("not
-#: recorded").
-LEGACY_VALUES = {**{f.name: f.default for f in dataclasses.fields(SweepConfig)
-                    if f.default is not dataclasses.MISSING},
-                 "dataset_options": {}, "variant": None, "library_major": "0"}
+    if f.name not in NOT_RESULT_FIELDS and f.name not in _PER_RUN) + ("library_major",)
 
 
 def comparability(config: dict[str, Any]) -> dict[str, Any]:
-    """The :data:`COMPARABLE_FIELDS` of a run directory's ``config.json``."""
-    c = dict(config)
-    version = c.get("corel_jax_version")
-    if version is not None:
-        c["library_major"] = str(version).split(".")[0]
-    return {k: _canonical(c.get(k, LEGACY_VALUES.get(k))) for k in COMPARABLE_FIELDS}
-
-
-def _canonical(v: Any) -> Any:
-    """``v`` as JSON reads it back (tuples as lists), so equal settings compare equal."""
-    return json.loads(json.dumps(v, default=str))
+    """The :data:`COMPARABLE_FIELDS` of a run directory's ``config.json`` (any format:
+    :func:`corel_jax.rundir.upgrade_config`). A config without ``corel_jax_version`` has
+    ``library_major`` ``"0"``; a missing data fingerprint reads as None ("not recorded")."""
+    c = rundir.upgrade_config(config)
+    c["library_major"] = str(c.get("corel_jax_version") or "0").split(".")[0]
+    return {k: rundir.canonical(c.get(k)) for k in COMPARABLE_FIELDS}
 
 
 def _show(field_name: str, v: Any) -> str:
@@ -131,19 +119,17 @@ def _setting_of(config: dict[str, Any], path: Path) -> str:
     raise DataError(f"{path / rundir.CONFIG} names no 'setting' (nor 'dataset' and 'model')")
 
 
-#: what makes a run itself: its seed and its value on every hyperparameter axis (a record
-#: without an axis's key: :func:`corel_jax.rundir.hparam_value`)
-_IDENTITY_AXES = rundir.HPARAM_FIELDS
-
-
 def _identity(run: dict[str, Any]) -> tuple:
-    return (int(run["seed"]),) + tuple(rundir.hparam_value(run, k) for k in _IDENTITY_AXES)
+    """What makes a run itself: its seed and its value on every axis
+    (:func:`corel_jax.axes.record_value`: a record without an axis's key reads as the axis's
+    ``before`` value, or None: not recorded)."""
+    return (int(run["seed"]),) + tuple(axes.record_value(run, k) for k in axes.NAMES)
 
 
 def _describe_identity(k: tuple) -> str:
     """`` at lr 0.001, gamma 0.5`` for the axes beyond λ that the run has ('' if none)."""
-    parts = [f"{rundir.HPARAM_NAMES[a]} {v:g}"
-             for a, v in zip(_IDENTITY_AXES[1:], k[2:]) if v is not None]
+    parts = [f"{axes.BY_NAME[a].text} {v:g}"
+             for a, v in zip(axes.NAMES[1:], k[2:]) if v is not None]
     return " at " + ", ".join(parts) if parts else ""
 
 

@@ -56,9 +56,6 @@ class EncoderSpec:
 #: the registered encoders: ``ENCODERS.register(spec)``, ``ENCODERS.get(name)``, ...
 ENCODERS: Registry[EncoderSpec] = Registry("encoder", EncoderSpec, label="model")
 
-# the old names, until corel_jax/train (config.py, cli.py) reads ENCODERS
-get_encoder = ENCODERS.get
-encoder_names = ENCODERS.names
 
 
 def _image_kwargs(cfg) -> dict[str, Any]:

@@ -5,9 +5,9 @@
 4
 """
 
-from corel_jax.train.config import SweepConfig, parse_lams, parse_seeds
+from corel_jax.train.config import SweepConfig, parse_seeds, parse_values
 
-__all__ = ["SweepConfig", "SweepResult", "parse_lams", "parse_seeds", "train_sweep"]
+__all__ = ["SweepConfig", "SweepResult", "parse_seeds", "parse_values", "train_sweep"]
 
 
 def __getattr__(name: str):

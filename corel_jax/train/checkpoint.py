@@ -27,13 +27,13 @@ import shutil
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import jax
 import numpy as np
 
 from corel_jax import _faults, rundir
 from corel_jax.errors import ConfigError, CorelError, DamagedFileError
+from corel_jax.train.memory import Layout
 
 AUTO_INTERVAL_S = 600.0  # checkpoint_every=None: about every 10 minutes of training
 LAYOUT = "layout.json"
@@ -101,26 +101,25 @@ class SweepCheckpoint:
 
     # -- the chunk layout ---------------------------------------------------------------------
 
-    def save_layout(self, layout: dict[str, Any]) -> None:
-        rundir.write_json(self.directory / LAYOUT, layout)
+    def save_layout(self, layout: Layout) -> None:
+        rundir.write_json(self.directory / LAYOUT, layout.to_dict())
 
-    def load_layout(self) -> dict[str, Any] | None:
+    def load_layout(self) -> Layout | None:
         """The chunk layout; when ``layout.json`` is damaged, the copy in the run directory's
         manifest (:func:`corel_jax.train.writer.start_run_dir` writes both)."""
         path = self.directory / LAYOUT
         if not path.is_file():
             return None
         try:
-            layout = json.loads(path.read_text())
-            if isinstance(layout, dict) and {"num_runs", "chunk_size", "num_chunks"} <= set(
-                    layout):
-                return layout
+            return Layout.from_dict(json.loads(path.read_text()))
+        except (KeyError, TypeError, AttributeError):
             problem = "not a chunk layout"
         except (OSError, ValueError) as e:
             problem = str(e)
         try:
-            copy = (rundir.read_manifest(self.directory.parent) or {}).get("layout")
-        except CorelError:
+            copy = Layout.from_dict((rundir.read_manifest(self.directory.parent) or {})
+                                    ["layout"])
+        except (CorelError, KeyError, TypeError, ValueError, AttributeError):
             copy = None
         if copy is None:
             raise DamagedFileError(
@@ -141,7 +140,7 @@ class SweepCheckpoint:
 
     def save_chunk(self, chunk: int, arrays: dict[str, np.ndarray]) -> None:
         """Stores a finished chunk's per-run results, flat ``{name: array}`` (see
-        :meth:`corel_jax.train.chunk.ChunkResult.to_arrays`)."""
+        :meth:`corel_jax.train.result.ChunkResult.to_arrays`)."""
         rundir.save_npz(self.chunk_path(chunk), arrays)
 
     def load_chunk(self, chunk: int) -> dict[str, np.ndarray]:

@@ -13,63 +13,54 @@ Example::
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import os
 import sys
+from pathlib import Path
+from typing import Any
 
-from corel_jax.data.registry import dataset_names
-from corel_jax.models.loss_spec import loss_names
-from corel_jax.models.registry import encoder_names
-from corel_jax.train.config import (
-    SweepConfig,
-    parse_lams,
-    parse_seeds,
-    parse_values,
-)
+from corel_jax.errors import ConfigError
+from corel_jax.train.config import SweepConfig, parse_values
 
-DEFAULTS = SweepConfig()
+#: the text datasets' loader options that have flags: flag dest -> dataset option
+TEXT_FLAGS = {"embeddings": "embeddings", "learned_embeddings": "learned", "max_len": "max_len"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="digits", help=f"one of {', '.join(dataset_names())}")
-    p.add_argument("--model", default="mlp", choices=encoder_names(),
-                   help=f"one of {', '.join(encoder_names())}")
-    p.add_argument("--loss", default="gaussian", choices=loss_names(),
-                   help=f"one of {', '.join(loss_names())}")
-    p.add_argument("--seeds", default="1", type=str,
-                   help="a count (10 = seeds 0..9), a list (0,3,7) or a range (5:10)")
-    p.add_argument("--lams", default="0.5", type=str,
-                   help="λ values: 0.5, a list 0.1,0.5,0.9, or start:stop:step (stop included)")
-    p.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
-    p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    p.add_argument("--lr", default=f"{DEFAULTS.lr[0]:g}",
-                   help="Adam learning rate(s): a value, a list or start:stop:step (a grid)")
-    p.add_argument("--weight-decay", default="0",
-                   help="weight decay(s) of every parameter but γ (a list or range is a grid); "
-                        "added to the gradient before Adam, as torch.optim.Adam's "
-                        "(default 0: none)")
-    p.add_argument("--decoupled-weight-decay", action="store_true",
-                   help="decay the weights beside the Adam step instead (AdamW)")
-    p.add_argument("--gamma", default=f"{DEFAULTS.gamma[0]:g}",
-                   help="γ of Gaussian-COREL, initial (learned) or with --fixed-gamma fixed; "
-                        "a list or range is a grid")
-    p.add_argument("--fixed-gamma", action="store_true", help="do not learn γ")
-    p.add_argument("--center-alpha", default=f"{DEFAULTS.center_alpha[0]:g}",
-                   help="center-loss update rate α (a list or range is a grid)")
-    p.add_argument("--patience", type=int, default=None,
-                   help="early stopping: end a run after this many epochs without a better "
-                        "validation accuracy (default: off, every epoch is trained)")
-    p.add_argument("--min-epochs", type=int, default=0,
-                   help="early stopping never ends a run before this epoch")
-    p.add_argument("--width", type=int, default=DEFAULTS.width, help="hidden layer width")
-    p.add_argument("--dropout", type=float, default=None,
-                   help="encoder dropout (default: 0 for image models, 0.5 for text models)")
-    p.add_argument("--augment-shift", type=int, default=0,
-                   help="translate training images at random by up to this many pixels "
-                        "(default 0: no augmentation; the paper states none)")
-    p.add_argument("--data-dir", default=None,
-                   help="directory of the dataset files (e.g. the four MNIST IDX .gz files)")
-    p.add_argument("--source", default="auto", choices=("auto", "files", "tfds"))
-    p.add_argument("--val-size", type=int, default=None)
-    p.add_argument("--split-seed", type=int, default=0)
+    """One flag per :class:`SweepConfig` field that has one (its metadata: see
+    :func:`corel_jax.train.config.option`), the text options, and the flags of the command
+    itself. Config flags default to "not given", so a flag given always wins over
+    ``--config`` and is refused with ``--resume`` when it would change the results."""
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="read the configuration from a JSON or TOML file of SweepConfig "
+                        "fields (e.g. a run directory's config.json); flags override it")
+    groups: dict[str, Any] = {}
+    for f in dataclasses.fields(SweepConfig):
+        flag = _flag(f)
+        if flag is None:
+            continue
+        meta = f.metadata
+        group = meta.get("group")
+        target = p if group is None else groups.setdefault(group, p.add_argument_group(group))
+        axis = meta.get("axis")
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
+        if axis is not None:
+            kwargs.update(help=f"{axis.help} (default {axis.default:g})", metavar="VALUES")
+        elif isinstance(f.default, bool):
+            kwargs.update(action="store_const", const=not f.default if meta["invert"]
+                          else True, help=meta["help"])
+        else:
+            choices = meta.get("choices")
+            choices = choices() if callable(choices) else choices
+            shown = meta.get("shown_default") or (None if f.default is None
+                                                  else _show(f.default))
+            default = f" (default {shown})" if shown else ""
+            kwargs.update(help=meta["help"] + (f": one of {', '.join(choices)}" if choices
+                                               else "") + default)
+            if choices and f.name != "dataset":  # datasets also take aliases
+                kwargs["choices"] = choices
+        target.add_argument(flag, **kwargs)
     t = p.add_argument_group("text (ag_news)")
     t.add_argument("--embeddings", default=None, metavar="PATH",
                    help="GloVe-format text file of word vectors (default: GloVe 6B 50-d from the "
@@ -78,16 +69,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="train the embedding table with the network (default: frozen)")
     t.add_argument("--max-len", type=int, default=None,
                    help="tokens per document after padding/truncation (default 64)")
-    p.add_argument("--no-representations", action="store_true",
-                   help="do not save test representations (saves disk on big λ sweeps)")
-    p.add_argument("--max-runs-per-program", type=int, default=None,
-                   help="cap the runs compiled together (default: as many as fit in memory)")
-    p.add_argument("--pad-run-groups", action="store_true",
-                   help="train every run in a group of the same size (copies fill the last), "
-                        "so a run gives the same numbers alone as inside any sweep")
-    p.add_argument("--memory-budget-gb", type=float, default=None)
-    p.add_argument("--checkpoint-every", type=int, default=None,
-                   help="checkpoint every N epochs (0: never; default: about every 10 min)")
     g = p.add_argument_group("multi-process (see README: Running on many devices and hosts)")
     g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
                    help="address of process 0's coordinator service")
@@ -106,26 +87,77 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-# Flags that may accompany --resume: they do not change what the sweep computes.
-RESUME_FLAGS = ("resume", "out", "quiet", "overwrite", "data_dir", "checkpoint_every",
-                "memory_budget_gb", "no_representations", "coordinator", "num_processes",
-                "process_id")
+def _flag(f: dataclasses.Field) -> str | None:
+    meta = f.metadata
+    if "axis" in meta:
+        return meta["axis"].flag
+    if "flag" not in meta or meta["flag"] is None:
+        return None
+    return meta["flag"] or "--" + f.name.replace("_", "-")
 
 
-def _defaults() -> dict:
-    p = argparse.ArgumentParser()
-    add_arguments(p)
-    return vars(p.parse_args([]))
+def _show(v: Any) -> str:
+    if isinstance(v, tuple):
+        return ",".join(map(str, v))
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _parse(f: dataclasses.Field, text: Any) -> Any:
+    """A flag's value as the field holds it."""
+    meta = f.metadata
+    if "axis" in meta:
+        return parse_values(text, "λ" if f.name == "lams" else f.name.replace("_", "-"))
+    if not isinstance(text, str):  # a boolean flag's constant
+        return text
+    parse = meta.get("type") or (type(f.default) if f.default is not None else str)
+    try:
+        return parse(text)
+    except ValueError:
+        raise ConfigError(f"{_flag(f)}: cannot read {text!r} as "
+                          f"{getattr(parse, '__name__', 'a value')}") from None
+
+
+def given_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """``{field: value}`` of the configuration flags given on the command line, parsed."""
+    return {f.name: _parse(f, getattr(args, f.name)) for f in dataclasses.fields(SweepConfig)
+            if hasattr(args, f.name)}
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The fields in a ``.json`` or ``.toml`` configuration file (a run directory's
+    ``config.json`` too: its other keys are ignored)."""
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read --config {path}: {e.strerror or e}") from None
+    try:
+        if path.suffix == ".toml":
+            import tomllib
+
+            d = tomllib.loads(text.decode())
+        else:
+            d = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ConfigError(f"--config {path} is not valid {path.suffix.lstrip('.') or 'JSON'}"
+                          f": {e}") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"--config {path} must hold a table of SweepConfig fields")
+    from corel_jax import rundir
+
+    if rundir.CONFIG_FORMAT_KEY in d:  # a run directory's config.json: read as current
+        d = rundir.upgrade_config(d)
+        fields = {f.name for f in dataclasses.fields(SweepConfig)}
+        d = {k: v for k, v in d.items() if k in fields}
+    return d
 
 
 def resume_config(args: argparse.Namespace) -> SweepConfig:
-    """The configuration of the sweep in ``args.resume`` (plus the flags allowed with it)."""
-    import dataclasses
-    import json
-    from pathlib import Path
-
+    """The configuration of the sweep in ``args.resume``, with the given flags that do not
+    change results (``option(changes_results=False)``: the data folder, checkpoints, memory,
+    what is saved) applied; any other configuration flag is refused."""
     from corel_jax import rundir
-    from corel_jax.errors import ConfigError
+    from corel_jax.train.config import NOT_RESULT_FIELDS
 
     run_dir = Path(args.resume)
     if args.overwrite:
@@ -134,78 +166,58 @@ def resume_config(args: argparse.Namespace) -> SweepConfig:
     if args.out is not None and Path(args.out).resolve() != run_dir.resolve():
         raise ConfigError(f"--out {args.out} conflicts with --resume {args.resume}; a resumed "
                           f"sweep writes into its own run directory (drop --out)")
-    defaults = _defaults()
-    extra = [k for k, v in vars(args).items()
-             if k in defaults and k not in RESUME_FLAGS and v != defaults[k]]
+    given = given_fields(args)
+    fields = {f.name: f for f in dataclasses.fields(SweepConfig)}
+    extra = [_flag(fields[k]) for k in given if k not in NOT_RESULT_FIELDS]
+    extra += ["--" + k.replace("_", "-") for k in ("config", *TEXT_FLAGS)
+              if getattr(args, k) not in (None, False)]
     if extra:
-        flags = ", ".join("--" + k.replace("_", "-") for k in extra)
         raise ConfigError(f"--resume takes the sweep's configuration from "
-                          f"{run_dir / rundir.CONFIG}; drop {flags}")
+                          f"{run_dir / rundir.CONFIG}; drop {', '.join(extra)}")
     path = run_dir / rundir.CONFIG
     if not path.is_file():
         raise ConfigError(f"cannot resume {run_dir}: {path} is missing (not a run directory "
                           f"started by `corel-jax train`)")
     try:
-        cfg = SweepConfig.from_dict(json.loads(path.read_text()))
-    except ConfigError:
-        raise
+        saved = rundir.load_config(run_dir)
     except (ValueError, TypeError, OSError) as e:
         raise ConfigError(f"cannot resume {run_dir}: {path} is unreadable ({e})") from None
-    overrides = {k: getattr(args, k) for k in ("data_dir", "checkpoint_every",
-                                               "memory_budget_gb")
-                 if getattr(args, k) != defaults[k]}
-    if "data_dir" in overrides:
-        overrides["data_dir"] = _absolute(overrides["data_dir"])
-    if args.no_representations:  # e.g. to finish a sweep on a machine with less memory
-        overrides["save_representations"] = False
-    return dataclasses.replace(cfg, **overrides) if overrides else cfg
+    cfg = SweepConfig.from_dict(saved)
+    if "data_dir" in given:
+        given["data_dir"] = _absolute(given["data_dir"])
+    return dataclasses.replace(cfg, **given) if given else cfg
 
 
-def dataset_options(args: argparse.Namespace) -> tuple[tuple[str, object], ...]:
-    """The loader options given by flags (text flags are an error for image datasets)."""
-    from corel_jax.data.registry import resolve_dataset_name
-    from corel_jax.errors import ConfigError
+def dataset_options(args: argparse.Namespace, dataset: str) -> tuple[tuple[str, Any], ...]:
+    """The loader options given by the text flags (an error for other datasets)."""
+    from corel_jax.data.registry import DATASETS
 
-    opts: list[tuple[str, object]] = []
-    if args.embeddings is not None:
-        opts.append(("embeddings", args.embeddings))
-    if args.learned_embeddings:
-        opts.append(("learned", True))
-    if args.max_len is not None:
-        opts.append(("max_len", args.max_len))
-    if opts and resolve_dataset_name(args.dataset) != "ag_news":
-        names = ", ".join("--" + k.replace("_", "-") for k, _ in opts)
-        raise ConfigError(f"{names}: text options, but --dataset is {args.dataset!r} "
+    opts = [(option, getattr(args, flag)) for flag, option in TEXT_FLAGS.items()
+            if getattr(args, flag) not in (None, False)]
+    if opts and DATASETS.resolve(dataset) != "ag_news":
+        names = ", ".join("--" + k.replace("_", "-") for k in TEXT_FLAGS
+                          if getattr(args, k) not in (None, False))
+        raise ConfigError(f"{names}: text options, but --dataset is {dataset!r} "
                           f"(use them with --dataset ag_news)")
     return tuple(opts)
 
 
 def _absolute(path: str | None) -> str | None:
-    import os
-
     return None if path is None else os.path.abspath(os.path.expanduser(path))
 
 
 def config_from_args(args: argparse.Namespace) -> SweepConfig:
-    return SweepConfig(
-        dataset=args.dataset, model=args.model, loss=args.loss,
-        seeds=parse_seeds(args.seeds), lams=parse_lams(args.lams), epochs=args.epochs,
-        batch_size=args.batch_size, lr=parse_values(args.lr, "lr"),
-        weight_decay=parse_values(args.weight_decay, "weight-decay"),
-        decoupled_weight_decay=args.decoupled_weight_decay,
-        gamma=parse_values(args.gamma, "gamma"), learn_gamma=not args.fixed_gamma,
-        center_alpha=parse_values(args.center_alpha, "center-alpha"),
-        patience=args.patience, min_epochs=args.min_epochs, width=args.width,
-        dropout=args.dropout, augment_shift=args.augment_shift,
+    """The configuration: ``--config``'s file (if given), then the flags given."""
+    values = read_config_file(args.config) if args.config is not None else {}
+    values.update(given_fields(args))
+    options = dataset_options(args, values.get("dataset", SweepConfig.dataset))
+    if options:
+        values["dataset_options"] = {**dict(values.get("dataset_options") or {}),
+                                     **dict(options)}
+    if values.get("data_dir") is not None:
         # absolute: a resume from another working directory finds the same files
-        data_dir=_absolute(args.data_dir),
-        data_source=args.source,
-        val_size=args.val_size, split_seed=args.split_seed,
-        save_representations=not args.no_representations,
-        max_runs_per_program=args.max_runs_per_program, pad_run_groups=args.pad_run_groups,
-        memory_budget_gb=args.memory_budget_gb, checkpoint_every=args.checkpoint_every,
-        dataset_options=dataset_options(args),
-    )
+        values["data_dir"] = _absolute(values["data_dir"])
+    return SweepConfig.from_dict(values, strict=True)
 
 
 def run(args: argparse.Namespace) -> int:

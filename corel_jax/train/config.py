@@ -1,172 +1,224 @@
-"""Sweep configuration: one frozen dataclass, validated before anything is compiled."""
+"""Sweep configuration: one frozen dataclass, validated before anything is compiled.
+
+Every field carries its own metadata (:func:`option`, and :func:`corel_jax.axes.axis_field`
+for the grid axes): its ``corel-jax train`` flag and help, and whether it changes a sweep's
+numbers. The command line (:mod:`corel_jax.train.cli`), resume checks and report pooling all
+derive from it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+from corel_jax import axes
+from corel_jax.axes import axis_field
 from corel_jax.errors import ConfigError
 
-#: configuration fields that do not change a sweep's numbers (where the data is read from,
-#: how the runs are grouped in programs and checkpointed, what is saved); every other field
-#: does, so a new field changes results unless it is listed here. Resume may change these;
-#: reports pool run directories that differ only in these (and in the per-run grid axes).
-NOT_RESULT_FIELDS = ("data_dir", "data_source", "checkpoint_every", "memory_budget_gb",
-                     "max_runs_per_program", "run_batch", "pad_run_groups", "eval_batch_size",
-                     "save_representations")
 #: seeds (of runs and of the split) are 32-bit: numpy's and JAX's PRNGs take [0, 2**32)
 SEED_LIMIT = 2**32
-#: the grid axes besides seeds: (SweepConfig field, run attribute), outermost first
-GRID_FIELDS = (("lr", "lr"), ("weight_decay", "weight_decay"), ("gamma", "gamma"),
-               ("center_alpha", "center_alpha"), ("lams", "lam"))
-#: the grid axes given as a number or a tuple of numbers (``lams`` is always a tuple)
-SCALAR_GRIDS = tuple(f for f, _ in GRID_FIELDS if f != "lams")
+
+#: One run of a sweep: its seed and its value on every grid axis (:data:`corel_jax.axes.AXES`).
+Run = NamedTuple("Run", [("seed", int), *((a.name, float) for a in axes.AXES)])
 
 
-class Run(NamedTuple):
-    """One run of a sweep: its seed and its values of every grid axis."""
+def option(default: Any, help: str, *, flag: str | None = "", type: Callable | None = None,
+           changes_results: bool = True, choices: Sequence[str] | Callable | None = None,
+           invert: bool = False, group: str | None = None, shown_default: str | None = None
+           ) -> Any:
+    """A ``SweepConfig`` field with its command-line flag in the metadata.
 
-    seed: int
-    lam: float
-    lr: float
-    gamma: float
-    center_alpha: float
-    weight_decay: float = 0.0
+    Args:
+      default: the field's default.
+      help: the flag's help text.
+      flag: the flag (``""``: ``--`` and the field name with dashes; ``None``: no flag).
+      type: parses the flag's text (default: the type of ``default``, or ``str``).
+      changes_results: whether the field can change a sweep's numbers (``False``: where the
+        data is read from, how runs are grouped and checkpointed, what is saved). A resumed
+        sweep may change only the fields that do not; reports pool run directories that
+        differ only in them (and in the grid).
+      choices: the allowed values, or a function returning them (a registry's names).
+      invert: a boolean whose flag sets it to ``False`` (``--fixed-gamma`` for
+        ``learn_gamma``).
+      group: the help section of the flag.
+      shown_default: the default as the help shows it (default: ``default`` itself).
+    """
+    meta = {"help": help, "flag": flag, "type": type, "changes_results": changes_results,
+            "choices": choices, "invert": invert, "group": group,
+            "shown_default": shown_default}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _dataset_names():
+    from corel_jax.data.registry import DATASETS
+
+    return DATASETS.names()
+
+
+def _encoder_names():
+    from corel_jax.models.registry import ENCODERS
+
+    return ENCODERS.names()
+
+
+def _loss_names():
+    from corel_jax.loss_spec import LOSSES
+
+    return LOSSES.names()
 
 
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:
-    """A sweep: every combination of ``seeds × lams`` and of the values of ``lr``,
-    ``weight_decay``, ``gamma`` and ``center_alpha`` (each a number or a tuple of numbers: a
-    grid axis) is one run; all share one compiled program, the hyperparameters being traced
-    per-run values.
+    """A sweep: every combination of ``seeds`` and of the values of every grid axis
+    (:data:`corel_jax.axes.AXES`: ``lams``, ``lr``, ``weight_decay``, ``gamma``,
+    ``center_alpha``; each a number or a tuple of numbers) is one run; all share one compiled
+    program, the hyperparameters being traced per-run values.
 
     Attributes:
-      dataset: a registered dataset (:func:`corel_jax.data.register_dataset`): ``digits``
-        (offline, bundled with scikit-learn), ``mnist``, ``fashion_mnist``, ``ag_news``, or
-        your own; aliases (``fashion``, ``agnews``, ...) are resolved.
-      model: a registered encoder (:func:`corel_jax.models.register_encoder`): ``mlp`` (the
-        paper's FFNN), ``cnn`` (2-D image CNN), ``text_mlp``, ``text_cnn``, or your own.
-      loss: a registered loss (:func:`corel_jax.models.loss_spec.loss_names`): ``cce``,
-        ``center`` (CCE + λ·center loss), ``cosine``, ``gaussian``, or one of your own
-        (:func:`corel_jax.models.register_loss`).
-      seeds: one run per seed and λ; the seed fixes init, shuffling and dropout.
-      lams: λ values in [0, 1]; what λ means is the loss's (``LossSpec.lam``: the weight of
-        attraction for COREL, of the center loss for ``center``; ``cce`` ignores it).
-      epochs: passes over the training set (the paper: 150).
-      batch_size: minibatch size (the paper: 128). Every example is trained on once per epoch;
-        the last minibatch is partial (its missing examples are masked out of the loss).
-      lr: Adam learning rate(s) (the paper uses Adam; our default 1e-3).
-      weight_decay: weight decay(s) of every network parameter but γ (default 0: none; the
-        paper states none). Coupled, as ``torch.optim.Adam(weight_decay=...)``: ``wd · θ`` is
-        added to the gradient before Adam, i.e. an L2 penalty ``wd/2 · ‖θ‖²`` on the loss;
-        decoupled with ``decoupled_weight_decay``.
+      dataset: a registered dataset (:data:`corel_jax.data.DATASETS`): ``digits`` (offline,
+        bundled with scikit-learn), ``mnist``, ``fashion_mnist``, ``ag_news``, or your own;
+        aliases (``fashion``, ``agnews``, ...) are resolved.
+      model: a registered encoder (:data:`corel_jax.models.ENCODERS`): ``mlp`` (the paper's
+        FFNN), ``cnn`` (2-D image CNN), ``text_mlp``, ``text_cnn``, or your own.
+      loss: a registered loss (:data:`corel_jax.loss_spec.LOSSES`): ``cce``, ``center``
+        (CCE + λ·center loss), ``cosine``, ``gaussian``, or your own.
+      seeds: one run per seed and grid point; the seed fixes init, shuffling and dropout.
+      lams: λ values in [0, 1]; what λ weighs is the loss's (``LossSpec.lam``: attraction for
+        COREL, the center loss for ``center``; ``cce`` ignores it).
+      epochs: passes over the training set.
+      batch_size: minibatch size. Every example is trained on once per epoch; the last
+        minibatch is partial (its missing examples are masked out of the loss).
+      lr: Adam learning rate(s).
+      weight_decay: weight decay(s) of every network parameter but γ (0: none). Coupled, as
+        ``torch.optim.Adam(weight_decay=...)``: ``wd · θ`` is added to the gradient before
+        Adam (an L2 penalty ``wd/2 · ‖θ‖²``); decoupled with ``decoupled_weight_decay``.
       decoupled_weight_decay: decay the weights directly, ``θ ← θ − lr · wd · θ`` beside the
         Adam step (AdamW, Loshchilov & Hutter; ``optax.adamw``).
-      gamma: γ for ``gaussian``, initial or fixed (the paper: a fixed hyperparameter; our
-        default 0.5).
-      learn_gamma: learn γ with the network (``gaussian``; our extension: False keeps γ fixed,
-        as in the paper).
-      center_alpha: center-update rate(s) α (``center``; Wen et al.: 0.5).
+      gamma: γ of ``gaussian``, initial (learned) or fixed.
+      learn_gamma: learn γ with the network (``gaussian``); False keeps it fixed.
+      center_alpha: center-update rate(s) α (``center``; Wen et al. 2016).
       patience: early stopping: a run stops once its best validation accuracy has not improved
-        for this many epochs (None: train every epoch, the paper's protocol).
+        for this many epochs (None: train every epoch).
       min_epochs: early stopping never ends a run before this epoch.
-      width: width of the two fully connected hidden layers (500: our choice; the paper does
-        not state it).
-      negative_slope: LeakyReLU slope (0.2: our choice; the paper states LeakyReLU, not its
-        slope).
-      dropout: dropout rate in the encoder (None: the model's default -- 0 for the image
-        models as in the paper, 0.5 for the text models).
+      width: width of the fully connected hidden layers.
+      negative_slope: LeakyReLU slope.
+      dropout: dropout rate in the encoder (None: the encoder's default).
       augment_shift: translate each training image at random by up to this many pixels
-        (:func:`corel_jax.data.augment.random_shift`; image datasets only). 0: no augmentation
-        (our default; the paper states none).
+        (:func:`corel_jax.data.augment.random_shift`; image datasets only; 0: none).
       data_dir: directory of the dataset's files (None: TFDS or the bundled dataset).
       data_source: ``auto``, ``files`` or ``tfds``.
-      val_size: validation split size (None: the dataset's default, 5,000 for MNIST).
+      val_size: validation split size (None: the dataset's default).
       split_seed: seed of the fixed train/validation split (same for every run).
       eval_batch_size: examples per forward pass when evaluating.
       save_representations: keep each run's test representations h at its best epoch.
-      max_runs_per_program: cap on runs compiled together (None: automatic, from memory).
+      max_chunk_size: the most runs trained together in one chunk (None: as many as fit in
+        memory); a larger sweep is trained chunk after chunk by the same compiled program.
       run_batch: runs vmapped together within an epoch; the program maps over groups of this
-        many runs (None: automatic -- 2 on a single CPU device, where small groups measure
-        faster, and all runs on accelerators or when the runs are sharded over devices).
-      pad_run_groups: fill the last group of ``run_batch`` runs with copies of its last run
+        many runs (None: automatic -- 2 on a single CPU device, all runs on accelerators or
+        when the runs are sharded over devices).
+      pad_run_groups: fill the last group of ``run_batch`` runs with copies of its last run,
         so that every run trains in a group of exactly ``run_batch`` and gives the same numbers
         alone as inside any sweep (bit for bit on the same machine); costs up to
         ``run_batch − 1`` runs' compute (see :func:`corel_jax.train.engine.compile_program`).
-      memory_budget_gb: memory the sweep may use (None: 80% of the device's, or half of
-        the host's free memory on CPU).
-      checkpoint_every: save a resumable checkpoint every N epochs (0: never; None: automatic,
-        about every 10 minutes of training).
-      dataset_options: extra keyword arguments for the dataset loader, as (key, value) pairs.
+      memory_budget_gb: memory the sweep may use (None: 80% of the device's, or half of the
+        host's free memory on CPU).
+      checkpoint_every: save a resumable checkpoint every N epochs (0: never; None: about
+        every 10 minutes of training).
+      dataset_options: extra keyword arguments for the dataset loader, as (key, value) pairs
+        (the command line's text flags).
     """
 
-    dataset: str = "digits"
-    model: str = "mlp"
-    loss: str = "gaussian"
-    seeds: tuple[int, ...] = (0,)
-    lams: tuple[float, ...] = (0.5,)
-    epochs: int = 150
-    batch_size: int = 128
-    lr: float | tuple[float, ...] = 1e-3
-    weight_decay: float | tuple[float, ...] = 0.0
-    decoupled_weight_decay: bool = False
-    gamma: float | tuple[float, ...] = 0.5
-    learn_gamma: bool = True
-    center_alpha: float | tuple[float, ...] = 0.5
-    patience: int | None = None
-    min_epochs: int = 0
-    width: int = 500
-    negative_slope: float = 0.2
-    dropout: float | None = None
-    augment_shift: int = 0
-    data_dir: str | None = None
-    data_source: str = "auto"
-    val_size: int | None = None
-    split_seed: int = 0
-    eval_batch_size: int = 1000
-    save_representations: bool = True
-    max_runs_per_program: int | None = None
-    run_batch: int | None = None
-    pad_run_groups: bool = False
-    memory_budget_gb: float | None = None
-    checkpoint_every: int | None = None
-    dataset_options: tuple[tuple[str, Any], ...] = ()
+    dataset: str = option("digits", "a registered dataset", choices=_dataset_names)
+    model: str = option("mlp", "a registered encoder", choices=_encoder_names)
+    loss: str = option("gaussian", "a registered loss", choices=_loss_names)
+    seeds: tuple[int, ...] = option(
+        (0,), "a count (10 = seeds 0..9), a list (0,3,7) or a range (5:10)",
+        type=lambda text: parse_seeds(text), shown_default="one run, seed 0")
+    lams: tuple[float, ...] = axis_field("lam")
+    epochs: int = option(150, "passes over the training set")
+    batch_size: int = option(128, "minibatch size")
+    lr: float | tuple[float, ...] = axis_field("lr")
+    weight_decay: float | tuple[float, ...] = axis_field("weight_decay")
+    decoupled_weight_decay: bool = option(
+        False, "decay the weights beside the Adam step instead (AdamW)")
+    gamma: float | tuple[float, ...] = axis_field("gamma")
+    learn_gamma: bool = option(True, "do not learn γ", flag="--fixed-gamma", invert=True)
+    center_alpha: float | tuple[float, ...] = axis_field("center_alpha")
+    patience: int | None = option(
+        None, "early stopping: end a run after this many epochs without a better validation "
+              "accuracy (default: off, every epoch is trained)", type=int)
+    min_epochs: int = option(0, "early stopping never ends a run before this epoch")
+    width: int = option(500, "hidden layer width")
+    negative_slope: float = option(0.2, "LeakyReLU slope")
+    dropout: float | None = option(
+        None, "encoder dropout (default: the encoder's; 0 for image models, 0.5 for text)",
+        type=float)
+    augment_shift: int = option(
+        0, "translate training images at random by up to this many pixels (0: none)")
+    data_dir: str | None = option(
+        None, "directory of the dataset files (e.g. the four MNIST IDX .gz files)",
+        changes_results=False)
+    data_source: str = option("auto", "where the data is read from", flag="--source",
+                              choices=("auto", "files", "tfds"), changes_results=False)
+    val_size: int | None = option(None, "validation split size (default: the dataset's)",
+                                  type=int)
+    split_seed: int = option(0, "seed of the fixed train/validation split")
+    eval_batch_size: int = option(1000, "examples per forward pass when evaluating",
+                                  changes_results=False)
+    save_representations: bool = option(
+        True, "do not save test representations (saves disk on big sweeps)",
+        flag="--no-representations", invert=True, changes_results=False)
+    max_chunk_size: int | None = option(
+        None, "the most runs trained together (default: as many as fit in memory)", type=int,
+        changes_results=False)
+    run_batch: int | None = option(
+        None, "runs vmapped together within an epoch (default: automatic)", type=int,
+        changes_results=False)
+    pad_run_groups: bool = option(
+        False, "train every run in a group of the same size (copies fill the last), so a run "
+               "gives the same numbers alone as inside any sweep", changes_results=False)
+    memory_budget_gb: float | None = option(None, "memory the sweep may use, GiB", type=float,
+                                            changes_results=False)
+    checkpoint_every: int | None = option(
+        None, "checkpoint every N epochs (0: never; default: about every 10 min)", type=int,
+        changes_results=False)
+    dataset_options: tuple[tuple[str, Any], ...] = option(
+        (), "dataset loader options (the text flags)", flag=None)
 
     def __post_init__(self):
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
-        object.__setattr__(self, "lams", tuple(float(v) for v in self.lams))
-        for name in SCALAR_GRIDS:
-            object.__setattr__(self, name, _as_grid(name, getattr(self, name)))
+        for axis in axes.AXES:
+            object.__setattr__(self, axis.field, _as_grid(axis.field, getattr(self, axis.field)))
         object.__setattr__(self, "dataset_options", tuple(tuple(p) for p in self.dataset_options))
-        from corel_jax.data.registry import resolve_dataset_name
+        from corel_jax.data.registry import DATASETS
 
-        object.__setattr__(self, "dataset", resolve_dataset_name(self.dataset))
+        object.__setattr__(self, "dataset", DATASETS.resolve(self.dataset))
         self.validate()
 
     # -- derived ---------------------------------------------------------------------------
 
     @property
     def grid(self) -> dict[str, tuple[float, ...]]:
-        """``{run attribute: values}`` of every grid axis (see :data:`GRID_FIELDS`)."""
-        return {attr: tuple(getattr(self, field)) for field, attr in GRID_FIELDS}
+        """``{axis name: values}`` of every grid axis, in the order runs nest
+        (:data:`corel_jax.axes.PRODUCT_ORDER`: outermost first, λ last)."""
+        return {a.name: tuple(getattr(self, a.field)) for a in axes.PRODUCT_ORDER}
 
     @property
     def varied(self) -> tuple[str, ...]:
-        """The run attributes (``lam``, ``lr``, ...) that take more than one value."""
+        """The axis names (``lam``, ``lr``, ...) that take more than one value."""
         return tuple(k for k, v in self.grid.items() if len(v) > 1)
 
     @property
     def runs(self) -> list[Run]:
-        """Every run of the grid: seeds innermost, then λ, α, γ, the weight decay, and the
-        learning rate outermost; run ``i`` is ``runs[i]``."""
-        return [Run(seed=s, lam=lam, lr=lr, gamma=g, center_alpha=a, weight_decay=wd)
-                for lr, wd, g, a, lam in itertools.product(self.lr, self.weight_decay,
-                                                           self.gamma, self.center_alpha,
-                                                           self.lams)
+        """Every run of the grid, run ``i`` being ``runs[i]``: seeds innermost, then λ, then
+        the other axes in :data:`corel_jax.axes.PRODUCT_ORDER` (the last of them innermost,
+        the learning rate outermost)."""
+        grid = self.grid
+        return [Run(seed=s, **dict(zip(grid, point)))
+                for point in itertools.product(*grid.values())
                 for s in self.seeds]
 
     @property
@@ -179,37 +231,47 @@ class SweepConfig:
         return f"{self.dataset}-{self.model}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The configuration as JSON-ready values (what ``config.json`` holds): λ always a
+        list, another axis with one value a number."""
         d = dataclasses.asdict(self)
-        d["seeds"], d["lams"] = list(self.seeds), list(self.lams)
-        for name in SCALAR_GRIDS:  # a single value stays a number
-            v = getattr(self, name)
-            d[name] = v[0] if len(v) == 1 else list(v)
+        d["seeds"] = list(self.seeds)
+        for axis in axes.AXES:
+            v = getattr(self, axis.field)
+            d[axis.field] = list(v) if axis.name == "lam" or len(v) > 1 else v[0]
         d["dataset_options"] = {k: v for k, v in self.dataset_options}
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SweepConfig:
+    def from_dict(cls, d: dict[str, Any], *, strict: bool = False) -> SweepConfig:
+        """The configuration of ``d`` (a :meth:`to_dict`, or a ``config.json``, whose other
+        keys are ignored). ``strict``: refuse keys that are not fields (a configuration file
+        written by hand), naming them."""
         fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(k for k in d if k not in fields)
+        if strict and unknown:
+            raise ConfigError(f"unknown configuration key(s) {', '.join(unknown)}; the keys "
+                              f"are the SweepConfig fields: {', '.join(sorted(fields))}")
         d = {k: v for k, v in d.items() if k in fields}
         if isinstance(d.get("dataset_options"), dict):
             d["dataset_options"] = tuple(d["dataset_options"].items())
-        return cls(**d)
+        try:
+            return cls(**d)
+        except TypeError as e:  # e.g. a list where a number belongs
+            raise ConfigError(f"invalid configuration: {e}") from None
 
     # -- validation ------------------------------------------------------------------------
 
     def validate(self) -> None:
         """Raises :class:`ConfigError` with a one-line message naming the bad value."""
-        from corel_jax.models.loss_spec import get_loss, loss_names
+        from corel_jax.data.registry import DATASETS
+        from corel_jax.loss_spec import LOSSES
+        from corel_jax.models.registry import ENCODERS
 
-        _one_of("loss", self.loss, loss_names())
-        spec = get_loss(self.loss)
-        from corel_jax.data.registry import get_dataset
-        from corel_jax.models.registry import encoder_names, get_encoder
-
-        kind = get_dataset(self.dataset).kind
-        encoder = get_encoder(self.model)
+        spec = LOSSES.get(self.loss)
+        kind = DATASETS.get(self.dataset).kind
+        encoder = ENCODERS.get(self.model)
         if not encoder.accepts(kind):
-            fits = [n for n in encoder_names() if get_encoder(n).accepts(kind)]
+            fits = [n for n in ENCODERS.names() if ENCODERS.get(n).accepts(kind)]
             raise ConfigError(f"model {self.model!r} reads {' or '.join(encoder.kinds)} "
                               f"inputs, but dataset {self.dataset} is {kind}; use "
                               f"{' or '.join(fits) or 'an encoder registered for ' + kind}")
@@ -221,32 +283,21 @@ class SweepConfig:
         bad = [s for s in self.seeds if not 0 <= s < SEED_LIMIT]
         if bad:
             raise ConfigError(f"seeds must lie in [0, 2**32) (PRNG seeds are 32-bit); got {bad}")
-        if not self.lams:
-            raise ConfigError("lams is empty: give at least one λ in [0, 1]")
-        bad = [v for v in self.lams if not (0.0 <= v <= 1.0) or math.isnan(v)]
-        if bad:
-            raise ConfigError(f"λ must lie in [0, 1]; got {bad}")
+        for axis in axes.AXES:
+            values = getattr(self, axis.field)
+            name = "λ" if axis.name == "lam" else axis.field
+            bad = [v for v in values if math.isnan(v) or not axis.valid(v)]
+            if bad:
+                raise ConfigError(f"{name} must {axis.requirement}; got {bad}")
+            if len(set(values)) != len(values):
+                raise ConfigError(f"{axis.field} has duplicates: {list(values)}")
+            if axis.loss_hparam and len(values) > 1 and axis.name not in spec.hparams:
+                users = [n for n in LOSSES.names() if axis.name in LOSSES.get(n).hparams]
+                raise ConfigError(f"a grid over {axis.field} needs --loss "
+                                  f"{' or '.join(users)} (the {self.loss} loss does not use "
+                                  f"it); give one value")
         for name in ("epochs", "batch_size", "width", "eval_batch_size"):
             _positive_int(name, getattr(self, name))
-        for name in ("lr", "gamma"):
-            bad = [v for v in getattr(self, name) if not (v > 0 and math.isfinite(v))]
-            if bad:
-                raise ConfigError(f"{name} must be a positive number; got {bad}")
-        bad = [v for v in self.weight_decay if not (v >= 0 and math.isfinite(v))]
-        if bad:
-            raise ConfigError(f"weight_decay must be a number >= 0; got {bad}")
-        bad = [v for v in self.center_alpha if not 0.0 <= v <= 1.0]
-        if bad:
-            raise ConfigError(f"center_alpha must lie in [0, 1]; got {bad}")
-        for name, axis in (("gamma", self.gamma), ("center_alpha", self.center_alpha)):
-            if len(axis) > 1 and name not in spec.hparams:
-                users = [n for n in loss_names() if name in get_loss(n).hparams]
-                raise ConfigError(f"a grid over {name} needs --loss {' or '.join(users)} (the "
-                                  f"{self.loss} loss does not use it); give one value")
-        for name, _ in GRID_FIELDS:
-            axis = getattr(self, name)
-            if len(set(axis)) != len(axis):
-                raise ConfigError(f"{name} has duplicates: {list(axis)}")
         if self.patience is not None:
             _positive_int("patience", self.patience)
         if not isinstance(self.min_epochs, int) or isinstance(self.min_epochs, bool) \
@@ -269,8 +320,8 @@ class SweepConfig:
                 or not 0 <= self.split_seed < SEED_LIMIT:
             raise ConfigError(f"split_seed must be an integer in [0, 2**32); got "
                               f"{self.split_seed!r}")
-        if self.max_runs_per_program is not None:
-            _positive_int("max_runs_per_program", self.max_runs_per_program)
+        if self.max_chunk_size is not None:
+            _positive_int("max_chunk_size", self.max_chunk_size)
         if self.run_batch is not None:
             _positive_int("run_batch", self.run_batch)
         if self.memory_budget_gb is not None and not (
@@ -282,6 +333,13 @@ class SweepConfig:
         ):
             raise ConfigError(f"checkpoint_every must be an integer >= 0; got "
                               f"{self.checkpoint_every!r}")
+
+
+#: the fields that do not change a sweep's numbers (``option(changes_results=False)``)
+NOT_RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(SweepConfig)
+                          if not f.metadata.get("changes_results", True))
+#: the fields that vary run by run within one sweep: the seeds and the grid axes
+PER_RUN_FIELDS = ("seeds", *axes.FIELDS)
 
 
 def _as_grid(name: str, value) -> tuple[float, ...]:
@@ -329,15 +387,6 @@ def parse_values(text: str, name: str = "λ") -> tuple[float, ...]:
         raise ConfigError(
             f"cannot parse {name} values {text!r}; use 0.5, 0.1,0.5,0.9 or start:stop:step"
         ) from None
-
-
-def parse_lams(text: str) -> tuple[float, ...]:
-    """Parses λ values (see :func:`parse_values`).
-
-    >>> parse_lams("0.1,0.5")
-    (0.1, 0.5)
-    """
-    return parse_values(text, "λ")
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

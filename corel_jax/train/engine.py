@@ -4,8 +4,9 @@ A run is a pure function of its PRNG key and its hyperparameters (as in purejaxr
 :func:`make_program` builds per-run functions — ``init(key, hp)``, ``train_epoch(state, hp,
 data)``, ``evaluate(params, x, y)``, ``represent(params, x)`` — and the driver applies
 ``jax.jit(jax.vmap(...))`` over a leading run axis. ``hp`` holds the run's scalar
-hyperparameters (:data:`HPARAMS`: λ, learning rate, weight decay, γ, center-loss α) as traced
-values, so one compiled epoch serves every run, every epoch and every value of the grid.
+hyperparameters (the axes of :data:`corel_jax.axes.AXES`: λ, learning rate, weight decay, γ,
+center-loss α) as traced values, so one compiled epoch serves every run, every epoch and every
+value of the grid.
 
 Inside an epoch each run draws its own shuffle from its own key, and the minibatch steps are
 one ``lax.scan`` over the device-resident training set. Every example is trained on once per
@@ -36,9 +37,9 @@ import jax.numpy as jnp
 import optax
 from optax.tree_utils import tree_where
 
-from corel_jax import losses, rundir
+from corel_jax import axes, losses
+from corel_jax.loss_spec import LOSSES, LossSpec
 from corel_jax.models.head import CorelNet
-from corel_jax.models.loss_spec import LossSpec, get_loss
 from corel_jax.train.config import SweepConfig
 from corel_jax.train.xla_options import engine_compiler_options
 
@@ -74,18 +75,16 @@ class DeviceData:
     y_val: jax.Array
 
 
-#: the per-run scalar hyperparameters a sweep may grid over (:class:`~corel_jax.train.config.Run`)
-HPARAMS = rundir.HPARAM_FIELDS
-
-
 def hparams(runs) -> dict[str, jax.Array]:
-    """The ``hp`` the compiled functions take: ``{name: float32 [R]}`` for runs with
-    attributes or keys named as :data:`HPARAMS` (e.g. :attr:`SweepConfig.runs`)."""
-    if runs and isinstance(runs[0], dict):  # a record may predate an axis (HPARAM_DEFAULTS)
-        get = lambda r, k: r[k] if k in r else rundir.HPARAM_DEFAULTS[k]
+    """The ``hp`` the compiled functions take: ``{axis name: float32 [R]}`` over every axis of
+    :data:`corel_jax.axes.AXES`, for runs given as :class:`~corel_jax.train.config.Run` s
+    (e.g. :attr:`SweepConfig.runs`) or as run records (a record older than an axis reads as
+    the axis's :attr:`~corel_jax.axes.Axis.before` value)."""
+    if runs and isinstance(runs[0], dict):
+        get = axes.record_value
     else:
         get = getattr
-    return {k: jnp.asarray([float(get(r, k)) for r in runs], jnp.float32) for k in HPARAMS}
+    return {k: jnp.asarray([float(get(r, k)) for r in runs], jnp.float32) for k in axes.NAMES}
 
 
 def _decayed(params) -> Any:
@@ -122,7 +121,6 @@ class Program(NamedTuple):
     """Per-run pure functions; vmap them over runs (see :func:`compile_program`)."""
 
     net: CorelNet
-    tx: optax.GradientTransformation
     init: Callable[[jax.Array, dict], RunState]
     # (params, opt_state, aux, x, y, valid, hp, dropout_key)
     #   -> (params, opt_state, aux, loss)
@@ -131,7 +129,6 @@ class Program(NamedTuple):
     evaluate: Callable[[Any, jax.Array, jax.Array], jax.Array]
     represent: Callable[[Any, jax.Array], tuple[jax.Array, jax.Array, dict]]
     default_hparams: dict  # the hp of the configuration's first run
-    spec: LossSpec  # the loss
 
 
 def update_best(best_val_acc, best_epoch, val_acc, epoch, healthy):
@@ -179,7 +176,6 @@ def _batched(fn, x, batch: int):
 
 
 def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
-                 objective_fn: Callable | None = None,
                  loss: LossSpec | None = None, augment: Callable | None = None) -> Program:
     """Builds the per-run functions of a sweep.
 
@@ -189,22 +185,17 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
       encoder: a Flax module ``x -> h: [B, D]`` called as ``encoder(x, train=...)``.
       num_classes: K.
       example_x: one batch of inputs (any batch size) for shape inference at init.
-      objective_fn: optional per-example training loss
-        ``(h [B, D], head, labels [B], *, lam, aux) -> [B]`` replacing the loss's objective
-        (its head parameters, auxiliary state and prediction rule stay the loss's).
       loss: the loss spec (default: the one registered as ``cfg.loss``).
       augment: optional ``(key, x [B, ...]) -> x [B, ...]`` applied to every training
         minibatch (e.g. :func:`corel_jax.data.augment.shift_augment`), with a key of the run's
         own; evaluation never sees it.
     """
-    spec = get_loss(cfg.loss if loss is None else loss)
+    spec = LOSSES.get(cfg.loss if loss is None else loss)
     net = CorelNet(encoder=encoder, num_classes=num_classes, loss=spec,
                    gamma_init=cfg.gamma[0], learn_gamma=cfg.learn_gamma)
     tx = make_optimizer(cfg)
     batch = cfg.batch_size
     patience, min_epochs = cfg.patience, cfg.min_epochs
-    if objective_fn is None:
-        objective_fn = spec.objective
     predict_sim = spec.predict_similarity
     example_x = jnp.asarray(example_x[:1])
     default_hparams = {k: v[0] for k, v in hparams(cfg.runs[:1]).items()}
@@ -232,7 +223,7 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
 
     def loss_fn(params, aux, x, y, valid, lam, dropout_key):
         h, head = net.apply(params, x, train=True, rngs={"dropout": dropout_key})
-        per_example = objective_fn(h, head, y, lam=lam, aux=aux)
+        per_example = spec.objective(h, head, y, lam=lam, aux=aux)
         # The filler examples of the last, partial minibatch do not count.
         total = jnp.sum(jnp.where(valid, per_example, 0.0))
         return total / jnp.maximum(jnp.sum(valid), 1), (h, head)
@@ -321,9 +312,8 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         }
         return new_state, metrics
 
-    return Program(net=net, tx=tx, init=init, train_step=train_step, train_epoch=train_epoch,
-                   evaluate=evaluate, represent=represent, default_hparams=default_hparams,
-                   spec=spec)
+    return Program(net=net, init=init, train_step=train_step, train_epoch=train_epoch,
+                   evaluate=evaluate, represent=represent, default_hparams=default_hparams)
 
 
 def _idle(states):

@@ -1,9 +1,11 @@
-"""Memory estimate of a sweep, made before compiling, and the split into chunks of runs."""
+"""Memory estimate of a sweep, made before compiling, and the split of its runs into chunks
+(:class:`Layout`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -16,11 +18,40 @@ STATE_COPIES = 6
 ACTIVATION_FACTOR = 3
 
 
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """How a sweep's runs are split into chunks, fixed for the sweep's whole life (a resume
+    continues with the layout its checkpoints were written with).
+
+    Chunk ``c`` trains runs ``c * chunk_size`` to ``(c + 1) * chunk_size - 1`` (the last
+    chunk may have fewer real runs; it is padded to ``chunk_size``, so every chunk shares one
+    compiled program). ``chunk_size`` is a multiple of ``num_devices``, over which each
+    chunk's runs are sharded.
+    """
+
+    num_runs: int
+    chunk_size: int
+    num_chunks: int
+    num_devices: int | None  # None: not recorded (refused by a resume)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As ``layout.json`` and the manifest's copy hold it."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Layout:
+        """Raises ``KeyError``/``TypeError``/``ValueError`` for a dict that is not a layout."""
+        return cls(num_runs=int(d["num_runs"]), chunk_size=int(d["chunk_size"]),
+                   num_chunks=int(d["num_chunks"]),
+                   num_devices=None if d.get("num_devices") is None
+                   else int(d["num_devices"]))
+
+
 class MemoryPlan(NamedTuple):
     shared_bytes: int  # the dataset on the device, shared by all runs
     per_run_bytes: int  # one run's state + activations of one training step / eval chunk
     budget_bytes: int
-    runs_per_program: int  # runs compiled together (<= num_runs)
+    chunk_size: int  # runs trained together by the program (<= num_runs)
     num_chunks: int
     # host memory the results need: every run's final parameters, predictions and curves, and
     # one chunk's test representations (the chunks write theirs to disk as they finish)
@@ -34,8 +65,8 @@ class MemoryPlan(NamedTuple):
                 f"({self.shared_bytes / gb:.2f} GiB data + {self.per_run_bytes / 2**20:.1f} MiB "
                 f"per run); budget {self.budget_bytes / gb:.2f} GiB")
         if self.num_chunks > 1:
-            text += (f" -> split into {self.num_chunks} programs of {self.runs_per_program} "
-                     f"runs each, trained one after another")
+            text += (f" -> split into {self.num_chunks} chunks of {self.chunk_size} runs, "
+                     f"trained one after another")
         if self.host_bytes:
             text += f"; host memory for the results {self.host_bytes / gb:.2f} GiB"
             if self.host_available_bytes:
@@ -73,13 +104,13 @@ def host_available_bytes() -> int:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
 
 
-def host_result_bytes(*, num_runs: int, runs_per_program: int, params_bytes: int,
+def host_result_bytes(*, num_runs: int, chunk_size: int, params_bytes: int,
                       n_test: int, rep_dim: int, epochs: int, representations: bool) -> int:
     """Host memory a sweep's results need while it runs: every run's final parameters, test
     predictions and curves (kept until the run directory is written), and the test
     representations of one chunk (written to the run directory when the chunk finishes)."""
     kept = num_runs * (params_bytes + 4 * n_test + 2 * 4 * epochs)
-    return int(kept + (runs_per_program * 4 * n_test * rep_dim if representations else 0))
+    return int(kept + (chunk_size * 4 * n_test * rep_dim if representations else 0))
 
 
 def device_budget_bytes(budget_gb: float | None = None) -> int:
@@ -100,10 +131,11 @@ def device_budget_bytes(budget_gb: float | None = None) -> int:
 def plan(*, num_runs: int, params_bytes: int, step_activation_bytes: int,
          eval_activation_bytes: int, data_bytes: int, budget_bytes: int,
          max_runs: int | None = None, num_devices: int = 1) -> MemoryPlan:
-    """Chooses how many runs to compile together so that the estimate fits the budget.
+    """Chooses the chunk size, how many runs train together, so that the estimate fits the
+    budget.
 
     ``budget_bytes`` is per device; the data is replicated on each device and the runs are
-    spread over ``num_devices``. A program's run count is a multiple of ``num_devices``.
+    spread over ``num_devices``. The chunk size is a multiple of ``num_devices``.
     """
     per_run = (STATE_COPIES * params_bytes
                + ACTIVATION_FACTOR * max(step_activation_bytes, eval_activation_bytes))
@@ -114,7 +146,7 @@ def plan(*, num_runs: int, params_bytes: int, step_activation_bytes: int,
     runs = -(-runs // num_devices) * num_devices  # pad to fill every device
     chunks = math.ceil(num_runs / runs)  # padding may leave fewer chunks with runs in them
     return MemoryPlan(shared_bytes=data_bytes, per_run_bytes=per_run, budget_bytes=budget_bytes,
-                      runs_per_program=runs, num_chunks=chunks)
+                      chunk_size=runs, num_chunks=chunks)
 
 
 def sweep_plan(cfg, program, dataset, num_runs: int, num_devices: int) -> MemoryPlan:
@@ -136,8 +168,8 @@ def sweep_plan(cfg, program, dataset, num_runs: int, num_devices: int) -> Memory
         step_activation_bytes=activation_bytes(program.net, state_shape.params, step_x),
         eval_activation_bytes=activation_bytes(program.net, state_shape.params, eval_x),
         data_bytes=data_bytes, budget_bytes=device_budget_bytes(cfg.memory_budget_gb),
-        max_runs=cfg.max_runs_per_program, num_devices=num_devices)
-    host = host_result_bytes(num_runs=num_runs, runs_per_program=p.runs_per_program,
+        max_runs=cfg.max_chunk_size, num_devices=num_devices)
+    host = host_result_bytes(num_runs=num_runs, chunk_size=p.chunk_size,
                              params_bytes=params_bytes, n_test=len(dataset.x_test),
                              rep_dim=rep_dim, epochs=cfg.epochs,
                              representations=cfg.save_representations)

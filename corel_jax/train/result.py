@@ -1,18 +1,84 @@
-"""What a sweep returns: :class:`SweepResult`, assembled from its chunks' results."""
+"""What training returns: each chunk's :class:`ChunkResult`, and the sweep's
+:class:`SweepResult` assembled from them (:func:`assemble`)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
-from corel_jax import rundir
-from corel_jax.train.chunk import ChunkResult
+from corel_jax import axes, rundir
 from corel_jax.train.config import SweepConfig
+
+#: the per-run best-epoch records of the engine's RunState, int32/float32 ``[n]`` each
+BEST_FIELDS = ("best_val_acc", "best_epoch", "diverged_epoch", "stopped_epoch")
+#: the ChunkResult fields that are nested dicts of arrays (flattened with "/" in a chunk file)
+NESTED_FIELDS = ("head", "final_params")
+
+
+class ChunkResult(NamedTuple):
+    """One chunk's runs after training; ``n`` is the chunk's real runs (padding dropped), ``E``
+    the configured epochs, ``N_test`` the test examples, ``D`` the representation size.
+
+    Attributes:
+      train_loss: float32 ``[n, E]`` mean training loss per epoch (NaN: not trained, i.e.
+        after a run stopped or diverged).
+      val_acc: float32 ``[n, E]`` validation accuracy per epoch (NaN as above).
+      pred: int32 ``[n, N_test]`` test predictions at each run's best epoch.
+      h: float32 ``[n, N_test, D]`` test representations at the best epoch, or None
+        (``save_representations`` off).
+      head: the output layer at the best epoch, ``{"W": [n, K, D], "b": [n, K],
+        "gamma": [n], ...}`` (the keys the loss's head has).
+      best_val_acc: float32 ``[n]`` best validation accuracy (-1: no healthy epoch).
+      best_epoch: int32 ``[n]`` its 1-based epoch (0: none).
+      diverged_epoch: int32 ``[n]`` 1-based epoch the run went NaN/inf (0: healthy).
+      stopped_epoch: int32 ``[n]`` 1-based epoch early stopping ended the run (0: not).
+      final_params: the parameters after the last trained epoch, a pytree of ``[n, ...]``.
+    """
+
+    train_loss: np.ndarray
+    val_acc: np.ndarray
+    pred: np.ndarray
+    h: np.ndarray | None
+    head: dict[str, np.ndarray]
+    best_val_acc: np.ndarray
+    best_epoch: np.ndarray
+    diverged_epoch: np.ndarray
+    stopped_epoch: np.ndarray
+    final_params: Any
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Flat ``{name: array}`` (nested fields as ``"head/W"``, ``"final_params/..."``, see
+        :func:`corel_jax.rundir.flatten_tree`; no ``h`` when it is None), as a finished chunk
+        is stored (:meth:`corel_jax.train.checkpoint.SweepCheckpoint.save_chunk`)."""
+        arrays: dict[str, np.ndarray] = {}
+        for k, v in self._asdict().items():
+            if v is None:
+                continue
+            if k in NESTED_FIELDS:
+                arrays.update(rundir.flatten_tree(v, prefix=k))
+            else:
+                arrays[k] = np.asarray(v)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ChunkResult:
+        """The inverse of :meth:`to_arrays`; also reads chunks stored before early stopping
+        existed (no ``stopped_epoch``: no run stopped)."""
+        flat: dict[str, Any] = {"h": None}
+        nested: dict[str, dict] = {k: {} for k in NESTED_FIELDS}
+        for k, v in arrays.items():
+            top, _, rest = k.partition("/")
+            if top in nested and rest:
+                nested[top][rest] = v
+            else:
+                flat[k] = v
+        flat.setdefault("stopped_epoch", np.zeros(len(flat["pred"]), np.int32))
+        return cls(**flat, **{k: rundir.unflatten_tree(v) for k, v in nested.items()})
 
 
 @dataclasses.dataclass
@@ -52,9 +118,9 @@ class SweepResult:
         """Mean ± std of best-epoch validation and test accuracy per configuration (every
         combination of the varied hyperparameters; λ when nothing else varies) over the
         healthy runs, as plain text; diverged runs are counted (and listed below the table)."""
-        keys = [k for k in rundir.HPARAM_FIELDS[1:] if k in self.config.varied]
+        keys = [k for k in axes.NAMES[1:] if k in self.config.varied]
         keys.append("lam")
-        head = "  ".join(f"{rundir.HPARAM_NAMES[k]:>8}" for k in keys)
+        head = "  ".join(f"{axes.BY_NAME[k].text:>8}" for k in keys)
         lines = [f"{head}  {'runs':>4}  {'diverged':>8}  {'val acc':>15}  {'test acc':>15}"]
         configs = list(dict.fromkeys(tuple(r[k] for k in keys) for r in self.records))
         for values in configs:
@@ -125,18 +191,19 @@ def assemble(cfg: SweepConfig, pieces: Sequence[ChunkResult], runs: Sequence,
     best_val, stopped = cat("best_val_acc"), cat("stopped_epoch")
     for i, run in enumerate(runs):
         d_epoch, s_epoch = int(diverged_epoch[i]), int(stopped[i])
-        records.append({
+        record = {
             "run": i, "seed": run.seed, "lam": run.lam,
             "best_epoch": int(best_epoch[i]),
             "best_val_acc": float(max(best_val[i], 0.0)),
             "test_acc": float(test_acc[i]),
             "final_val_acc": _last_finite(val_acc[i]),
             "diverged": d_epoch > 0, "diverged_epoch": d_epoch or None,
-            "lr": run.lr, "gamma": run.gamma, "center_alpha": run.center_alpha,
-            "stopped_epoch": s_epoch or None,
-            "epochs_trained": s_epoch or d_epoch or cfg.epochs,
-            "weight_decay": run.weight_decay,
-        })
+        }
+        stopping = {"stopped_epoch": s_epoch or None,
+                    "epochs_trained": s_epoch or d_epoch or cfg.epochs}
+        # in the order of rundir.OPTIONAL_RUN_FIELDS: the other axes and the stopping fields
+        records.append({**record, **{k: stopping[k] if k in stopping else getattr(run, k)
+                                     for k in rundir.OPTIONAL_RUN_FIELDS}})
     heads = {k: np.concatenate([p.head[k] for p in pieces]) for k in pieces[0].head}
     return SweepResult(
         config=cfg, records=records, train_loss=cat("train_loss"), val_acc=val_acc,

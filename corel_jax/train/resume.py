@@ -8,9 +8,7 @@ The checkpoints themselves (what they hold, how they are written) are
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
-from typing import Any
 
 import jax
 
@@ -18,6 +16,7 @@ from corel_jax import rundir
 from corel_jax.errors import ConfigError, CorelError
 from corel_jax.train.checkpoint import SweepCheckpoint
 from corel_jax.train.config import NOT_RESULT_FIELDS, SweepConfig
+from corel_jax.train.memory import Layout
 from corel_jax.train.placement import Placement
 from corel_jax.train.writer import config_dict
 
@@ -43,7 +42,7 @@ def open_checkpointer(cfg: SweepConfig, out: Path | None, resume: bool,
                           f"`corel-jax train --resume {out}`, or delete {ckpt.directory}")
     if cfg.checkpoint_every == 0:
         if resume and ckpt.exists():
-            return ckpt  # read what is there, write nothing new (see chunk.train_chunk)
+            return ckpt  # read what is there, write nothing new (see sweep.train_chunk)
         return None
     return ckpt
 
@@ -73,7 +72,7 @@ def _major(version: str) -> str:
 
 
 def saved_layout(ckpt: SweepCheckpoint | None, out: Path | None, cfg: SweepConfig, dataset,
-                 placement: Placement, resume: bool) -> dict[str, Any] | None:
+                 placement: Placement, resume: bool) -> Layout | None:
     """The chunk layout ``ckpt`` was written with, after checking that this sweep may continue
     it (:func:`check_resumable`, :func:`check_layout`); None when there is none."""
     layout = ckpt.load_layout() if ckpt is not None else None
@@ -97,7 +96,7 @@ def check_resumable(out: Path, cfg: SweepConfig, dataset) -> None:
     now = config_dict(cfg, dataset)
     fields = [f.name for f in dataclasses.fields(SweepConfig) if f.name not in NOT_RESULT_FIELDS]
     differ = [k for k in fields + ["data_fingerprint"]
-              if k in saved and _canonical(saved[k]) != _canonical(now.get(k))]
+              if k in saved and rundir.canonical(saved[k]) != rundir.canonical(now.get(k))]
     if differ:
         detail = "; ".join(f"{k}: {saved[k]!r} then, {now.get(k)!r} now" for k in differ)
         raise ConfigError(f"cannot resume {out}: its sweep was started with other settings "
@@ -105,20 +104,14 @@ def check_resumable(out: Path, cfg: SweepConfig, dataset) -> None:
                           f"another directory")
 
 
-def _canonical(v):
-    """``v`` as JSON reads it back (tuples as lists, numpy scalars as numbers), so a saved
-    value and the current one compare equal exactly when ``config.json`` would hold the same."""
-    return json.loads(json.dumps(v, default=str))
-
-
-def check_layout(layout: dict[str, Any], num_runs: int, placement: Placement,
+def check_layout(layout: Layout, num_runs: int, placement: Placement,
                  directory: Path) -> None:
     """Refuses checkpoints written for another number of runs or devices (the chunks, and the
     sharding of the saved states, would not match)."""
-    if layout.get("num_runs") != num_runs:
-        raise ConfigError(f"the checkpoints in {directory} are for {layout.get('num_runs')} "
+    if layout.num_runs != num_runs:
+        raise ConfigError(f"the checkpoints in {directory} are for {layout.num_runs} "
                           f"runs, but the configuration has {num_runs}")
-    if layout.get("num_devices") != placement.num_devices:
+    if layout.num_devices != placement.num_devices:
         raise ConfigError(f"the checkpoints in {directory} were written on "
-                          f"{layout.get('num_devices')} devices; resume on the same number "
+                          f"{layout.num_devices} devices; resume on the same number "
                           f"(this process sees {placement.num_devices})")

@@ -13,6 +13,7 @@ import numpy as np
 from corel_jax import rundir
 from corel_jax.errors import CorelError
 from corel_jax.train.config import SweepConfig
+from corel_jax.train.memory import Layout
 from corel_jax.train.result import SweepResult
 
 
@@ -35,7 +36,7 @@ def config_dict(cfg: SweepConfig, dataset) -> dict[str, Any]:
     from corel_jax.loss_spec import LOSSES
 
     spec = LOSSES.get(cfg.loss)
-    config = cfg.to_dict()
+    config = {rundir.CONFIG_FORMAT_KEY: rundir.CONFIG_FORMAT_VERSION, **cfg.to_dict()}
     # what the evaluator needs to know about the loss (it does not import the loss registry)
     config.update(similarity=spec.similarity, lam_meaning=spec.lam)
     config.update(setting=cfg.setting, num_runs=cfg.num_runs, num_classes=dataset.num_classes,
@@ -89,7 +90,7 @@ def write_run_arrays(out: Path, run: int, pred: np.ndarray, prototypes: np.ndarr
 
 
 def write_chunk_arrays(out: Path, first_run: int, piece) -> None:
-    """The per-run arrays of a finished chunk (a :class:`~corel_jax.train.chunk.ChunkResult`
+    """The per-run arrays of a finished chunk (a :class:`~corel_jax.train.result.ChunkResult`
     whose first run is run ``first_run`` of the sweep), written as soon as the chunk is done,
     so that host memory holds one chunk's representations at a time, never the sweep's."""
     for i in range(len(piece.pred)):
@@ -98,11 +99,10 @@ def write_chunk_arrays(out: Path, first_run: int, piece) -> None:
 
 
 def write_run_dir(out: Path, result: SweepResult, dataset,
-                  sessions: list[dict[str, Any]] | None = None, *,
-                  run_arrays_written: bool = False) -> None:
-    """Writes the run directory (format: :mod:`corel_jax.rundir`), its manifest last: the
-    directory counts as complete only once every file is in place. ``run_arrays_written``:
-    the chunks wrote the per-run arrays already (:func:`write_chunk_arrays`)."""
+                  sessions: list[dict[str, Any]] | None = None) -> None:
+    """Completes the run directory (format: :mod:`corel_jax.rundir`) whose per-run arrays
+    the chunks wrote (:func:`write_chunk_arrays`): the sweep's files, then its manifest last,
+    so the directory counts as complete only once every file is in place."""
     from corel_jax import __version__
 
     config = config_dict(result.config, dataset)
@@ -119,9 +119,6 @@ def write_run_dir(out: Path, result: SweepResult, dataset,
     written += list(rundir.RESULT_FILES)
     names = [a for a in rundir.RUN_ARRAYS if a != "test_h" or result.test_h is not None]
     for i in range(len(result.records)):
-        if not run_arrays_written:
-            write_run_arrays(out, i, result.test_pred[i], result.heads["W"][i],
-                             result.test_h[i] if result.test_h is not None else None)
         written += [rundir.run_array_path("", i, a).as_posix() for a in names]
     rundir.write_params(out, rundir.BEST_HEADS, result.heads)
     written.append(f"{rundir.PARAMS_SUBDIR}/{rundir.BEST_HEADS}")
@@ -132,7 +129,7 @@ def write_run_dir(out: Path, result: SweepResult, dataset,
 
 
 def start_run_dir(out: Path, cfg: SweepConfig, dataset, *, resume: bool,
-                  layout: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+                  layout: Layout | None = None) -> list[dict[str, Any]]:
     """Writes ``config.json`` and the manifest ("incomplete", naming every file the sweep
     will write) before anything is trained, so that a sweep killed at any point can be
     resumed, and its files are known to be its own. The folder must have been claimed
@@ -152,6 +149,6 @@ def start_run_dir(out: Path, cfg: SweepConfig, dataset, *, resume: bool,
     # config.json first: a sweep killed right after it can be resumed (a folder with only a
     # config.json counts as an incomplete run directory); then the manifest
     rundir.write_config(out, config)
-    extra = {"layout": layout} if layout is not None else {}
+    extra = {"layout": layout.to_dict()} if layout is not None else {}
     rundir.write_manifest(out, files=planned_files(cfg), complete=False, **extra)
     return sessions
