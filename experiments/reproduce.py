@@ -50,8 +50,6 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from corel_jax.train.config import SCALAR_GRIDS  # noqa: E402
-
 import machine  # noqa: E402
 from configs import (  # noqa: E402
     ALL_LOSSES,
@@ -65,6 +63,7 @@ from stage_store import (  # noqa: E402
     STAGE_FILE,
     read_record,
     seal,
+    stage_key,
     unseal,
     upgrade,
 )
@@ -104,41 +103,17 @@ def sweep_config(cfg: ReproConfig, loss: str, kind: str, data_dir: str | None, l
     )
 
 
-def _stage_key(scfg) -> dict[str, Any]:
-    """What must match for a finished stage to be reused (not the data path)."""
-    d = scfg.to_dict()
-    for k in ("data_dir", "run_batch", "pad_run_groups", "max_runs_per_program",
-              "memory_budget_gb", "checkpoint_every"):
-        d.pop(k, None)
-    return d
-
-
 def stage_done(run_dir: Path, scfg) -> dict | None:
     """The stage record if ``run_dir`` (a run directory or a store folder) holds this exact
-    stage, finished; else None. A record in an older form is read in the current one
-    (:func:`stage_store.upgrade`)."""
+    stage, finished; else None: its record's ``"sweep"`` equals ``scfg``'s
+    (:func:`stage_store.stage_key`; a record in an older form is read in the current one,
+    :func:`stage_store.upgrade`)."""
     rec = read_record(run_dir)  # a stored stage's files are checked against their hashes
     if rec is None:
         return None
-    if _canonical(rec.get("sweep")) != _canonical(_stage_key(scfg)):
+    if rec.get("sweep") != stage_key(scfg):
         return None
     return rec
-
-
-def _canonical(d):
-    """JSON round trip (tuples -> lists), and a single-valued grid written as a number."""
-    d = json.loads(json.dumps(d))
-    if isinstance(d, dict):
-        for k in SCALAR_GRIDS:
-            if isinstance(d.get(k), list) and len(d[k]) == 1:
-                d[k] = d[k][0]
-        # fields added later, at their defaults, do not make an older record stale
-        for k, default in (("learn_gamma", True), ("patience", None), ("min_epochs", 0),
-                           ("weight_decay", 0.0), ("decoupled_weight_decay", False),
-                           ("augment_shift", 0)):
-            if d.get(k, default) == default:
-                d.pop(k, None)
-    return d
 
 
 def store_stage(run_dir: Path, store: Path, *, clustering: bool, log=print) -> Path:
@@ -233,7 +208,7 @@ def run_stage(name: str, run_dir: Path, scfg, dataset, *, log=print, progress=Tr
     result = train_sweep(scfg, dataset=dataset, out_dir=run_dir, progress=progress,
                          log=log, resume=resume, overwrite=True)
     wall = time.perf_counter() - t0
-    rec = {"stage": name, "sweep": _stage_key(scfg), "wall_s": wall,
+    rec = {"stage": name, "sweep": stage_key(scfg), "wall_s": wall,
            "timings": result.timings, "num_runs": scfg.num_runs,
            "run_epochs": int(sum(r.get("epochs_trained", scfg.epochs)
                                  for r in result.records)),
@@ -280,7 +255,7 @@ def merge_parts(dirs: list[Path], out: Path, full, part_records) -> dict:
     rundir.write_config(out, config)
     rundir.write_runs(out, runs)
     rundir.write_curves(out, np.concatenate(train_loss), np.concatenate(val_acc))
-    rec = {"stage": out.name, "sweep": _stage_key(full),
+    rec = {"stage": out.name, "sweep": stage_key(full),
            "wall_s": sum(p["wall_s"] for p in part_records),
            "timings": {k: sum(p["timings"].get(k, 0) for p in part_records)
                        for k in ("compile_s", "train_s", "eval_s", "total_s")},
@@ -303,9 +278,8 @@ def _resumable(run_dir: Path, scfg) -> bool:
         saved = rundir.load_config(run_dir)
     except ValueError:
         return False
-    keep = set(_stage_key(scfg))
-    return _canonical({k: v for k, v in saved.items() if k in keep}) == \
-        _canonical(_stage_key(scfg))
+    key = stage_key(scfg)  # config.json is read in the current form: every field present
+    return {k: saved.get(k) for k in key} == key
 
 
 def pick_lambda(run_dir: Path) -> float:

@@ -9,10 +9,12 @@ stage killed while being stored has no marker and is trained (or stored) again. 
 the hashes (:func:`read_record`), so a file changed or damaged after the stage was stored is
 an error naming it, never a silently different number.
 
-A stage's record says what was trained in ``"sweep"``: the stage's ``SweepConfig`` (less the
-fields that do not change results), whose ``loss`` is the registered loss it trained. Stages
-stored in an older form are read in the current one (:func:`upgrade`, applied by
-:func:`read_record`), so they count as the same stage; ``python experiments/stage_store.py
+A stage's record says what was trained in ``"sweep"``: the stage's ``SweepConfig``
+(:func:`stage_key`: less where the data is read from and how runs are grouped and
+checkpointed), whose ``loss`` is the registered loss it trained; a stage is complete for a
+configuration exactly when that equals the configuration's key. Stages stored in an older form
+are read in the current one (:func:`upgrade`, applied by :func:`read_record`: the one upgrade
+path of a stage record), so they count as the same stage; ``python experiments/stage_store.py
 --upgrade DIR`` converts the stored files and reseals them. Stages stored before the hashes
 existed have no ``"files"``; ``--seal-legacy DIR`` adds them (the files as committed).
 """
@@ -20,6 +22,7 @@ existed have no ``"files"``; ``--seal-legacy DIR`` adds them (the files as commi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import sys
@@ -32,6 +35,10 @@ CLUSTERING_CSV = "clustering.csv"
 RUN_FILES = ("config.json", "runs.json", "runs.csv", "curves.csv")
 
 
+#: the ``SweepConfig`` fields a record's ``"sweep"`` leaves out: a stage trained with any value
+#: of them is the same stage
+NOT_IN_KEY = ("data_dir", "run_batch", "pad_run_groups", "max_chunk_size", "memory_budget_gb",
+              "checkpoint_every")
 #: losses that an older reproduce.py trained as loss ``"gaussian"`` with its objective replaced,
 #: marked ``"variant": <name>``; each is a registered loss of that name now
 #: (``experiments/gaussian_original.py``)
@@ -69,15 +76,32 @@ def seal(store: Path, record: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
+def stage_key(scfg) -> dict[str, Any]:
+    """A stage record's ``"sweep"`` for the ``SweepConfig`` ``scfg``: its :meth:`to_dict`, as
+    JSON reads it back, less :data:`NOT_IN_KEY`."""
+    d = json.loads(json.dumps(scfg.to_dict()))
+    for k in NOT_IN_KEY:
+        d.pop(k, None)
+    return d
+
+
 def upgrade(doc: dict[str, Any]) -> dict[str, Any]:
     """A stage record (``stage.json``) or a stage's ``config.json``, in the current form.
 
-    The older form named a changed loss by a ``"variant"`` key beside the loss it changed
-    (``"loss": "gaussian"``, ``"variant": "gaussian_original"``, with a ``"variant_note"``;
-    ``"variant": "gaussian_learned"`` beside ``learn_gamma: true``; ``"variant": null``
-    otherwise). The current form has no variant: the loss is the registered loss trained
-    (``"loss": "gaussian_original"``; in a record, inside ``"sweep"``). A document in the
-    current form comes back equal; ``doc`` is not modified.
+    Older forms differ in two ways, each mapped here and nowhere else:
+
+    - a changed loss was named by a ``"variant"`` key beside the loss it changed (``"loss":
+      "gaussian"``, ``"variant": "gaussian_original"``, with a ``"variant_note"``;
+      ``"variant": "gaussian_learned"`` beside ``learn_gamma: true``; ``"variant": null``
+      otherwise). The current form has no variant: the loss is the registered loss trained
+      (``"loss": "gaussian_original"``; in a record, inside ``"sweep"``);
+    - a record's ``"sweep"`` lacks the ``SweepConfig`` fields added after the stage was
+      stored (weight decay, augmentation, ...): the stage was trained with the behaviour
+      their defaults give, so they read as their defaults
+      (:func:`corel_jax.rundir.upgrade_config`), and the stage stays complete for a
+      configuration that leaves them at their defaults.
+
+    A document in the current form comes back equal; ``doc`` is not modified.
     """
     doc = dict(doc)
     variant = doc.pop("variant", None)
@@ -87,7 +111,21 @@ def upgrade(doc: dict[str, Any]) -> dict[str, Any]:
             doc["sweep"] = {**doc["sweep"], "loss": variant}
         else:
             doc["loss"] = variant
+    if isinstance(doc.get("sweep"), dict):
+        doc["sweep"] = _upgrade_sweep(doc["sweep"])
     return doc
+
+
+def _upgrade_sweep(sweep: dict[str, Any]) -> dict[str, Any]:
+    """A record's ``"sweep"`` with every ``SweepConfig`` field of the key it lacks at its
+    default (as ``config.json`` holds it)."""
+    from corel_jax.rundir import upgrade_config
+    from corel_jax.train.config import SweepConfig
+
+    full = upgrade_config(sweep)
+    added = [f.name for f in dataclasses.fields(SweepConfig)
+             if f.name not in sweep and f.name not in NOT_IN_KEY]
+    return {**sweep, **{k: full[k] for k in added}}
 
 
 def read_record(store: Path, *, verify: bool = True) -> dict[str, Any] | None:

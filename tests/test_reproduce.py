@@ -149,6 +149,26 @@ def test_a_stage_stored_with_the_older_variant_form_is_the_same_stage(repro, tmp
     assert reproduce.stage_done(old, scfg) is None
 
 
+def test_a_stage_stored_before_a_field_existed_is_complete_at_its_default(repro, tmp_path):
+    """A record without the fields SweepConfig gained later (weight decay, augmentation) is
+    the same stage as today's configuration at their defaults, and not at another value."""
+    import dataclasses
+    import shutil
+
+    from stage_store import read_record, seal
+
+    root, _, _ = repro
+    scfg = reproduce.sweep_config(TINY, "cce", "sweep", None)
+    old = tmp_path / "sweep-cce"
+    shutil.copytree(root / "store" / "sweep-cce", old)
+    rec = read_record(old)
+    added = ("weight_decay", "decoupled_weight_decay", "augment_shift")
+    seal(old, {**rec, "sweep": {k: v for k, v in rec["sweep"].items() if k not in added}})
+    assert not set(added) & set(json.loads((old / "stage.json").read_text())["sweep"])
+    assert reproduce.stage_done(old, scfg) is not None
+    assert reproduce.stage_done(old, dataclasses.replace(scfg, weight_decay=1e-3)) is None
+
+
 def test_stage_configs_follow_the_profile():
     full = reproduce.sweep_config(TINY, "cce", "sweep", None)
     assert full.patience is None and not full.learn_gamma

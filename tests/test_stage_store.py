@@ -21,6 +21,22 @@ def test_every_committed_stage_is_sealed_and_verifies():
         assert set(rec["files"]) >= {"config.json", "runs.json", "curves.csv"}, f
 
 
+def test_every_committed_record_reads_as_the_key_of_its_configuration():
+    """Read in the current form (:func:`stage_store.upgrade`), every committed stage's
+    ``"sweep"`` is exactly the key a ``SweepConfig`` of it gives today (fields added since
+    the stage was stored at their defaults), so reproduce.py can recognise it."""
+    import fixed_prototype_curves
+
+    from corel_jax.train import SweepConfig
+
+    import gaussian_original  # noqa: F401 -- registers the loss
+
+    fixed_prototype_curves.register_fixed()
+    for f in sorted((ROOT / "experiments" / "results").rglob(stage_store.STAGE_FILE)):
+        sweep = stage_store.read_record(f.parent)["sweep"]
+        assert stage_store.stage_key(SweepConfig.from_dict(sweep)) == sweep, f
+
+
 def test_a_changed_or_missing_stored_file_is_named(tmp_path):
     for name in ("config.json", "runs.json", "curves.csv"):
         (tmp_path / name).write_text(f"{name}\n")
@@ -68,8 +84,13 @@ def test_the_older_variant_form_is_read_and_converted_as_the_current_one(tmp_pat
     """Before a changed loss was a registered spec, a stage named it by a ``"variant"`` beside
     the loss it changed. ``read_record`` returns the current form (the loss trained, no
     variant); ``upgrade_stores`` rewrites ``stage.json`` and ``config.json`` and reseals,
-    leaving the results' files as they were."""
+    leaving the results' files as they were. A field the record lacks (added to SweepConfig
+    later) reads as its default."""
+    from corel_jax.train import SweepConfig
+
     sweep = {"dataset": "digits", "loss": "gaussian", "lams": [0.5], "learn_gamma": False}
+    current = stage_store.stage_key(SweepConfig(dataset="digits", loss="gaussian",
+                                                lams=(0.5,), learn_gamma=False))
     config = {**sweep, "similarity": "gaussian", "num_runs": 1}
     original = _store(tmp_path, "final-gaussian_original",
                       {"stage": "final-gaussian_original", "variant": "gaussian_original",
@@ -84,9 +105,9 @@ def test_the_older_variant_form_is_read_and_converted_as_the_current_one(tmp_pat
                    {"stage": "final-gaussian", "variant": None, "sweep": sweep, "wall_s": 1.0},
                    config)
     read = {s: stage_store.read_record(s) for s in (original, learned, plain)}
-    assert read[original]["sweep"] == {**sweep, "loss": "gaussian_original"}
-    assert read[learned]["sweep"] == {**sweep, "learn_gamma": True}
-    assert read[plain]["sweep"] == sweep
+    assert read[original]["sweep"] == {**current, "loss": "gaussian_original"}
+    assert read[learned]["sweep"] == {**current, "learn_gamma": True}
+    assert read[plain]["sweep"] == current
     assert all("variant" not in r and stage_store.upgrade(r) == r for r in read.values())
 
     runs = (original / "runs.json").read_bytes()
