@@ -10,17 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from corel_jax.data import load_dataset
 from corel_jax.errors import ConfigError
 from corel_jax.train import SweepConfig, train_sweep
 from corel_jax.train import engine as engine_lib
 from corel_jax.train import sweep as sweep_lib
 from corel_jax.train.config import parse_values
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 def small(**kw):
@@ -238,18 +232,33 @@ def test_early_stopped_run_equals_the_run_trained_alone_that_long(digits):
     np.testing.assert_allclose(res.heads["W"][r["run"]], alone.heads["W"][0], atol=1e-4)
 
 
-def test_program_ends_when_every_run_has_stopped(digits):
-    res = run(small(seeds=(0,), lams=(1.0,), lr=(3e-2,), epochs=40, patience=1), digits)
+#: one run that plateaus early: λ = 1 (pure attraction) at a high learning rate, patience 1
+PLATEAU = dict(seeds=(0,), lams=(1.0,), lr=(3e-2,), epochs=8, patience=1)
+
+
+@pytest.fixture(scope="module")
+def plateau(digits):
+    res = run(small(**PLATEAU), digits)
+    assert res.records[0]["stopped_epoch"] < 8, "the run must stop early: the tests need it"
+    return res
+
+
+def test_program_ends_when_every_run_has_stopped(plateau):
+    r = plateau.records[0]
+    assert r["epochs_trained"] == r["stopped_epoch"] == r["best_epoch"] + 1
+    assert plateau.timings["epochs"] == r["stopped_epoch"]  # no epoch was run after the stop
+    assert np.isnan(plateau.val_acc[0, r["stopped_epoch"]:]).all()
+
+
+def test_min_epochs_delays_the_stop(digits, plateau):
+    stop = plateau.records[0]["stopped_epoch"]  # < 8 without min_epochs (the fixture's premise)
+    res = run(small(**PLATEAU, min_epochs=8), digits)
     r = res.records[0]
-    assert r["stopped_epoch"] is not None and r["stopped_epoch"] < 40
-    assert res.timings["epochs"] == r["stopped_epoch"]  # no epoch was run after the stop
-
-
-def test_min_epochs_delays_the_stop(digits):
-    res = run(small(seeds=(0,), lams=(1.0,), lr=(3e-2,), epochs=8, patience=1, min_epochs=8),
-              digits)
-    assert res.records[0]["stopped_epoch"] in (None, 8)
-    assert np.isfinite(res.val_acc[0]).all()
+    assert r["epochs_trained"] == 8 and np.isfinite(res.val_acc[0]).all()
+    # at epoch 8 the rule applies again: it stops there unless epoch 8 is its best
+    assert r["stopped_epoch"] == (8 if r["best_epoch"] < 8 else None)
+    # the same run as without min_epochs until that one stopped
+    np.testing.assert_allclose(res.val_acc[0, :stop], plateau.val_acc[0, :stop], atol=1e-6)
 
 
 # --------------------------------------------------------------------------- the last minibatch
@@ -279,11 +288,13 @@ def test_every_example_is_trained_on_each_epoch(digits):
     assert float(masked[3]) == pytest.approx(float(plain[3]), rel=1e-5)
     for a, b in zip(jax.tree.leaves(masked[0]), jax.tree.leaves(plain[0])):
         np.testing.assert_allclose(a, b, atol=1e-6)
-    # The epoch's scan runs ceil(100 / 64) = 2 steps.
+    # An epoch takes ceil(100 / 64) = 2 optimizer steps (Adam's step counts).
     data = engine_lib.DeviceData(x, y, jnp.asarray(ds.x_val), jnp.asarray(ds.y_val))
-    steps = jax.make_jaxpr(lambda s: program.train_epoch(s, hp, data))(state)
-    lengths = [e.params["length"] for e in steps.jaxpr.eqns if e.primitive.name == "scan"]
-    assert 2 in lengths
+    after, _ = jax.jit(program.train_epoch)(state, hp, data)
+    counts = {jax.tree_util.keystr(k): int(v) for k, v in
+              jax.tree_util.tree_leaves_with_path(after.opt_state)
+              if jax.tree_util.keystr(k).endswith(".count")}
+    assert counts and set(counts.values()) == {2}, counts
 
 
 def test_simulated_patience_equals_the_engine_on_full_curves(digits):
