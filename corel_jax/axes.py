@@ -72,6 +72,10 @@ def _non_negative(v: float) -> bool:
     return v >= 0 and math.isfinite(v)
 
 
+def _momentum(v: float) -> bool:
+    return 0.0 <= v < 1.0
+
+
 #: every axis, in the order records and tables list them (λ first). Runs nest in
 #: :data:`PRODUCT_ORDER`: λ innermost (after the seed), the others in this order, outermost
 #: first.
@@ -94,6 +98,13 @@ AXES: tuple[Axis, ...] = (
     Axis("center_alpha", "center_alpha", 0.5, "α", "alpha",
          "center-loss update rate α (a list or range is a grid)",
          enters="aux", valid=_unit, requirement="lie in [0, 1]", loss_hparam=True),
+    Axis("momentum", "momentum", 0.9, "μ", "momentum",
+         "momentum of --optimizer sgd (a list or range is a grid)",
+         enters="optimizer", valid=_momentum, requirement="lie in [0, 1)", before=0.9),
+    Axis("warmup_epochs", "warmup_epochs", 0.0, "warmup", "warmup",
+         "epochs of linear learning-rate warmup of --schedule warmup or warmup_cosine (may be "
+         "fractional; a list or range is a grid)",
+         enters="optimizer", valid=_non_negative, requirement="be a number >= 0", before=0.0),
 )
 
 #: the axes by name

@@ -96,7 +96,14 @@ class SweepConfig:
         ``torch.optim.Adam(weight_decay=...)``: ``wd · θ`` is added to the gradient before
         Adam (an L2 penalty ``wd/2 · ‖θ‖²``); decoupled with ``decoupled_weight_decay``.
       decoupled_weight_decay: decay the weights directly, ``θ ← θ − lr · wd · θ`` beside the
-        Adam step (AdamW, Loshchilov & Hutter; ``optax.adamw``).
+        Adam step (AdamW, Loshchilov & Hutter; ``optax.adamw``); ``adam`` only.
+      optimizer: ``adam`` (``optax.adam``) or ``sgd`` (``optax.sgd`` with ``momentum``).
+      momentum: SGD momentum(s) (``sgd`` only).
+      schedule: the learning rate over training: ``constant``; ``warmup`` (linear from
+        ``lr / warmup steps`` to ``lr`` over ``warmup_epochs``, then constant); ``cosine``
+        (cosine decay from ``lr`` to 0 at the last step, Loshchilov & Hutter 2017);
+        ``warmup_cosine`` (warmup, then cosine decay over the remaining steps).
+      warmup_epochs: length(s) of the warmup, in epochs (may be fractional).
       gamma: γ of ``gaussian``, initial (learned) or fixed.
       learn_gamma: learn γ with the network (``gaussian``); False keeps it fixed.
       center_alpha: center-update rate(s) α (``center``; Wen et al. 2016).
@@ -144,6 +151,11 @@ class SweepConfig:
     weight_decay: float | tuple[float, ...] = axis_field("weight_decay")
     decoupled_weight_decay: bool = option(
         False, "decay the weights beside the Adam step instead (AdamW)")
+    optimizer: str = option("adam", "the optimizer", choices=("adam", "sgd"))
+    momentum: float | tuple[float, ...] = axis_field("momentum")
+    schedule: str = option("constant", "the learning rate over training",
+                           choices=("constant", "warmup", "cosine", "warmup_cosine"))
+    warmup_epochs: float | tuple[float, ...] = axis_field("warmup_epochs")
     gamma: float | tuple[float, ...] = axis_field("gamma")
     learn_gamma: bool = option(True, "do not learn γ", flag="--fixed-gamma", invert=True)
     center_alpha: float | tuple[float, ...] = axis_field("center_alpha")
@@ -276,6 +288,16 @@ class SweepConfig:
                               f"inputs, but dataset {self.dataset} is {kind}; use "
                               f"{' or '.join(fits) or 'an encoder registered for ' + kind}")
         _one_of("data_source", self.data_source, ("auto", "files", "tfds"))
+        _one_of("optimizer", self.optimizer, ("adam", "sgd"))
+        _one_of("schedule", self.schedule, ("constant", "warmup", "cosine", "warmup_cosine"))
+        if self.momentum != (axes.BY_NAME["momentum"].default,) and self.optimizer != "sgd":
+            raise ConfigError(f"momentum {list(self.momentum)} is SGD's; use --optimizer sgd, "
+                              f"or leave momentum at its default")
+        if self.decoupled_weight_decay and self.optimizer != "adam":
+            raise ConfigError("decoupled_weight_decay is AdamW's; use --optimizer adam")
+        if any(self.warmup_epochs) and "warmup" not in self.schedule:
+            raise ConfigError(f"warmup_epochs {list(self.warmup_epochs)} needs --schedule "
+                              f"warmup or warmup_cosine (the {self.schedule} schedule has none)")
         if not self.seeds:
             raise ConfigError("seeds is empty: give at least one seed")
         if len(set(self.seeds)) != len(self.seeds):

@@ -94,27 +94,71 @@ def _decayed(params) -> Any:
         lambda path, _: not any(getattr(k, "key", None) == "log_gamma" for k in path), params)
 
 
-def make_optimizer(cfg: SweepConfig) -> optax.GradientTransformation:
-    """Adam, with the learning rate (and the weight decay, where a run has one) injected into
-    the optimizer state, so that they are per-run traced values (``opt_state.hyperparams``).
+#: the optimizer's injected hyperparameters (``opt_state.hyperparams``) -> their axis in ``hp``
+INJECTED = {"learning_rate": "lr", "weight_decay": "weight_decay", "momentum": "momentum"}
 
-    Without weight decay (every run's 0) this is plain Adam, whose state holds no weight
-    decay: checkpoints written before weight decay existed still resume. With it,
-    the decay is coupled (``wd · θ`` added to the gradient before Adam, as
+
+def make_optimizer(cfg: SweepConfig) -> optax.GradientTransformation:
+    """``cfg.optimizer`` with its hyperparameters injected into the optimizer state
+    (``opt_state.hyperparams``, see :data:`INJECTED`), so that they are per-run traced values.
+
+    Adam (``optax.adam``) or SGD with momentum (``optax.sgd``). The state holds a weight decay
+    only when a run has one (every run's 0: none; so does a checkpoint written before weight
+    decay existed). The decay is coupled (``wd · θ`` added to the gradient first, as
     ``torch.optim.Adam(weight_decay=...)``: an L2 penalty ``wd/2 · ‖θ‖²``) or, with
     ``cfg.decoupled_weight_decay``, decoupled (``optax.adamw``: ``θ ← θ − lr · (adam + wd · θ)``).
+    The learning-rate schedule is applied per step by the engine (:func:`learning_rate`).
     """
-    if not any(cfg.weight_decay):
+    decay = any(cfg.weight_decay)
+    if not decay and cfg.optimizer == "adam":
+        # plain Adam, the state as it has always been (checkpoints resume across versions)
         return optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lr[0])
 
+    def coupled(weight_decay, tx):
+        return optax.chain(optax.add_decayed_weights(weight_decay, mask=_decayed), tx)
+
+    # inject_hyperparams reads the factory's signature: one factory per combination
     def adam_with_decay(learning_rate, weight_decay):
         if cfg.decoupled_weight_decay:
             return optax.adamw(learning_rate, weight_decay=weight_decay, mask=_decayed)
-        return optax.chain(optax.add_decayed_weights(weight_decay, mask=_decayed),
-                           optax.adam(learning_rate))
+        return coupled(weight_decay, optax.adam(learning_rate))
 
-    return optax.inject_hyperparams(adam_with_decay)(learning_rate=cfg.lr[0],
-                                                     weight_decay=cfg.weight_decay[0])
+    def sgd(learning_rate, momentum):
+        return optax.sgd(learning_rate, momentum=momentum)
+
+    def sgd_with_decay(learning_rate, momentum, weight_decay):
+        return coupled(weight_decay, sgd(learning_rate, momentum))
+
+    if cfg.optimizer == "adam":
+        return optax.inject_hyperparams(adam_with_decay)(
+            learning_rate=cfg.lr[0], weight_decay=cfg.weight_decay[0])
+    if decay:
+        return optax.inject_hyperparams(sgd_with_decay)(
+            learning_rate=cfg.lr[0], momentum=cfg.momentum[0],
+            weight_decay=cfg.weight_decay[0])
+    return optax.inject_hyperparams(sgd)(learning_rate=cfg.lr[0], momentum=cfg.momentum[0])
+
+
+def learning_rate(hp: dict, count: jax.Array, *, schedule: str, steps_per_epoch: int,
+                  total_steps: int) -> jax.Array:
+    """The learning rate of update ``count`` (0-based) under ``schedule`` (see
+    :class:`~corel_jax.train.config.SweepConfig`): ``hp["lr"]`` times the schedule's factor.
+
+    Written here rather than with ``optax.warmup_cosine_decay_schedule`` because the warmup
+    length is a per-run traced value (a grid axis), which optax's schedules take only as a
+    Python number.
+    """
+    step = jnp.asarray(count, jnp.float32)
+    factor = jnp.float32(1.0)
+    start = jnp.float32(0.0)
+    if "warmup" in schedule:
+        start = hp["warmup_epochs"] * steps_per_epoch
+        factor = jnp.where(start > 0, jnp.minimum(1.0, (step + 1) / jnp.maximum(start, 1.0)),
+                           1.0)
+    if "cosine" in schedule:
+        progress = jnp.clip((step - start) / jnp.maximum(total_steps - start, 1.0), 0.0, 1.0)
+        factor = factor * 0.5 * (1.0 + jnp.cos(jnp.pi * progress))
+    return hp["lr"] * factor
 
 
 class Program(NamedTuple):
@@ -211,10 +255,9 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         aux = spec.init_aux(head, hp) if spec.init_aux is not None else None
         opt_state = tx.init(params)
         # a copy: the state may be donated, and must not take the caller's hp buffer with it
-        opt_state.hyperparams["learning_rate"] = jnp.array(hp["lr"], jnp.float32, copy=True)
-        if "weight_decay" in opt_state.hyperparams:
-            opt_state.hyperparams["weight_decay"] = jnp.array(hp["weight_decay"], jnp.float32,
-                                                              copy=True)
+        for name, axis in INJECTED.items():
+            if name in opt_state.hyperparams:
+                opt_state.hyperparams[name] = jnp.array(hp[axis], jnp.float32, copy=True)
         return RunState(
             params=params, opt_state=opt_state, aux=aux, key=run_key,
             best_params=params, best_val_acc=jnp.float32(-1.0), best_epoch=jnp.int32(0),
@@ -231,6 +274,7 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
     def train_step(params, opt_state, aux, x, y, valid, hp, dropout_key):
         (loss, (h, head)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             params, aux, x, y, valid, hp["lam"], dropout_key)
+
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         if spec.update_aux is not None:
@@ -245,7 +289,15 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
             # split only here, so runs without augmentation keep their dropout keys
             augment_key, dropout_key = jax.random.split(dropout_key)
             x = augment(augment_key, x)
-        *carry, loss = train_step(*carry, x, data.y_train[idx], valid, hp, dropout_key)
+        params, opt_state, aux = carry
+        if cfg.schedule != "constant":  # this update's learning rate, from the update count
+            steps = -(-data.y_train.shape[0] // batch)
+            lr = learning_rate(hp, opt_state.count, schedule=cfg.schedule,
+                               steps_per_epoch=steps, total_steps=cfg.epochs * steps)
+            opt_state = opt_state._replace(
+                hyperparams={**opt_state.hyperparams, "learning_rate": lr})
+        *carry, loss = train_step(params, opt_state, aux, x, data.y_train[idx], valid, hp,
+                                  dropout_key)
         return tuple(carry), loss
 
     def evaluate(params, x, y):
