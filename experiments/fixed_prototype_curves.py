@@ -122,7 +122,7 @@ def stage_config(job: Job, data_dir: str | None, lams=None, epochs: int | None =
     its fixed-prototype variant, and the λ / seeds of ``job``."""
     cfg = get_config(job.setting, job.profile)
     scfg = reproduce.sweep_config(cfg, job.loss, "sweep", data_dir,
-                                  lams=lams or job.lams or cfg.lams)
+                                  lams=lams or job.lams or cfg.sweep["lams"])
     kw = {}
     if job.fixed:
         kw["loss"] = f"{job.loss}_fixed_w"

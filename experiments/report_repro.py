@@ -321,18 +321,19 @@ def section_how_run(cfg: ReproConfig, stages: dict[str, Stage], command: str) ->
     sizes = next((s.config.get("dataset_sizes") for s in stages.values()
                   if s.config.get("dataset_sizes")), {}) or {}
     md = ["## How it was run", "", "```bash", command, "```", ""]
-    md += [f"- Protocol: λ sweep over {len(cfg.lams)} values ({cfg.lams[0]:g} … "
-           f"{cfg.lams[-1]:g}) for center, cosine and gaussian, {len(cfg.sweep_seeds)} seed(s) "
-           f"per λ, up to {cfg.sweep_epochs} epochs; CCE once; λ per loss = highest mean best "
+    sw = cfg.sweep
+    md += [f"- Protocol: λ sweep over {len(sw['lams'])} values ({sw['lams'][0]:g} … "
+           f"{sw['lams'][-1]:g}) for center, cosine and gaussian, {len(sw['seeds'])} seed(s) "
+           f"per λ, up to {sw['epochs']} epochs; CCE once; λ per loss = highest mean best "
            f"validation accuracy; then {len(cfg.final_seeds)} seeds × up to "
            f"{cfg.final_epochs} epochs at the selected λ for all four losses.",
            "- Early stopping: " + (
-               f"patience {cfg.patience} epochs (min {cfg.min_epochs}); stages trained in full "
-               f"(the patience measurement): {', '.join(cfg.full_stages) or 'none'}."
-               if cfg.patience else "none (every run trains all its epochs)."),
-           f"- Model `{cfg.model}` (width {cfg.width}), Adam, lr {cfg.lr:g}, batch "
-           f"{cfg.batch_size}, γ {cfg.gamma:g} "
-           f"({'learned' if cfg.learn_gamma else 'fixed'}); test accuracy at the best "
+               f"patience {sw['patience']} epochs (min {sw['min_epochs']}); stages trained in "
+               f"full (the patience measurement): {', '.join(cfg.full_stages) or 'none'}."
+               if sw["patience"] else "none (every run trains all its epochs)."),
+           f"- Model `{sw['model']}` (width {sw['width']}), Adam, lr {sw['lr']:g}, batch "
+           f"{sw['batch_size']}, γ {sw['gamma']:g} "
+           f"({'learned' if sw['learn_gamma'] else 'fixed'}); test accuracy at the best "
            f"validation epoch; {sizes.get('train', '?')} training, {sizes.get('val', '?')} "
            f"validation (split off the training set), {sizes.get('test', '?')} test examples.",
            "- As in the paper: up to 150 epochs, the λ grid, 10 final seeds, test accuracy at "

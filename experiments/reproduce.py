@@ -11,8 +11,9 @@ every stage found there with the same configuration, and continues. A stage inte
 a session resumes from its last checkpoint (about every 10 minutes). With ``--commit`` each
 stage's store is committed as soon as it is written.
 
-1. ``sweep-<loss>`` for center, cosine and gaussian: every λ of the profile's grid ×
-   ``sweep_seeds`` (no representations saved); ``sweep-cce``: CCE once (it has no λ).
+1. ``sweep-<loss>`` for center, cosine and gaussian: the profile's sweep (``cfg.sweep``: a
+   ``SweepConfig``'s fields), every λ of its grid × its seeds (no representations saved);
+   ``sweep-cce``: CCE once (it has no λ).
 2. λ selection per loss: the λ with the highest mean best validation accuracy over the sweep's
    seeds (ties: the smaller; :func:`corel_jax.evaluate.select_lambda`).
 3. ``sweep-gaussian_original``: the same λ grid with the original PyTorch code's
@@ -79,28 +80,25 @@ STORE_FILES = RUN_FILES
 
 
 def sweep_config(cfg: ReproConfig, loss: str, kind: str, data_dir: str | None, lams=None):
-    """The :class:`SweepConfig` of one stage (``kind``: ``sweep`` or ``final``); ``loss`` is
-    a registered loss, or ``gaussian_learned`` (Gaussian-COREL with ``learn_gamma=True``)."""
-    from corel_jax.train import SweepConfig
-
+    """The :class:`SweepConfig` of one stage (``kind``: ``sweep`` or ``final``): the
+    profile's sweep (``cfg.sweep``) with the stage's loss; a final stage trains
+    ``cfg.final_seeds`` for ``cfg.final_epochs`` at ``lams`` (the selected λ) and keeps test
+    representations. ``loss`` is a registered loss, or ``gaussian_learned`` (Gaussian-COREL
+    with ``learn_gamma=True``)."""
     if loss == ORIGINAL:
         import gaussian_original  # noqa: F401 -- registers the loss
 
-    train_loss = "gaussian" if loss == LEARNED else loss
+    stage: dict[str, Any] = {"loss": "gaussian" if loss == LEARNED else loss,
+                             "data_dir": data_dir, "save_representations": kind == "final"}
     if kind == "sweep":
-        lams = lams or ((cfg.cce_lam,) if loss == "cce" else cfg.lams)
-        seeds, epochs, save = cfg.sweep_seeds, cfg.sweep_epochs, False
+        stage["lams"] = tuple(lams or ((cfg.cce_lam,) if loss == "cce" else cfg.sweep["lams"]))
     else:
-        seeds, epochs, save = cfg.final_seeds, cfg.final_epochs, True
-    full = f"{kind}-{loss}" in cfg.full_stages
-    return SweepConfig(
-        dataset=cfg.dataset, model=cfg.model, loss=train_loss, seeds=seeds, lams=tuple(lams),
-        epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr, width=cfg.width, gamma=cfg.gamma,
-        learn_gamma=cfg.learn_gamma or loss == LEARNED,
-        patience=None if full else cfg.patience, min_epochs=0 if full else cfg.min_epochs,
-        data_dir=data_dir, save_representations=save, run_batch=cfg.run_batch,
-        checkpoint_every=cfg.checkpoint_every,
-    )
+        stage.update(lams=tuple(lams), seeds=cfg.final_seeds, epochs=cfg.final_epochs)
+    if loss == LEARNED:
+        stage["learn_gamma"] = True
+    if f"{kind}-{loss}" in cfg.full_stages:  # trained in full: no early stopping
+        stage.update(patience=None, min_epochs=0)
+    return cfg.stage_config(**stage)
 
 
 def stage_done(run_dir: Path, scfg) -> dict | None:

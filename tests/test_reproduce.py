@@ -23,10 +23,25 @@ import reproduce  # noqa: E402
 from configs import SETTINGS, ReproConfig, get_config, paper_best_val  # noqa: E402
 from gaussian_original import original_gaussian_objective  # noqa: E402
 
-TINY = ReproConfig(setting="digits-mlp", dataset="digits", model="mlp", profile="test",
-                   lams=(0.5, 0.9), sweep_seeds=(0,), sweep_epochs=1, final_seeds=(0, 1),
-                   final_epochs=2, width=32, learn_gamma=False, learned_gamma_final=True,
-                   patience=1, full_stages=("sweep-cce",), sweep_part_size=1)
+TINY = ReproConfig(setting="digits-mlp", profile="test",
+                   sweep=dict(dataset="digits", model="mlp", lams=(0.5, 0.9), seeds=(0,),
+                              epochs=1, width=32, learn_gamma=False, patience=1),
+                   final_seeds=(0, 1), final_epochs=2, learned_gamma_final=True,
+                   full_stages=("sweep-cce",), sweep_part_size=1)
+
+
+def selected_lams(store: Path) -> dict[str, float]:
+    """Each sweep's λ by the documented rule, computed here from its stored ``runs.json``: the
+    highest mean best validation accuracy over the sweep's seeds, ties to the smaller λ."""
+    out = {}
+    for d in sorted(store.glob("sweep-*")):
+        by_lam: dict[float, list[float]] = {}
+        for r in json.loads((d / "runs.json").read_text()):
+            by_lam.setdefault(r["lam"], []).append(r["best_val_acc"])
+        means = {lam: sum(v) / len(v) for lam, v in by_lam.items()}
+        out[d.name.removeprefix("sweep-")] = min(lam for lam, m in means.items()
+                                                 if m == max(means.values()))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +67,8 @@ def test_pipeline_writes_the_report(repro):
         assert (out / png).stat().st_size > 5000, png
     saved = json.loads((out / "results.json").read_text())
     assert set(saved["lam_of"]) == {"cce", "center", "cosine", "gaussian", "gaussian_original"}
-    for loss in ("center", "cosine", "gaussian"):
-        assert saved["lam_of"][loss] in TINY.lams
+    # the λ of each loss is its sweep's best (not merely one of the grid)
+    assert saved["lam_of"] == result["lam_of"] == selected_lams(root / "store")
     # every final run trained at its loss's selected λ, one per seed
     for loss in ("center", "cosine", "gaussian"):
         runs = json.loads((root / "runs" / f"final-{loss}" / "runs.json").read_text())
@@ -61,12 +76,12 @@ def test_pipeline_writes_the_report(repro):
         assert {r["lam"] for r in runs} == {saved["lam_of"][loss]}
     # both Gaussian curves cover the grid
     curves = saved["curves"]
-    assert [c["lam"] for c in curves["gaussian"]] == list(TINY.lams)
-    assert [c["lam"] for c in curves["gaussian_original"]] == list(TINY.lams)
+    assert [c["lam"] for c in curves["gaussian"]] == list(TINY.sweep["lams"])
+    assert [c["lam"] for c in curves["gaussian_original"]] == list(TINY.sweep["lams"])
 
 
 def test_second_invocation_reuses_finished_stages(repro):
-    root, first, _ = repro
+    root, _, _ = repro
     logs: list[str] = []
     again = reproduce.reproduce(TINY, data_dir=None, runs_root=root / "runs",
                                 out=root / "out2", command="pytest", log=logs.append,
@@ -74,7 +89,7 @@ def test_second_invocation_reuses_finished_stages(repro):
     # 4 sweeps (3 of them merged from 2 parts), the original's sweep, 4 finals, the learned-γ
     # final
     assert sum("skipped" in line for line in logs) == 10
-    assert again["lam_of"] == first["lam_of"]
+    assert again["lam_of"] == selected_lams(root / "store")
 
 
 def test_a_new_machine_continues_from_the_store(repro, tmp_path):
@@ -91,7 +106,7 @@ def test_a_new_machine_continues_from_the_store(repro, tmp_path):
             "config.json", "runs.json", "runs.csv", "curves.csv", "stage.json",
             "clustering.csv"}, d
     merged = json.loads((store / "sweep-gaussian" / "runs.json").read_text())
-    assert [r["lam"] for r in merged] == list(TINY.lams) and (
+    assert [r["lam"] for r in merged] == list(TINY.sweep["lams"]) and (
         store / "sweep-gaussian" / "part-2of2" / "runs.json").is_file()
     assert (store / "final-gaussian" / "clustering.csv").read_text().count("\n") == 3
     logs: list[str] = []
@@ -178,7 +193,24 @@ def test_stage_configs_follow_the_profile():
     original = reproduce.sweep_config(TINY, "gaussian_original", "sweep", None)
     assert original.loss == "gaussian_original" and not original.learn_gamma
     paper = get_config("mnist-mlp", "paper")
-    assert not paper.learn_gamma and paper.gamma == 0.5 and paper.learned_gamma_final
+    assert not paper.sweep["learn_gamma"] and paper.sweep["gamma"] == 0.5
+    assert paper.learned_gamma_final
+    final = reproduce.sweep_config(TINY, "cosine", "final", None, lams=(0.9,))
+    assert (final.seeds, final.epochs, final.lams, final.save_representations) == (
+        TINY.final_seeds, TINY.final_epochs, (0.9,), True)
+    assert final.width == 32 and final.patience == 1  # the profile's sweep fields
+
+
+def test_a_profile_sets_only_sweep_config_fields():
+    """A profile's ``sweep`` is SweepConfig fields (the others at their defaults); a field a
+    stage sets, or a name SweepConfig lacks, is an error naming it."""
+    from corel_jax.train import SweepConfig
+
+    assert TINY.sweep["batch_size"] == SweepConfig().batch_size
+    assert TINY.replace(sweep={"epochs": 3}).sweep == {**TINY.sweep, "epochs": 3}
+    for bad in ("loss", "widht"):
+        with pytest.raises(ValueError, match=bad):
+            TINY.replace(sweep={bad: 1})
 
 
 def test_original_gaussian_is_clean_at_half_and_double_weighted_elsewhere():
@@ -200,14 +232,15 @@ def test_original_gaussian_is_clean_at_half_and_double_weighted_elsewhere():
 def test_configs_cover_the_paper_settings():
     for setting in SETTINGS:
         paper, cpu = get_config(setting, "paper"), get_config(setting, "cpu")
-        assert paper.sweep_epochs == paper.final_epochs == 150
-        assert len(paper.final_seeds) == 10 and len(paper.lams) == 20
+        assert paper.sweep["epochs"] == paper.final_epochs == 150
+        assert len(paper.final_seeds) == 10 and len(paper.sweep["lams"]) == 20
         assert cpu.reduced, f"{setting}: the cpu profile must say what it reduces"
         assert set(paper_best_val(setting)) == {"center", "cosine", "gaussian"}
     for setting in ("mnist-cnn", "fashion-mnist-cnn"):  # the CPU-affordable full curve
         curve = get_config(setting, "curve")
-        assert len(curve.lams) == 20 and len(curve.final_seeds) == 10 and not curve.learn_gamma
-        assert curve.sweep_epochs == curve.final_epochs < 150 and curve.reduced
+        assert len(curve.sweep["lams"]) == 20 and len(curve.final_seeds) == 10
+        assert not curve.sweep["learn_gamma"]
+        assert curve.sweep["epochs"] == curve.final_epochs < 150 and curve.reduced
     with pytest.raises(KeyError, match="no profile"):
         get_config("mnist-mlp", "fast")
 

@@ -7,7 +7,7 @@ paper's best validation accuracy (%) at its tuned λ, from its supplement. Its d
 the exact command and the expected runtime.
 
 >>> cfg = get_config("mnist-mlp", "paper")
->>> cfg.sweep_epochs, cfg.final_epochs, len(cfg.lams), len(cfg.final_seeds)
+>>> cfg.sweep["epochs"], cfg.final_epochs, len(cfg.sweep["lams"]), len(cfg.final_seeds)
 (150, 150, 20, 10)
 >>> sorted(SETTINGS)
 ['ag-news-cnn', 'ag-news-mlp', 'fashion-mnist-cnn', 'fashion-mnist-mlp', 'mnist-cnn', 'mnist-mlp']
@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from typing import Any
+
+from corel_jax.train.config import SweepConfig
 
 #: the paper's λ grid: 0.05, 0.10, ..., 1.00
 PAPER_LAMS = tuple(round(0.05 * i, 2) for i in range(1, 21))
@@ -35,69 +38,76 @@ SETTINGS = {
 }
 
 
+#: the ``SweepConfig`` fields each stage sets itself (:func:`reproduce.sweep_config`), not a
+#: profile
+STAGE_FIELDS = ("loss", "data_dir", "save_representations")
+
+
+def sweep_defaults() -> dict[str, Any]:
+    """The ``SweepConfig`` fields a profile may set, at their defaults (read from the class:
+    no JAX)."""
+    return {f.name: f.default for f in dataclasses.fields(SweepConfig)
+            if f.name not in STAGE_FIELDS}
+
+
 @dataclasses.dataclass(frozen=True)
 class ReproConfig:
-    """One reproduction of one setting.
+    """One reproduction of one setting: the λ sweeps' ``SweepConfig`` fields, and what the
+    pipeline adds to them.
 
     Attributes:
       setting: the setting's name, e.g. ``mnist-mlp``.
-      dataset, model: as in :class:`corel_jax.train.SweepConfig`.
-      profile: ``paper`` or ``cpu`` (or a test profile).
-      lams: the λ grid of the sweep (center, cosine, gaussian and the original-Gaussian
-        variant).
-      sweep_seeds: seeds per λ in the sweep (and for CCE's single sweep).
-      sweep_epochs: epochs of every sweep run.
+      profile: ``paper``, ``cpu`` or ``curve`` (or a test profile).
+      sweep: the :class:`corel_jax.train.SweepConfig` fields of every λ sweep (dataset, model,
+        λ grid, seeds per λ, epochs, optimiser, γ, early stopping, ...): those the profile
+        gives, the ``SweepConfig`` defaults for the rest (:func:`sweep_defaults`; given
+        without :data:`STAGE_FIELDS`). A stage's ``SweepConfig`` is these with its loss (and
+        for a final stage its seeds, epochs and λ) set (:meth:`stage_config`, validated
+        there).
       final_seeds: seeds trained at each loss's selected λ.
       final_epochs: epochs of the final runs.
       cce_lam: the λ recorded for CCE (ignored by the loss).
       original_gaussian: also sweep the original code's Gaussian loss (double weighting).
-      batch_size, lr, width, gamma: as in :class:`corel_jax.train.SweepConfig` (Adam and batch
-        128 as in the paper; lr 1e-3, width 500 and γ 0.5 are our choices: the paper does not
-        state them).
-      learn_gamma: learn γ (our extension) or keep it fixed (the paper: a fixed
-        hyperparameter).
       learned_gamma_final: also train the final seeds of Gaussian-COREL with learned γ at its
         selected λ (stage ``final-gaussian_learned``), reported in rows of its own.
-      patience, min_epochs: early stopping of every stage but those in ``full_stages``
-        (None: every run trains all its epochs).
-      full_stages: stages trained for all their epochs whatever ``patience`` says (the
-        measurement that chose the patience).
-      checkpoint_every: checkpoint epochs of a stage (None: about every 10 minutes).
+      full_stages: stages trained for all their epochs whatever the sweep's ``patience``
+        says (the measurement that chose the patience).
       sweep_part_size: λ values per stage of a λ sweep (None: the whole grid in one stage);
         smaller stages lose less to an interrupted session.
-      run_batch: runs vmapped together on the CPU (None: the engine's default).
       reduced: what this profile reduces relative to the paper ("" for the paper profile).
       expected_runtime: a measured or estimated wall time, for the docstring and report.
     """
 
     setting: str
-    dataset: str
-    model: str
     profile: str
-    lams: tuple[float, ...] = PAPER_LAMS
-    sweep_seeds: tuple[int, ...] = (0,)
-    sweep_epochs: int = 150
+    sweep: dict[str, Any]
     final_seeds: tuple[int, ...] = tuple(range(10))
     final_epochs: int = 150
     cce_lam: float = 0.0
     original_gaussian: bool = True
-    batch_size: int = 128
-    lr: float = 1e-3
-    width: int = 500
-    gamma: float = 0.5
-    learn_gamma: bool = True
     learned_gamma_final: bool = False
-    patience: int | None = None
-    min_epochs: int = 0
     full_stages: tuple[str, ...] = ()
-    checkpoint_every: int | None = None
     sweep_part_size: int | None = None
-    run_batch: int | None = None
     reduced: str = ""
     expected_runtime: str = ""
 
-    def replace(self, **kw) -> ReproConfig:
-        return dataclasses.replace(self, **kw)
+    def __post_init__(self):
+        defaults = sweep_defaults()
+        unknown = sorted(set(self.sweep) - set(defaults))
+        if unknown:
+            raise ValueError(f"{self.setting} ({self.profile}): sweep sets {', '.join(unknown)}, "
+                             f"which {'are' if len(unknown) > 1 else 'is'} not a SweepConfig "
+                             f"field a profile sets (each stage sets {', '.join(STAGE_FIELDS)})")
+        object.__setattr__(self, "sweep", {**defaults, **self.sweep})
+
+    def replace(self, *, sweep: dict[str, Any] | None = None, **kw) -> ReproConfig:
+        """A copy with the fields ``kw`` changed, and the sweep's fields ``sweep``."""
+        return dataclasses.replace(self, sweep={**self.sweep, **(sweep or {})}, **kw)
+
+    def stage_config(self, **changes):
+        """The :class:`corel_jax.train.SweepConfig` of the sweep's fields with ``changes``
+        (a stage's loss, ...), validated."""
+        return SweepConfig(**{**self.sweep, **changes})
 
 
 #: Early stopping of the paper profile's stages (all but a setting's ``full_stages``), chosen by
@@ -111,18 +121,22 @@ PAPER_PATIENCE = 30
 def paper_profile(setting: str, dataset: str, model: str, expected_runtime: str,
                   **kw) -> ReproConfig:
     """The paper's protocol: 20 λ values × 1 seed, then 10 seeds at the selected λ; up to 150
-    epochs; γ fixed at 0.5; learned γ (our extension) in final rows of its own; the original
-    code's Gaussian variant through the same protocol."""
-    return ReproConfig(setting=setting, dataset=dataset, model=model, profile="paper",
-                       learn_gamma=False, learned_gamma_final=True, sweep_part_size=4,
-                       patience=PAPER_PATIENCE, expected_runtime=expected_runtime, **kw)
+    epochs; batch 128; γ fixed at 0.5; learned γ (our extension) in final rows of its own; the
+    original code's Gaussian variant through the same protocol. Adam's learning rate 1e-3,
+    width 500 and γ 0.5 are our choices (the paper does not state them)."""
+    sweep = dict(dataset=dataset, model=model, lams=PAPER_LAMS, seeds=(0,), epochs=150,
+                 batch_size=128, lr=1e-3, width=500, gamma=0.5, learn_gamma=False,
+                 patience=PAPER_PATIENCE)
+    return ReproConfig(setting=setting, profile="paper", sweep=sweep,
+                       final_seeds=tuple(range(10)), final_epochs=150, learned_gamma_final=True,
+                       sweep_part_size=4, expected_runtime=expected_runtime, **kw)
 
 
 def image_mlp_cpu_profile(paper: ReproConfig) -> ReproConfig:
     """The FFNN ``cpu`` profile of MNIST and Fashion-MNIST (see their modules)."""
     return paper.replace(
-        profile="cpu", learn_gamma=True, learned_gamma_final=False, sweep_part_size=None,
-        patience=None, sweep_epochs=3,
+        profile="cpu", sweep=dict(learn_gamma=True, patience=None, epochs=3),
+        learned_gamma_final=False, sweep_part_size=None,
         final_seeds=tuple(range(5)), final_epochs=10,
         reduced="training length and seeds: λ sweep 3 epochs per run (paper: 150); final runs "
                 "5 seeds × 10 epochs (paper: 10 seeds × 150 epochs). λ grid (20 values), model and "
@@ -134,8 +148,9 @@ def image_mlp_cpu_profile(paper: ReproConfig) -> ReproConfig:
 def image_cnn_cpu_profile(paper: ReproConfig) -> ReproConfig:
     """The CNN ``cpu`` profile of MNIST and Fashion-MNIST (see their modules)."""
     return paper.replace(
-        profile="cpu", learn_gamma=True, learned_gamma_final=False, sweep_part_size=None,
-        patience=None, lams=(0.25, 0.5, 0.75, 1.0), sweep_epochs=1, final_seeds=(0, 1, 2),
+        profile="cpu",
+        sweep=dict(learn_gamma=True, patience=None, lams=(0.25, 0.5, 0.75, 1.0), epochs=1),
+        learned_gamma_final=False, sweep_part_size=None, final_seeds=(0, 1, 2),
         final_epochs=3, original_gaussian=False,
         reduced="λ grid, training length and seeds: λ sweep over 4 values (0.25, 0.5, 0.75, "
                 "1.0; paper: 20) with 1 epoch per run (paper: 150), no original-code Gaussian "
@@ -159,7 +174,7 @@ def image_cnn_curve_profile(paper: ReproConfig) -> ReproConfig:
     afford, :data:`CNN_CURVE_EPOCHS` epochs per run instead of up to 150."""
     e = CNN_CURVE_EPOCHS
     return paper.replace(
-        profile="curve", sweep_epochs=e, final_epochs=e, patience=None,
+        profile="curve", sweep=dict(epochs=e, patience=None), final_epochs=e,
         original_gaussian=False, learned_gamma_final=False,
         reduced=f"training length: {e} epochs per run (paper: 150), no early stopping; no "
                 "original-code Gaussian sweep and no learned-γ rows (the FFNN settings measure "

@@ -27,8 +27,8 @@ PAPER = paper_profile("ag-news-cnn", "ag_news", "text_cnn",
                       expected_runtime="~1 day on 2 CPU cores; a few hours on one GPU")
 
 CPU = PAPER.replace(
-    learn_gamma=True, learned_gamma_final=False, sweep_part_size=None,
-    profile="cpu", patience=None, sweep_epochs=2, final_seeds=tuple(range(5)), final_epochs=6,
+    profile="cpu", sweep=dict(learn_gamma=True, patience=None, epochs=2),
+    learned_gamma_final=False, sweep_part_size=None, final_seeds=tuple(range(5)), final_epochs=6,
     reduced="training length and seeds: λ sweep 2 epochs per run (paper: 150); final runs "
             "5 seeds × 6 epochs (paper: 10 seeds × 150 epochs). λ grid (20 values), model and "
             "the selection rule as in the paper (Adam 1e-3 and batch 128: our choices, the "

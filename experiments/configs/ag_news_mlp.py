@@ -30,8 +30,8 @@ PAPER = paper_profile("ag-news-mlp", "ag_news", "text_mlp",
                       expected_runtime="~1 h on 2 CPU cores")
 
 CPU = PAPER.replace(
-    learn_gamma=True, learned_gamma_final=False, sweep_part_size=None,
-    profile="cpu", patience=None, sweep_epochs=10, final_epochs=30,
+    profile="cpu", sweep=dict(learn_gamma=True, patience=None, epochs=10),
+    learned_gamma_final=False, sweep_part_size=None, final_epochs=30,
     reduced="training length: λ sweep 10 epochs per run, final runs 10 seeds × 30 epochs "
             "(paper: 150 epochs). λ grid (20 values), model and the selection rule as in the "
             "paper (Adam 1e-3 and batch 128: our choices, the paper does not state them); the "
