@@ -32,8 +32,9 @@ def test_every_field_but_dataset_options_has_a_flag_that_sets_it():
               "width": "32", "negative_slope": "0.1", "dropout": "0.3", "augment_shift": "2",
               "data_dir": "data", "data_source": "files", "val_size": "100", "split_seed": "5",
               "eval_batch_size": "10", "max_chunk_size": "4", "run_batch": "3",
-              "memory_budget_gb": "2.5", "checkpoint_every": "0"}
-    switches = {"decoupled_weight_decay": "--decoupled-weight-decay",
+              "memory_budget_gb": "2.5", "checkpoint_every": "0", "optimizer": "sgd",
+              "momentum": "0.5", "schedule": "warmup", "warmup_epochs": "1.5"}
+    switches = {
                 "learn_gamma": "--fixed-gamma", "save_representations": "--no-representations",
                 "pad_run_groups": "--pad-run-groups"}
     argv = []
@@ -45,12 +46,14 @@ def test_every_field_but_dataset_options_has_a_flag_that_sets_it():
         elif f.name in switches:
             argv.append(switches[f.name])
         else:
-            assert f.name == "dataset_options", f"{f.name} has no flag in this test"
+            assert f.name in ("dataset_options", "decoupled_weight_decay"), \
+                f"{f.name} has no flag in this test"
     cfg = config_from_args(parse(*argv))
     default = SweepConfig()
     for f in dataclasses.fields(SweepConfig):
-        if f.name != "dataset_options":
+        if f.name not in ("dataset_options", "decoupled_weight_decay"):  # (adam only)
             assert getattr(cfg, f.name) != getattr(default, f.name), f.name
+    assert config_from_args(parse("--decoupled-weight-decay")).decoupled_weight_decay
     assert cfg.seeds == (0, 1, 2) and cfg.lams == (0.1, 0.2) and cfg.gamma == (2.0,)
     assert cfg.learn_gamma is False and cfg.data_dir.endswith("data")  # made absolute
 
@@ -114,7 +117,8 @@ def test_flags_resume_accepts_are_exactly_the_fields_that_do_not_change_results(
 
 
 def test_axes_table_drives_runs_records_and_flags():
-    assert [f for f in axes.FIELDS] == ["lams", "lr", "weight_decay", "gamma", "center_alpha"]
+    assert axes.FIELDS == ("lams", "lr", "weight_decay", "gamma", "center_alpha", "momentum",
+                           "warmup_epochs")
     assert Run._fields == ("seed", *axes.NAMES)
     fields = {f.name: f for f in dataclasses.fields(SweepConfig)}
     for a in axes.AXES:
