@@ -213,6 +213,25 @@ def test_a_profile_sets_only_sweep_config_fields():
             TINY.replace(sweep={bad: 1})
 
 
+def test_pick_lambda_takes_the_best_mean_not_the_first_or_smallest(tmp_path):
+    """(The tiny pipeline's sweeps all select their smallest λ, so this rule is checked here
+    too, on records where a larger λ wins and where two λ tie.)"""
+    from corel_jax import rundir
+
+    def runs(*accs):
+        return [{"run": i, "seed": i % 2, "lam": lam, "best_epoch": 1, "best_val_acc": acc,
+                 "test_acc": acc, "final_val_acc": acc, "diverged": False,
+                 "diverged_epoch": None} for i, (lam, acc) in enumerate(accs)]
+
+    d = tmp_path / "sweep-x"
+    d.mkdir()
+    rundir.write_runs(d, runs((0.5, 0.80), (0.5, 0.84), (0.9, 0.81), (0.9, 0.85), (0.7, 0.90),
+                              (0.7, 0.60)))
+    assert reproduce.pick_lambda(d) == selected_lams(tmp_path)["x"] == 0.9  # .82, .83, .75
+    rundir.write_runs(d, runs((0.9, 0.8), (0.3, 0.7), (0.5, 0.8)))
+    assert reproduce.pick_lambda(d) == selected_lams(tmp_path)["x"] == 0.5  # a tie: the smaller
+
+
 def test_original_gaussian_is_clean_at_half_and_double_weighted_elsewhere():
     rng = np.random.default_rng(0)
     h = jnp.asarray(rng.normal(size=(6, 4)), jnp.float32)
