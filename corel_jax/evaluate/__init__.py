@@ -29,14 +29,10 @@ from corel_jax.evaluate.clustering import (
     score_assignment,
     similarity_scores,
 )
+from corel_jax.evaluate.options import ReportOptions
 from corel_jax.evaluate.plots import plot_lambda_curves, plot_pca_panels, plot_val_curves
-from corel_jax.evaluate.report import (
-    ReportOptions,
-    lambda_curve,
-    load_sweeps,
-    select_lambda,
-    write_report,
-)
+from corel_jax.evaluate.report import write_report
+from corel_jax.evaluate.selection import lambda_curve, select_lambda
 from corel_jax.evaluate.stats import (
     LossSummary,
     SettingComparison,
@@ -45,6 +41,7 @@ from corel_jax.evaluate.stats import (
     paired_ttest,
     significance_marker,
 )
+from corel_jax.evaluate.sweeps import load_sweeps
 
 __all__ = [
     "ClusterScores",

@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
 
-    from corel_jax.evaluate.report import ReportOptions, write_report
+    from corel_jax.evaluate.options import ReportOptions
+    from corel_jax.evaluate.report import write_report
 
     options = ReportOptions(
         methods=tuple(dict.fromkeys(args.methods)),

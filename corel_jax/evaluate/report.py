@@ -37,11 +37,9 @@ from typing import Any
 
 from corel_jax import axes, rundir
 from corel_jax.evaluate.figures import write_figures
-from corel_jax.evaluate.options import NORMALIZE_CHOICES, ReportOptions, options_text
+from corel_jax.evaluate.options import ReportOptions, options_text
 from corel_jax.evaluate.scores import (
-    SCORE_KEYS,
     clustering_records,
-    evaluate_run,
     score_columns,
     summarize_clustering,
 )
@@ -50,18 +48,15 @@ from corel_jax.evaluate.selection import (
     accuracy_records,
     config_curve,
     describe,
-    lambda_curve,
     lambda_curve_rows,
-    select_lambda,
     selected_hparams,
     selected_runs,
     varied,
 )
 from corel_jax.evaluate.stats import SettingComparison, compare_losses, mean_std
-from corel_jax.evaluate.sweeps import Sweep, find_run_dirs, load_labels, load_sweeps
+from corel_jax.evaluate.sweeps import Sweep, load_sweeps
 from corel_jax.evaluate.tables import (
     METHOD_TITLES,
-    SCORE_TITLES,
     clustering_table,
     fmt,
     lam_str,
@@ -69,30 +64,6 @@ from corel_jax.evaluate.tables import (
     score_titles,
     table2,
 )
-
-# the report's public names, re-exported from its parts (scripts and tests import them here)
-__all__ = [
-    "METHOD_TITLES",
-    "NORMALIZE_CHOICES",
-    "SCORE_KEYS",
-    "SCORE_TITLES",
-    "ReportOptions",
-    "Sweep",
-    "accuracy_records",
-    "clustering_records",
-    "clustering_table",
-    "evaluate_run",
-    "find_run_dirs",
-    "fmt",
-    "lambda_curve",
-    "load_labels",
-    "load_sweeps",
-    "select_lambda",
-    "selected_runs",
-    "summarize_clustering",
-    "table2",
-    "write_report",
-]
 
 ACCURACY_RUN_FIELDS = ("setting", "loss", "seed", *axes.NAMES,
                        "test_acc", "best_val_acc",
