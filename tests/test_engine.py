@@ -8,16 +8,12 @@ import numpy as np
 import pytest
 
 from corel_jax import rundir
-from corel_jax.data import load_dataset
 from corel_jax.errors import ConfigError, OwnershipError
 from corel_jax.train import SweepConfig, train_sweep
 from corel_jax.train import engine as engine_lib
 from corel_jax.train import sweep as sweep_lib
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
+from corel_jax.train.placement import Placement
+from corel_jax.train.resume import check_resumable
 
 
 def small(**kw):
@@ -27,9 +23,16 @@ def small(**kw):
     return SweepConfig(**base)
 
 
-def test_tiny_sweep_end_to_end(digits, tmp_path):
-    cfg = small()
-    res = train_sweep(cfg, dataset=digits, out_dir=tmp_path, progress=False, log=None)
+@pytest.fixture(scope="module")
+def sweep(digits, tmp_path_factory):
+    """``small()`` trained once and written to a run directory (read, never changed, by the
+    tests that compare other sweeps with it)."""
+    out = tmp_path_factory.mktemp("sweep")
+    return train_sweep(small(), dataset=digits, out_dir=out, progress=False, log=None)
+
+
+def test_tiny_sweep_end_to_end(sweep, digits):
+    res, tmp_path = sweep, sweep.out_dir
     assert [(r["seed"], r["lam"]) for r in res.records] == [(0, .5), (1, .5), (0, .9), (1, .9)]
     assert res.val_acc.shape == (4, 3) and res.train_loss.shape == (4, 3)
     n_test = len(digits.y_test)
@@ -37,7 +40,11 @@ def test_tiny_sweep_end_to_end(digits, tmp_path):
     for r in res.records:
         assert 1 <= r["best_epoch"] <= 3
         assert r["best_val_acc"] == pytest.approx(np.nanmax(res.val_acc[r["run"]]))
-        assert r["test_acc"] == pytest.approx((res.test_pred[r["run"]] == digits.y_test).mean())
+        # test accuracy: the run's stored predictions counted against the dataset's labels
+        pred = rundir.load_run_array(tmp_path, r["run"], "test_pred")
+        np.testing.assert_array_equal(pred, res.test_pred[r["run"]])
+        correct = sum(int(p) == int(y) for p, y in zip(pred, digits.y_test))
+        assert r["test_acc"] == correct / n_test
         assert r["best_val_acc"] > 0.3  # chance is 0.1
         assert not r["diverged"]
     # The run directory, readable with numpy/JSON alone.
@@ -53,8 +60,18 @@ def test_tiny_sweep_end_to_end(digits, tmp_path):
     final = rundir.load_final_params(tmp_path)
     jax.tree.map(np.testing.assert_array_equal, final, res.final_params)
     assert final["params"]["encoder"]["fc0"]["kernel"].shape == (4, 64, 64)
+    # The prototypes at the best epoch: where that is the last epoch, the final W; the nearest
+    # prototype of each stored test representation is the stored prediction (Gaussian).
     heads = rundir.load_params(tmp_path, rundir.BEST_HEADS)
-    np.testing.assert_array_equal(heads["W"][3], rundir.load_run_array(tmp_path, 3, "prototypes"))
+    last = [r["run"] for r in res.records if r["best_epoch"] == 3]
+    assert last, "no run is best at its last epoch: the test needs one"
+    for i in range(4):
+        W = rundir.load_run_array(tmp_path, i, "prototypes")
+        np.testing.assert_array_equal(heads["W"][i], W)
+        assert np.array_equal(W, final["params"]["W"][i]) == (i in last)
+        h = rundir.load_run_array(tmp_path, i, "test_h")
+        nearest = np.argmin(((h[:, None, :] - W[None]) ** 2).sum(-1), axis=1)
+        np.testing.assert_array_equal(nearest, rundir.load_run_array(tmp_path, i, "test_pred"))
 
 
 def test_final_params_of_older_run_dirs_still_load(tmp_path):
@@ -80,8 +97,8 @@ def test_every_loss_trains(digits, loss):
     assert res.records[0]["best_val_acc"] > 0.5
 
 
-def test_runs_together_equal_runs_alone(digits):
-    together = train_sweep(small(), dataset=digits, progress=False, log=None)
+def test_runs_together_equal_runs_alone(sweep, digits):
+    together = sweep
     for r in together.records:
         alone = train_sweep(small(seeds=(r["seed"],), lams=(r["lam"],)), dataset=digits,
                             progress=False, log=None)
@@ -92,8 +109,8 @@ def test_runs_together_equal_runs_alone(digits):
                                    rtol=1e-3, atol=1e-4)
 
 
-def test_chunked_programs_equal_one_program(digits):
-    one = train_sweep(small(), dataset=digits, progress=False, log=None)
+def test_chunked_programs_equal_one_program(sweep, digits):
+    one = sweep
     messages = []
     chunked = train_sweep(small(max_chunk_size=3), dataset=digits, progress=False,
                           log=messages.append)
@@ -102,27 +119,29 @@ def test_chunked_programs_equal_one_program(digits):
     np.testing.assert_allclose(one.val_acc, chunked.val_acc, atol=1e-6)
 
 
-def test_run_batching_does_not_change_results(digits):
-    # One vmap over all runs vs. lax.map over groups of one run: the same numbers.
-    vmapped = train_sweep(small(run_batch=4), dataset=digits, progress=False, log=None)
+def test_run_batching_does_not_change_results(sweep, digits):
+    # Runs vmapped together (the default: groups of 2 on a CPU, all runs on an accelerator)
+    # vs. lax.map over groups of one run: the same numbers.
+    vmapped = sweep
+    assert sweep_lib.resolve_run_batch(small(), Placement.create()) in (None, 2)
     mapped = train_sweep(small(run_batch=1), dataset=digits, progress=False, log=None)
     np.testing.assert_allclose(vmapped.train_loss, mapped.train_loss, rtol=1e-4)
     np.testing.assert_allclose(vmapped.val_acc, mapped.val_acc, atol=1e-6)
     np.testing.assert_allclose(vmapped.test_h, mapped.test_h, rtol=1e-3, atol=1e-4)
 
 
-def test_different_seeds_differ(digits):
-    res = train_sweep(small(lams=(0.5,)), dataset=digits, progress=False, log=None)
+def test_different_seeds_differ(sweep):
+    res = sweep  # runs 0 and 1: seeds 0 and 1 at λ 0.5
+    assert [(r["seed"], r["lam"]) for r in res.records[:2]] == [(0, 0.5), (1, 0.5)]
     assert not np.allclose(res.test_h[0], res.test_h[1])
     assert res.train_loss[0, 0] != res.train_loss[1, 0]
 
 
-def test_same_config_gives_identical_files(digits, tmp_path):
-    for name in ("a", "b"):
-        train_sweep(small(), dataset=digits, out_dir=tmp_path / name, progress=False, log=None)
+def test_same_config_gives_identical_files(sweep, digits, tmp_path):
+    train_sweep(small(), dataset=digits, out_dir=tmp_path, progress=False, log=None)
     for f in ("runs.json", "runs.csv", "curves.csv", "runs/r002/test_h.npy",
               "params/final_params.npz", "params/best_heads.npz"):
-        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+        assert (sweep.out_dir / f).read_bytes() == (tmp_path / f).read_bytes(), f
 
 
 def test_best_epoch_bookkeeping_on_a_crafted_curve():
@@ -246,19 +265,18 @@ def test_overwrite_clears_the_old_results(digits, tmp_path):
     assert len(rundir.load_runs(tmp_path)) == 1
 
 
-def test_resume_refuses_other_settings_or_data(digits, tmp_path):
-    cfg = small(epochs=1)
-    train_sweep(cfg, dataset=digits, out_dir=tmp_path, progress=False, log=None)
-    sweep_lib.check_resumable(tmp_path, cfg, digits)  # the same: fine
+def test_resume_refuses_other_settings_or_data(sweep, digits):
+    cfg, out = small(), sweep.out_dir  # (only read)
+    check_resumable(out, cfg, digits)  # the same: fine
     # a field that does not change the numbers may differ
-    sweep_lib.check_resumable(tmp_path, small(epochs=1, eval_batch_size=7), digits)
+    check_resumable(out, small(eval_batch_size=7), digits)
     with pytest.raises(ConfigError, match=r"cannot resume .*lams: \[0\.5, 0\.9\] then"):
-        sweep_lib.check_resumable(tmp_path, small(epochs=1, lams=(0.5, 0.8)), digits)
+        check_resumable(out, small(lams=(0.5, 0.8)), digits)
     with pytest.raises(ConfigError, match="lr: .*width: "):
-        sweep_lib.check_resumable(tmp_path, small(epochs=1, lr=1e-2, width=32), digits)
+        check_resumable(out, small(lr=1e-2, width=32), digits)
     other = digits.subset(n_train=500)
     with pytest.raises(ConfigError, match="data_fingerprint"):
-        sweep_lib.check_resumable(tmp_path, cfg, other)
+        check_resumable(out, cfg, other)
 
 
 def test_padded_groups_make_a_run_independent_of_its_sweep(digits):
