@@ -126,7 +126,8 @@ def store_stage(run_dir: Path, store: Path, *, clustering: bool, log=print) -> P
     for name in STORE_FILES:
         rundir.write_bytes(store / name, (run_dir / name).read_bytes())
     if clustering:
-        from corel_jax.evaluate.report import ReportOptions, evaluate_run
+        from corel_jax.evaluate.options import ReportOptions
+        from corel_jax.evaluate.scores import evaluate_run
 
         config = rundir.load_config(run_dir)
         labels = rundir.load_test_labels(run_dir)

@@ -88,7 +88,7 @@ def stage_key(scfg) -> dict[str, Any]:
 def upgrade(doc: dict[str, Any]) -> dict[str, Any]:
     """A stage record (``stage.json``) or a stage's ``config.json``, in the current form.
 
-    Older forms differ in two ways, each mapped here and nowhere else:
+    Older forms differ in three ways, each mapped here and nowhere else:
 
     - a changed loss was named by a ``"variant"`` key beside the loss it changed (``"loss":
       "gaussian"``, ``"variant": "gaussian_original"``, with a ``"variant_note"``;
@@ -99,7 +99,9 @@ def upgrade(doc: dict[str, Any]) -> dict[str, Any]:
       stored (weight decay, augmentation, ...): the stage was trained with the behaviour
       their defaults give, so they read as their defaults
       (:func:`corel_jax.rundir.upgrade_config`), and the stage stays complete for a
-      configuration that leaves them at their defaults.
+      configuration that leaves them at their defaults;
+    - a ``config.json`` of an older format is read as the current one
+      (:func:`corel_jax.rundir.upgrade_config`: ``format_version``, every field).
 
     A document in the current form comes back equal; ``doc`` is not modified.
     """
@@ -113,6 +115,10 @@ def upgrade(doc: dict[str, Any]) -> dict[str, Any]:
             doc["loss"] = variant
     if isinstance(doc.get("sweep"), dict):
         doc["sweep"] = _upgrade_sweep(doc["sweep"])
+    elif "sweep" not in doc and "stage" not in doc:  # a config.json: the library's upgrade
+        from corel_jax.rundir import upgrade_config
+
+        doc = upgrade_config(doc)
     return doc
 
 

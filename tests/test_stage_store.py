@@ -120,9 +120,15 @@ def test_the_older_variant_form_is_read_and_converted_as_the_current_one(tmp_pat
         now = stage_store.read_record(s)  # resealed: the hashes verify
         assert without_hashes(now) == without_hashes(rec)
         assert json.loads((s / "stage.json").read_text()) == now  # stored as read
-    assert json.loads((original / "config.json").read_text()) == {
-        **config, "loss": "gaussian_original"}
-    assert json.loads((learned / "config.json").read_text()) == {**config, "learn_gamma": True}
-    assert (plain / "config.json").read_text() == json.dumps(config, indent=2) + "\n"
+    # config.json in the library's current format (rundir.upgrade_config): the variant's
+    # loss, every field at its value or default, the format version
+    from corel_jax import rundir
+
+    assert json.loads((original / "config.json").read_text()) == rundir.upgrade_config(
+        {**config, "loss": "gaussian_original"})
+    assert json.loads((learned / "config.json").read_text()) == rundir.upgrade_config(
+        {**config, "learn_gamma": True})
+    assert json.loads((plain / "config.json").read_text())["format_version"] == \
+        rundir.CONFIG_FORMAT_VERSION
     assert (original / "runs.json").read_bytes() == runs
     assert stage_store.upgrade_stores(tmp_path) == []  # the current form stays as it is
