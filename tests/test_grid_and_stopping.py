@@ -36,7 +36,10 @@ def test_grid_expansion_order_and_names():
     assert cfg.num_runs == 16 and len(cfg.runs) == 16
     assert cfg.varied == ("lr", "gamma", "lam")
     # seeds innermost, learning rate outermost
-    assert cfg.runs[0] == (0, 0.3, 1e-3, 0.5, 0.5, 0.0) and cfg.runs[1].seed == 1
+    assert cfg.runs[0]._asdict() == {"seed": 0, "lam": 0.3, "lr": 1e-3, "weight_decay": 0.0,
+                                     "gamma": 0.5, "center_alpha": 0.5, "momentum": 0.9,
+                                     "warmup_epochs": 0.0}
+    assert cfg.runs[1].seed == 1
     assert cfg.runs[2].lam == 0.7 and cfg.runs[4].gamma == 1.0 and cfg.runs[8].lr == 3e-3
     assert len(set(cfg.runs)) == 16
     d = cfg.to_dict()
