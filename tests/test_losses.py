@@ -370,14 +370,16 @@ def test_bad_shapes_and_dtypes(data):
     h, W, _, y = data
     with pytest.raises(ValueError, match="same feature size D"):
         losses.gaussian_corel(h, W[:, :3], y)
-    with pytest.raises(ValueError, match="labels must be a 1-D"):
+    with pytest.raises(ValueError, match=r"labels must have shape .* pass labels.argmax"):
         losses.cce(h, W, jax.nn.one_hot(y, 4).astype(jnp.int32))
     with pytest.raises(TypeError, match="integer class indices"):
         losses.cce(h, W, y.astype(np.float32))
-    with pytest.raises(ValueError, match="entries but there are"):
+    with pytest.raises(ValueError, match=r"labels must have shape h.shape\[:-1\] = \(7,\)"):
         losses.cosine_corel(h, W, y[:3])
+    with pytest.raises(ValueError, match=r"labels must have shape h.shape\[:-1\] = \(\)"):
+        losses.cce(h[0], W, y)  # one example h: [D] needs a scalar label
     with pytest.raises(ValueError, match="2-D array"):
-        losses.cce(h[0], W, y)
+        losses.cce(h, W[None], y)
     with pytest.raises(ValueError, match="b must have shape"):
         losses.cce(h, W, y, b=jnp.zeros(3))
     with pytest.raises(ValueError, match="unknown repulsion"):
@@ -394,6 +396,194 @@ def test_check_labels():
         losses.check_labels(np.array([-1, 0]), 3)
     with pytest.raises(TypeError):
         losses.check_labels(np.array([0.0, 1.0]), 3)
+
+
+# --------------------------------------------------------------------------- leading dims
+
+# Every public loss, as f(h, W, labels, where) -> per-example losses (or, for update_centers,
+# the new centers). Each is checked on h: [2, 3, D] against the flattened h: [6, D].
+LOSSES_BY_NAME = {
+    "cce": lambda h, W, y, where=None: losses.cce(
+        h, W, y, b=jnp.arange(W.shape[0], dtype=jnp.float32) / 10, where=where),
+    "cosine_corel": lambda h, W, y, where=None: losses.cosine_corel(
+        h, W, y, lam=0.3, where=where),
+    "gaussian_corel": lambda h, W, y, where=None: losses.gaussian_corel(
+        h, W, y, lam=0.3, gamma=0.4, where=where),
+    "center_loss": lambda h, W, y, where=None: losses.center_loss(h, W, y, where=where),
+    "attractive_repulsive_logsumexp": lambda h, W, y, where=None: losses.attractive_repulsive(
+        similarity.gaussian(h, W, 0.4), y, lam=0.3, repulsion="logsumexp", where=where),
+    "attractive_repulsive_max_other": lambda h, W, y, where=None: losses.attractive_repulsive(
+        similarity.cosine(h, W), y, lam=0.3, repulsion="max_other_squared", where=where),
+    "attraction": lambda h, W, y, where=None: losses.attractive_repulsive(
+        similarity.dot(h, W), y, lam=1.0, where=where),
+    "repulsion": lambda h, W, y, where=None: losses.attractive_repulsive(
+        similarity.dot(h, W), y, lam=0.0, where=where),
+    "logsumexp_repulsion": lambda h, W, y, where=None: losses.logsumexp_repulsion(
+        similarity.dot(h, W), y),
+    "max_other_squared_repulsion": lambda h, W, y, where=None: (
+        losses.max_other_squared_repulsion(similarity.cosine(h, W), y)),
+}
+PER_EXAMPLE_WHERE = [n for n in LOSSES_BY_NAME if not n.endswith("_repulsion")]
+
+
+@pytest.fixture
+def batched():
+    rng = np.random.default_rng(5)
+    h = jnp.asarray(rng.normal(size=(2, 3, 5)), jnp.float32)
+    W = jnp.asarray(rng.normal(size=(4, 5)), jnp.float32)
+    y = jnp.asarray(rng.integers(0, 4, size=(2, 3)), jnp.int32)
+    where = jnp.array([[True, False, True], [False, True, True]])
+    return h, W, y, where
+
+
+@pytest.mark.parametrize("name", LOSSES_BY_NAME)
+def test_leading_dims_equal_the_flattened_batch(name, batched):
+    h, W, y, _ = batched
+    f = LOSSES_BY_NAME[name]
+    got = f(h, W, y)
+    chex.assert_shape(got, (2, 3))
+    assert got.dtype == jnp.float32
+    want = f(h.reshape(6, 5), W, y.reshape(6)).reshape(2, 3)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    # under jit, and as a vmap over the leading axis
+    np.testing.assert_allclose(jax.jit(f)(h, W, y), want, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(jax.vmap(f, in_axes=(0, None, 0))(h, W, y), want, rtol=1e-6,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("name", PER_EXAMPLE_WHERE)
+def test_leading_dims_with_where(name, batched):
+    h, W, y, where = batched
+    f = LOSSES_BY_NAME[name]
+    got = f(h, W, y, where)
+    want = f(h.reshape(6, 5), W, y.reshape(6), where.reshape(6)).reshape(2, 3)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got, np.where(where, f(h, W, y), 0.0), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", LOSSES_BY_NAME)
+def test_one_example_without_batch_dims(name, batched):
+    # h: [D] with a scalar label is one example: a scalar loss.
+    h, W, y, where = batched
+    f = LOSSES_BY_NAME[name]
+    for i in np.ndindex(2, 3):
+        got = f(h[i], W, y[i])
+        chex.assert_shape(got, ())
+        np.testing.assert_allclose(got, f(h[i][None], W, y[i][None])[0], rtol=1e-6, atol=1e-7)
+        if name in PER_EXAMPLE_WHERE:
+            masked = f(h[i], W, y[i], where[i])
+            np.testing.assert_allclose(masked, got if where[i] else 0.0, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(f(h[0, 0], W, int(y[0, 0])), f(h[0, 0], W, y[0, 0]))
+
+
+@pytest.mark.parametrize("name", ["cce", "cosine_corel", "gaussian_corel", "center_loss"])
+def test_leading_dims_gradients_equal_the_flattened_batch(name, batched):
+    h, W, y, where = batched
+    f = LOSSES_BY_NAME[name]
+    g = jax.grad(lambda h_, W_: f(h_, W_, y, where).sum(), argnums=(0, 1))(h, W)
+    g_flat = jax.grad(lambda h_, W_: f(h_, W_, y.reshape(6), where.reshape(6)).sum(),
+                      argnums=(0, 1))(h.reshape(6, 5), W)
+    np.testing.assert_allclose(g[0], g_flat[0].reshape(2, 3, 5), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(g[1], g_flat[1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["cce", "cosine_corel", "gaussian_corel", "center_loss"])
+def test_leading_dims_bf16_gives_float32(name, batched):
+    h, W, y, _ = batched
+    f = LOSSES_BY_NAME[name]
+    got = f(h.astype(jnp.bfloat16), W.astype(jnp.bfloat16), y)
+    assert got.dtype == jnp.float32 and got.shape == (2, 3)
+    want = f(h.astype(jnp.bfloat16).reshape(6, 5), W.astype(jnp.bfloat16), y.reshape(6))
+    np.testing.assert_allclose(got, want.reshape(2, 3), rtol=1e-6, atol=1e-7)
+
+
+def test_similarities_take_leading_dims(batched):
+    h, W, _, _ = batched
+    for f in (similarity.dot, similarity.cosine, similarity.sqdist,
+              lambda h, W: similarity.gaussian(h, W, 0.3)):
+        got = f(h, W)
+        chex.assert_shape(got, (2, 3, 4))
+        np.testing.assert_allclose(got, f(h.reshape(6, 5), W).reshape(2, 3, 4), rtol=1e-6,
+                                   atol=1e-6)
+        chex.assert_shape(f(h[0, 0], W), (4,))
+        np.testing.assert_allclose(f(h[0, 0], W), f(h[0, :1], W)[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(losses.predict(similarity.cosine(h, W)),
+                                  losses.predict(similarity.cosine(h.reshape(6, 5), W))
+                                  .reshape(2, 3))
+    chex.assert_shape(losses.predict(similarity.dot(h[0, 0], W)), ())
+
+
+def test_update_centers_counts_every_leading_dim_as_batch(batched):
+    h, W, y, where = batched
+    got = losses.update_centers(W, h, y, alpha=0.3, where=where)
+    chex.assert_shape(got, W.shape)
+    np.testing.assert_allclose(
+        got, losses.update_centers(W, h.reshape(6, 5), y.reshape(6), alpha=0.3,
+                                   where=where.reshape(6)), rtol=1e-6, atol=1e-7)
+    keep = np.asarray(where).reshape(6)
+    np.testing.assert_allclose(
+        got, np_update_centers(np.asarray(W), np.asarray(h).reshape(6, 5)[keep],
+                               np.asarray(y).reshape(6)[keep], 0.3), rtol=1e-5, atol=1e-6)
+    one = losses.update_centers(W, h[0, 0], y[0, 0], alpha=0.3)  # one example
+    np.testing.assert_allclose(one, losses.update_centers(W, h[0, :1], y[0, :1], alpha=0.3))
+
+
+def test_custom_repulsion_sees_flattened_examples(batched):
+    h, W, y, _ = batched
+    seen = []
+
+    def rep(sim, labels):
+        seen.append((sim.shape, labels.shape))
+        return jnp.zeros(sim.shape[:-1])
+
+    losses.attractive_repulsive(similarity.dot(h, W), y, lam=0.5, repulsion=rep)
+    assert seen == [((6, 4), (6,))]
+
+
+@pytest.mark.parametrize("name", LOSSES_BY_NAME)
+def test_mismatched_leading_dims_raise(name, batched):
+    h, W, y, where = batched
+    f = LOSSES_BY_NAME[name]
+    of = "sim" if name.startswith(("attr", "repulsion")) else "h"
+    if name.endswith("_repulsion"):  # no shape checks of their own: only the similarity's
+        with pytest.raises(ValueError, match="same feature size D"):
+            f(h, W[:, :4], y)
+        return
+    for bad in (y.T, y.reshape(6), y[..., None], y[0]):
+        with pytest.raises(ValueError, match=rf"labels must have shape {of}.shape\[:-1\] = "
+                                             r"\(2, 3\)"):
+            f(h, W, bad)
+    for bad in (where.T, where.reshape(6), where[0]):
+        with pytest.raises(ValueError, match=rf"where must be a boolean mask of shape "
+                                             rf"{of}.shape\[:-1\] = \(2, 3\)"):
+            f(h, W, y, bad)
+    with pytest.raises(ValueError, match="same feature size D"):
+        f(h, W[:, :4], y)
+
+
+def test_scalar_representations_and_bad_prototypes_raise(batched):
+    h, W, y, _ = batched
+    with pytest.raises(ValueError, match=r"h must be an array \[\.\.\., D\].*got a scalar"):
+        losses.gaussian_corel(jnp.float32(1.0), W, jnp.int32(0))
+    with pytest.raises(ValueError, match=r"sim must be an array \[\.\.\., K\]"):
+        losses.attractive_repulsive(jnp.float32(1.0), jnp.int32(0), lam=0.5)
+    with pytest.raises(ValueError, match=r"sim must be an array \[\.\.\., K\]"):
+        losses.predict(jnp.float32(1.0))
+    for fn in (similarity.dot, losses.center_loss):
+        args = (h, W[None]) if fn is similarity.dot else (h, W[None], y)
+        with pytest.raises(ValueError, match=r"must be a 2-D array \[K, D\]"):
+            fn(*args)
+    with pytest.raises(TypeError, match="floating-point"):
+        losses.cce(h.astype(jnp.int32), W, y)
+
+
+def test_check_labels_any_shape():
+    losses.check_labels(np.array([[0, 1], [2, 0]]), 3)
+    losses.check_labels(np.int32(2), 3)
+    with pytest.raises(ValueError, match=r"e\.g\. 5 at index \(1, 0\)"):
+        losses.check_labels(np.array([[0, 1], [5, 0]]), 3)
+    with pytest.raises(ValueError, match=r"1 of 1 labels lie outside \[0, 3\) .*e\.g\. 3\)"):
+        losses.check_labels(np.int32(3), 3)
 
 
 # --------------------------------------------------------------------------- properties
