@@ -78,6 +78,15 @@ missing key as "not recorded")::
     weight_decay    float  the run's weight decay (sweeps written since it exists)
     stopped_epoch   int | None  1-based epoch at which early stopping ended the run
     epochs_trained  int    epochs the run trained (to its stop, divergence, or the last)
+
+and, in the run directory of one shard of a sweep (``corel-jax train --shard I/N``; its
+``config.json`` has ``"shard": {"index": I, "count": N}`` and ``"sweep_num_runs"``, the runs
+of the whole sweep, beside ``"num_runs"``, the shard's)::
+
+    sweep_run       int    the run's index in the whole sweep ("run" is its index in the
+                           shard, as everywhere in the directory: runs/rNNN, curves.csv)
+
+``corel-jax merge`` (:mod:`corel_jax.train.merge`) places each run by it.
 """
 
 from __future__ import annotations
@@ -139,6 +148,8 @@ OPTIONAL_RUN_FIELDS = (*(a.name for a in axes.AXES[1:] if a.before is None),
                        "stopped_epoch", "epochs_trained",
                        *(a.name for a in axes.AXES[1:] if a.before is not None))
 CURVE_FIELDS = ("run", "epoch", "train_loss", "val_acc")
+#: the run record key of a shard's runs: the run's index in the whole sweep (module docstring)
+SWEEP_RUN = "sweep_run"
 RUN_ARRAYS = ("test_h", "test_pred", "prototypes")
 
 
@@ -290,7 +301,7 @@ def write_runs(run_dir: Path | str, records: Sequence[Mapping[str, Any]]) -> Non
     """Writes ``runs.json`` and ``runs.csv`` from run records (see module docstring)."""
     records = [_normalise_record(r) for r in records]
     write_json(Path(run_dir) / RUNS_JSON, records)
-    optional = [k for k in OPTIONAL_RUN_FIELDS if records and k in records[0]]
+    optional = [k for k in (*OPTIONAL_RUN_FIELDS, SWEEP_RUN) if records and k in records[0]]
     write_csv(Path(run_dir) / RUNS_CSV, records, RUN_FIELDS + tuple(optional))
 
 

@@ -33,7 +33,8 @@ def test_every_field_but_dataset_options_has_a_flag_that_sets_it():
               "data_dir": "data", "data_source": "files", "val_size": "100", "split_seed": "5",
               "eval_batch_size": "10", "max_chunk_size": "4", "run_batch": "3",
               "memory_budget_gb": "2.5", "checkpoint_every": "0", "optimizer": "sgd",
-              "momentum": "0.5", "schedule": "warmup", "warmup_epochs": "1.5"}
+              "momentum": "0.5", "schedule": "warmup", "warmup_epochs": "1.5",
+              "shard": "1/3"}
     switches = {
                 "learn_gamma": "--fixed-gamma", "save_representations": "--no-representations",
                 "pad_run_groups": "--pad-run-groups"}

@@ -83,8 +83,10 @@ def find_run_dirs(paths: Iterable[Path | str], *, skip_incomplete: bool = False,
 
 
 #: the configuration fields that are not compared: those that vary run by run within a sweep
-#: (its grid; they tell runs apart, see :func:`_identity`), and the loss (it groups sweeps)
-_PER_RUN = (*PER_RUN_FIELDS, "loss")
+#: (its grid; they tell runs apart, see :func:`_identity`), the loss (it groups sweeps), and
+#: the shard (which of the grid's runs a run directory holds: the shards of one sweep pool as
+#: run directories of other seeds do)
+_PER_RUN = (*PER_RUN_FIELDS, "loss", "shard")
 #: what must be equal for the runs of two run directories to be pooled in one sweep: the
 #: data (its fingerprint), every configuration field that changes results
 #: (:data:`corel_jax.train.config.NOT_RESULT_FIELDS` lists those that do not) and the

@@ -136,6 +136,16 @@ class SweepConfig:
         every 10 minutes of training).
       dataset_options: extra keyword arguments for the dataset loader, as (key, value) pairs
         (the command line's text flags).
+      shard: ``(I, N)``: train only runs ``I, I+N, I+2N, ...`` of the grid
+        (:attr:`sweep_runs`), as shard ``I`` of ``N`` independent jobs (a job array: no
+        coordinator, no communication); ``corel-jax merge`` (:mod:`corel_jax.train.merge`)
+        joins the shards' run directories into the one the whole sweep writes. None: every
+        run. A shard's runs give the numbers of the same runs in the whole sweep bit for bit
+        with ``pad_run_groups`` and the same ``run_batch`` on one device; otherwise equal to
+        float rounding, as ``run_batch`` is. It counts as changing results in that it picks
+        which runs a run directory holds, as the seeds do: a resume may not change it; reports
+        pool the shards of one sweep as they pool run directories of other seeds. Also given
+        as ``"I/N"`` or ``{"index": I, "count": N}`` (how ``config.json`` records it).
     """
 
     dataset: str = option("digits", "a registered dataset", choices=_dataset_names)
@@ -199,12 +209,17 @@ class SweepConfig:
         changes_results=False)
     dataset_options: tuple[tuple[str, Any], ...] = option(
         (), "dataset loader options (the text flags)", flag=None)
+    shard: tuple[int, int] | None = option(
+        None, "I/N: train only runs I, I+N, I+2N, ... of the grid, shard I of N independent "
+              "jobs (a job array); `corel-jax merge` joins the shards",
+        type=lambda text: parse_shard(text), shown_default="every run")
 
     def __post_init__(self):
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         for axis in axes.AXES:
             object.__setattr__(self, axis.field, _as_grid(axis.field, getattr(self, axis.field)))
         object.__setattr__(self, "dataset_options", tuple(tuple(p) for p in self.dataset_options))
+        object.__setattr__(self, "shard", _as_shard(self.shard))
         from corel_jax.data.registry import DATASETS
 
         object.__setattr__(self, "dataset", DATASETS.resolve(self.dataset))
@@ -224,18 +239,40 @@ class SweepConfig:
         return tuple(k for k, v in self.grid.items() if len(v) > 1)
 
     @property
-    def runs(self) -> list[Run]:
-        """Every run of the grid, run ``i`` being ``runs[i]``: seeds innermost, then λ, then
-        the other axes in :data:`corel_jax.axes.PRODUCT_ORDER` (the last of them innermost,
-        the learning rate outermost)."""
+    def sweep_runs(self) -> list[Run]:
+        """Every run of the grid (of all shards), run ``i`` being ``sweep_runs[i]``: seeds
+        innermost, then λ, then the other axes in :data:`corel_jax.axes.PRODUCT_ORDER` (the
+        last of them innermost, the learning rate outermost)."""
         grid = self.grid
         return [Run(seed=s, **dict(zip(grid, point)))
                 for point in itertools.product(*grid.values())
                 for s in self.seeds]
 
     @property
-    def num_runs(self) -> int:
+    def sweep_num_runs(self) -> int:
+        """The number of runs of the grid (of all shards)."""
         return len(self.seeds) * math.prod(len(v) for v in self.grid.values())
+
+    @property
+    def run_indices(self) -> range:
+        """The index in the grid (:attr:`sweep_runs`) of each run this configuration trains:
+        every index, or the shard's ``I, I+N, I+2N, ...``."""
+        if self.shard is None:
+            return range(self.sweep_num_runs)
+        index, count = self.shard
+        return range(index, self.sweep_num_runs, count)
+
+    @property
+    def runs(self) -> list[Run]:
+        """The runs this configuration trains, run ``i`` being ``runs[i]``: the grid's
+        (:attr:`sweep_runs`), or with ``shard`` the shard's (:attr:`run_indices`)."""
+        runs = self.sweep_runs
+        return runs if self.shard is None else [runs[i] for i in self.run_indices]
+
+    @property
+    def num_runs(self) -> int:
+        """The number of runs this configuration trains (the grid's, or the shard's)."""
+        return len(self.run_indices)
 
     @property
     def setting(self) -> str:
@@ -251,6 +288,8 @@ class SweepConfig:
             v = getattr(self, axis.field)
             d[axis.field] = list(v) if axis.name == "lam" or len(v) > 1 else v[0]
         d["dataset_options"] = {k: v for k, v in self.dataset_options}
+        d["shard"] = None if self.shard is None else \
+            {"index": self.shard[0], "count": self.shard[1]}
         return d
 
     @classmethod
@@ -355,6 +394,16 @@ class SweepConfig:
         ):
             raise ConfigError(f"checkpoint_every must be an integer >= 0; got "
                               f"{self.checkpoint_every!r}")
+        if self.shard is not None:
+            index, count = self.shard
+            if count < 1 or not 0 <= index < count:
+                which = f" (here 0/{count} to {count - 1}/{count})" if count >= 1 else ""
+                raise ConfigError(f"shard {index}/{count}: a shard I/N needs N >= 1 and "
+                                  f"0 <= I < N, counted from 0{which}")
+            if index >= self.sweep_num_runs:
+                raise ConfigError(f"shard {index}/{count} has no runs: the grid has "
+                                  f"{self.sweep_num_runs}; split it into at most "
+                                  f"{self.sweep_num_runs} shards")
 
 
 #: the fields that do not change a sweep's numbers (``option(changes_results=False)``)
@@ -375,6 +424,22 @@ def _as_grid(name: str, value) -> tuple[float, ...]:
     if not out:
         raise ConfigError(f"{name} is empty: give at least one value")
     return out
+
+
+def _as_shard(value) -> tuple[int, int] | None:
+    """A shard as ``(index, count)``, from ``(I, N)``, ``"I/N"`` or ``{"index": I, "count":
+    N}`` (how ``config.json`` records it); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return parse_shard(value)
+    if isinstance(value, dict) and set(value) == {"index", "count"}:
+        value = (value["index"], value["count"])
+    if not isinstance(value, (tuple, list)) or len(value) != 2 \
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ConfigError(f"shard must be \"I/N\", (I, N) or {{\"index\": I, \"count\": N}} "
+                          f"(integers); got {value!r}")
+    return int(value[0]), int(value[1])
 
 
 def _one_of(name: str, value: str, choices: Sequence[str]) -> None:
@@ -409,6 +474,22 @@ def parse_values(text: str, name: str = "λ") -> tuple[float, ...]:
         raise ConfigError(
             f"cannot parse {name} values {text!r}; use 0.5, 0.1,0.5,0.9 or start:stop:step"
         ) from None
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` (shard ``I`` of ``N``, counted from 0) → ``(I, N)``.
+
+    >>> parse_shard("2/3")
+    (2, 3)
+    """
+    index, sep, count = text.strip().partition("/")
+    try:
+        if not sep:
+            raise ValueError(text)
+        return int(index), int(count)
+    except ValueError:
+        raise ConfigError(f"cannot parse shard {text!r}; use I/N, e.g. 0/3 (shard 0 of 3, "
+                          f"counted from 0)") from None
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

@@ -189,6 +189,7 @@ def assemble(cfg: SweepConfig, pieces: Sequence[ChunkResult], runs: Sequence,
     records = []
     diverged_epoch, best_epoch = cat("diverged_epoch"), cat("best_epoch")
     best_val, stopped = cat("best_val_acc"), cat("stopped_epoch")
+    sweep_index = cfg.run_indices
     for i, run in enumerate(runs):
         d_epoch, s_epoch = int(diverged_epoch[i]), int(stopped[i])
         record = {
@@ -204,6 +205,8 @@ def assemble(cfg: SweepConfig, pieces: Sequence[ChunkResult], runs: Sequence,
         # in the order of rundir.OPTIONAL_RUN_FIELDS: the other axes and the stopping fields
         records.append({**record, **{k: stopping[k] if k in stopping else getattr(run, k)
                                      for k in rundir.OPTIONAL_RUN_FIELDS}})
+        if cfg.shard is not None:  # a shard's run: its index in the whole sweep, to merge by
+            records[-1][rundir.SWEEP_RUN] = sweep_index[i]
     heads = {k: np.concatenate([p.head[k] for p in pieces]) for k in pieces[0].head}
     return SweepResult(
         config=cfg, records=records, train_loss=cat("train_loss"), val_acc=val_acc,

@@ -42,6 +42,8 @@ def config_dict(cfg: SweepConfig, dataset) -> dict[str, Any]:
     config.update(setting=cfg.setting, num_runs=cfg.num_runs, num_classes=dataset.num_classes,
                   class_names=list(dataset.class_names), dataset_sizes=dataset.sizes,
                   data_fingerprint=data_fingerprint(dataset))
+    if cfg.shard is not None:  # num_runs is the shard's; a merge checks it holds them all
+        config["sweep_num_runs"] = cfg.sweep_num_runs
     return config
 
 
