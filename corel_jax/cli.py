@@ -1,4 +1,4 @@
-"""The ``corel-jax`` command line: ``train``, ``demo`` and ``report``.
+"""The ``corel-jax`` command line: ``train``, ``demo``, ``report`` and ``merge``.
 
 Each subcommand lives beside the code it drives and exposes ``add_arguments(parser)`` and
 ``run(args) -> int``; this module only wires them together and turns input errors
@@ -17,6 +17,8 @@ SUBCOMMANDS = {
     "train": ("corel_jax.train.cli", "train a sweep of runs (seeds x lambda) in one program"),
     "demo": ("corel_jax.train.demo", "all four losses on scikit-learn digits, offline, < 1 min"),
     "report": ("corel_jax.evaluate.cli", "clustering scores, tables and plots from run dirs"),
+    "merge": ("corel_jax.train.merge", "join the run directories of a sweep's shards (train "
+                                       "--shard I/N) into the sweep's run directory"),
 }
 
 
