@@ -63,7 +63,7 @@ class Head:
     W: jax.Array
     b: jax.Array | None = None
     gamma: jax.Array | None = None
-    extra: dict = flax.struct.field(default_factory=dict)
+    extra: dict[str, jax.Array] = flax.struct.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,13 +85,13 @@ class LossSpec:
         dataclasses.field(default_factory=dict)
     w_init: Callable[[jax.Array, tuple[int, int]], jax.Array] = \
         jax.nn.initializers.xavier_normal()
-    init_aux: Callable[[Head, dict], Any] | None = None
+    init_aux: Callable[[Head, dict[str, Any]], Any] | None = None
     update_aux: Callable[..., Any] | None = None
     lam: str | None = "the weight of attraction"
     hparams: tuple[str, ...] = ()
     description: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"a loss needs a non-empty name; got {self.name!r}")
         if self.similarity not in SIMILARITIES:
@@ -112,7 +112,7 @@ class LossSpec:
             raise ConfigError(f"loss {self.name!r}: head parameter names {sorted(reserved)} "
                               f"are taken")
 
-    def predict_similarity(self, h, head: Head):
+    def predict_similarity(self, h: jax.Array, head: Head) -> jax.Array:
         """The ``[B, K]`` similarities the loss predicts with (argmax = predicted class):
         ``"dot"`` (plus the bias, if the head has one), ``"cosine"`` or ``"gaussian"`` (with
         the head's γ), as :attr:`similarity` names.
@@ -126,7 +126,7 @@ class LossSpec:
             return sim if head.b is None else sim + head.b
         if self.similarity == "cosine":
             return similarity.cosine(h, head.W)
-        return similarity.gaussian(h, head.W, head.gamma)
+        return similarity.gaussian(h, head.W, _gamma(head))
 
 
 # --------------------------------------------------------------------------- the registry
@@ -152,9 +152,10 @@ def fixed_prototypes(spec: str | LossSpec, *, name: str | None = None) -> LossSp
     """
     base = LOSSES.get(spec)
 
-    def objective(h, head, labels, *, lam, aux):
-        return base.objective(h, head.replace(W=jax.lax.stop_gradient(head.W)), labels,
-                              lam=lam, aux=aux)
+    def objective(h: jax.Array, head: Head, labels: jax.Array, *, lam: jax.Array,
+                  aux: Any) -> jax.Array:
+        fixed = dataclasses.replace(head, W=jax.lax.stop_gradient(head.W))
+        return base.objective(h, fixed, labels, lam=lam, aux=aux)
 
     return dataclasses.replace(
         base, name=name or f"{base.name}_fixed_w", objective=objective,
@@ -164,34 +165,46 @@ def fixed_prototypes(spec: str | LossSpec, *, name: str | None = None) -> LossSp
 # --------------------------------------------------------------------------- the paper's losses
 
 
-def _cce_objective(h, head, labels, *, lam, aux):
+def _gamma(head: Head) -> jax.Array:
+    """The head's γ, which a loss with ``gamma=True`` (every gaussian one) has."""
+    if head.gamma is None:
+        raise ValueError("this loss needs the head's gamma: give its LossSpec gamma=True")
+    return head.gamma
+
+
+def _cce_objective(h: jax.Array, head: Head, labels: jax.Array, *, lam: jax.Array,
+                   aux: Any) -> jax.Array:
     del lam, aux
     return losses.cce(h, head.W, labels, head.b)
 
 
-def _center_objective(h, head, labels, *, lam, aux):
+def _center_objective(h: jax.Array, head: Head, labels: jax.Array, *, lam: jax.Array,
+                      aux: jax.Array) -> jax.Array:
     ce = losses.cce(h, head.W, labels, head.b)
     return ce + lam * losses.center_loss(h, aux, labels)
 
 
-def _center_init(head, hp):
+def _center_init(head: Head, hp: Mapping[str, Any]) -> jax.Array:
     del hp
     return jnp.zeros(head.W.shape, jnp.float32)
 
 
-def _center_update(centers, h, labels, *, head, hp, where):
+def _center_update(centers: jax.Array, h: jax.Array, labels: jax.Array, *, head: Head,
+                   hp: Mapping[str, Any], where: jax.Array | None) -> jax.Array:
     del head
     return losses.update_centers(centers, h, labels, alpha=hp["center_alpha"], where=where)
 
 
-def _cosine_objective(h, head, labels, *, lam, aux):
+def _cosine_objective(h: jax.Array, head: Head, labels: jax.Array, *, lam: jax.Array,
+                      aux: Any) -> jax.Array:
     del aux
     return losses.cosine_corel(h, head.W, labels, lam=lam)
 
 
-def _gaussian_objective(h, head, labels, *, lam, aux):
+def _gaussian_objective(h: jax.Array, head: Head, labels: jax.Array, *, lam: jax.Array,
+                        aux: Any) -> jax.Array:
     del aux
-    return losses.gaussian_corel(h, head.W, labels, lam=lam, gamma=head.gamma)
+    return losses.gaussian_corel(h, head.W, labels, lam=lam, gamma=_gamma(head))
 
 
 CCE = LOSSES.register(LossSpec(

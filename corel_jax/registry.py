@@ -32,11 +32,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from corel_jax.errors import ConfigError
 
-S = TypeVar("S")
+
+class _Named(Protocol):
+    """What a spec is at least: something with a ``name``."""
+
+    @property
+    def name(self) -> str: ...
+
+
+S = TypeVar("S", bound=_Named)
 
 __all__ = ["Registry"]
 
@@ -118,9 +126,9 @@ class Registry(Generic[S]):
 
     # -- lookup --------------------------------------------------------------------------
 
-    def resolve(self, name: str) -> str:
+    def resolve(self, name: object) -> str:
         """The registered name that ``name`` means (an alias or, with a ``key``, another
-        spelling resolved)."""
+        spelling resolved); anything else, a non-string included, is unknown."""
         if isinstance(name, str):
             if name in self._specs:
                 return name
@@ -143,7 +151,7 @@ class Registry(Generic[S]):
 
     def __contains__(self, name: object) -> bool:
         try:
-            self.resolve(name)  # type: ignore[arg-type]
+            self.resolve(name)
         except ConfigError:
             return False
         return True
