@@ -85,11 +85,13 @@ def test_merged_shards_equal_the_one_process_sweep(trained, tmp_path, capsys):
         else:  # runs.json, runs.csv, curves.csv, test_labels.npy, runs/r*/*.npy, params/*.npz
             assert a == b, f"{name} differs"
 
-    # report reads the merge as usual
-    rep = tmp_path / "report"
-    assert main(["report", str(merged), "--out", str(rep), "--methods", "kmeans",
-                 "--no-plots", "-q"]) == 0
-    assert (rep / "report.md").is_file()
+    # report reads the merge as usual, and pools the shards themselves to the same tables
+    for name, dirs in (("merged", [merged]), ("pooled", shards)):
+        assert main(["report", *map(str, dirs), "--out", str(tmp_path / name), "--methods",
+                     "kmeans", "--no-plots", "-q"]) == 0
+    for table in ("table2_accuracy.csv", "table3_clustering.csv", "lambda_curve.csv"):
+        assert (tmp_path / "merged" / table).read_text() == \
+            (tmp_path / "pooled" / table).read_text(), table
 
 
 def test_a_missing_shard_is_named_with_its_runs(trained, tmp_path, capsys):
