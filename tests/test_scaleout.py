@@ -1,5 +1,6 @@
 """Scale-out on CPU: a sweep sharded over 4 forced host devices, and over 2 processes on
-localhost (gloo collectives), gives the same per-run results as one device in one process.
+localhost (gloo collectives), gives the same per-run results as one device in one process; a
+sweep checkpointed on 4 devices and killed resumes on 2, 3 or 1 device with the same numbers.
 
 Each configuration runs in a subprocess (the device count is fixed when JAX starts). Loopback
 only; every subprocess has a time limit.
@@ -7,6 +8,7 @@ only; every subprocess has a time limit.
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,25 +23,29 @@ ARGS = ["--dataset", "digits", "--model", "mlp", "--loss", "cosine", "--seeds", 
 TIMEOUT = 240
 
 
-def _train(out, *extra, devices=1, env_extra=None):
+def _cli(argv, *, devices=1, env_extra=None):
     env = dict(os.environ)
     env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
                         f" --xla_force_host_platform_device_count={devices}").strip()
     env["JAX_PLATFORMS"] = "cpu"
     env.update(env_extra or {})
-    return subprocess.Popen([sys.executable, "-m", "corel_jax.cli", "train", *ARGS, "--out",
-                             str(out), *extra], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-m", "corel_jax.cli", *argv], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _finish(proc):
+def _train(out, *extra, devices=1, env_extra=None, args=ARGS):
+    return _cli(["train", *args, "--out", str(out), *extra], devices=devices,
+                env_extra=env_extra)
+
+
+def _finish(proc, returncode=0):
     try:
         out, err = proc.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
         pytest.fail(f"subprocess timed out after {TIMEOUT}s:\n{err[-2000:]}")
-    assert proc.returncode == 0, err[-3000:]
+    assert proc.returncode == returncode, err[-3000:]
     return out, err
 
 
@@ -49,10 +55,12 @@ def _results(d):
     return runs, rundir.load_curves(d), h
 
 
-def _assert_same(a, b):
+def _assert_same(a, b, num_runs=3):
+    """Equal to float rounding (the runs vmapped together on a device differ: see the
+    README's "Running on many devices and hosts")."""
     runs_a, curves_a, h_a = _results(a)
     runs_b, curves_b, h_b = _results(b)
-    assert len(runs_a) == len(runs_b) == 3  # 3 runs; the padding run was dropped
+    assert len(runs_a) == len(runs_b) == num_runs  # the padding runs were dropped
     for ra, rb in zip(runs_a, runs_b):
         assert (ra["seed"], ra["lam"], ra["best_epoch"]) == (rb["seed"], rb["lam"],
                                                              rb["best_epoch"])
@@ -104,3 +112,66 @@ def test_incomplete_multiprocess_flags_are_an_error(tmp_path):
     out, err = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 2
     assert "--coordinator" in err and len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------- resume on another number of devices
+
+# 6 runs in 2 chunks of 4 on 4 devices (the second: 2 runs and 2 copies of its first),
+# a checkpoint after every epoch
+RESHARD_ARGS = ["--dataset", "digits", "--model", "mlp", "--loss", "cosine", "--seeds", "3",
+                "--lams", "0.5,0.9", "--epochs", "3", "--width", "32", "--batch-size", "64",
+                "--checkpoint-every", "1", "--max-chunk-size", "4", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def killed_on_four(tmp_path_factory):
+    """An uninterrupted sweep on 4 devices (counting its write points), the same sweep killed
+    (SIGKILL) on 4 devices just before the second checkpoint of its second chunk (the first
+    chunk finished, the second checkpointed after epoch 1), and the sweep uninterrupted on
+    one device."""
+    root = tmp_path_factory.mktemp("reshard")
+    cache = {"JAX_COMPILATION_CACHE_DIR": str(root / "jax-cache")}
+    points = root / "points.tsv"
+    _finish(_train(root / "four", devices=4, args=RESHARD_ARGS,
+                   env_extra={**cache, "COREL_JAX_FAULT": "count",
+                              "COREL_JAX_FAULT_LOG": str(points)}))
+    paths = [line.split("\t", 1)[1] for line in points.read_text().splitlines()]
+    # the write just before the second chunk's file (point numbers start at 1)
+    kill_at = next(i for i, p in enumerate(paths) if p.endswith("chunks/chunk_001.npz"))
+    assert paths[kill_at - 1].endswith("checkpoints/state/5"), paths
+    _finish(_train(root / "killed", devices=4, args=RESHARD_ARGS,
+                   env_extra={**cache, "COREL_JAX_FAULT": f"kill@{kill_at}"}), returncode=-9)
+    one = root / "one"
+    _finish(_train(one, args=RESHARD_ARGS, env_extra=cache))
+    return root, cache
+
+
+@pytest.mark.parametrize("devices", [2, 3, 1])
+def test_checkpoint_of_four_devices_resumes_on_fewer(killed_on_four, tmp_path, devices):
+    """Resumed on 2 devices, on 1, and on 3 (the chunk of 4 padded to 6 runs, its state read
+    through the host): the finished chunk is read back bit for bit; the second continues from
+    its checkpoint and every number equals the uninterrupted sweep's (on 1 device and on 4)
+    to float rounding, not bit for bit (the runs each device vmaps together differ)."""
+    root, cache = killed_on_four
+    run_dir = tmp_path / "resumed"
+    shutil.copytree(root / "killed", run_dir)
+    out, _ = _finish(_cli(["train", "--resume", str(run_dir), "--quiet"], devices=devices,
+                          env_extra=cache))
+    assert f"resuming on {devices} device(s) a sweep checkpointed on 4" in out
+    assert ("padded to 6" in out) == (devices == 3)
+    assert "chunk 1/2: finished before" in out
+    assert "resumed digits-mlp cosine [2/2] from its checkpoint after epoch 1" in out
+    assert not (run_dir / rundir.CHECKPOINT_SUBDIR).exists()
+    for reference in (root / "one", root / "four"):
+        _assert_same(reference, run_dir, num_runs=6)
+        with np.load(reference / "params" / "final_params.npz") as a, \
+                np.load(run_dir / "params" / "final_params.npz") as b:
+            assert sorted(a.files) == sorted(b.files)
+            for k in a.files:
+                np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6)
+    # the chunk finished on 4 devices before the kill: its files as the 4-device sweep's
+    for i in range(4):
+        for name in ("test_h", "test_pred", "prototypes"):
+            assert np.array_equal(rundir.load_run_array(root / "four", i, name),
+                                  rundir.load_run_array(run_dir, i, name))
+

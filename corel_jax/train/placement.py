@@ -12,7 +12,12 @@ Multi-process (several hosts, or several processes on one host): call :func:`ini
 (it wraps ``jax.distributed.initialize``); every process runs the same program and builds the
 same global arrays with ``jax.make_array_from_callback`` (each process supplies only the shards
 its devices hold); :meth:`Placement.gather` brings per-run results back to every process, and
-process 0 writes the run directory.
+process 0 writes the run directory. Decisions that every process must take alike (stop on a
+preemption notice, save a checkpoint now, the chunk layout) go through :func:`any_process` and
+:func:`from_process_0`, which cost nothing in a single process.
+
+A checkpoint restored on another number of devices or processes is placed on this mesh (see
+:mod:`corel_jax.train.checkpoint`); its chunk is padded to :meth:`Placement.padded` runs.
 """
 
 from __future__ import annotations
@@ -73,6 +78,11 @@ class Placement:
     def num_devices(self) -> int:
         return self.mesh.devices.size
 
+    def padded(self, runs: int) -> int:
+        """The smallest multiple of the device count that holds ``runs`` runs: the size of a
+        chunk's program (a chunk planned for another device count may need padding)."""
+        return -(-runs // self.num_devices) * self.num_devices
+
     @property
     def runs(self) -> NamedSharding:
         return NamedSharding(self.mesh, P(RUNS_AXIS))
@@ -111,7 +121,35 @@ class Placement:
         return jax.tree.map(get, tree)
 
 
-def _global(a: np.ndarray, sharding: NamedSharding) -> jax.Array:
+def any_process(*flags: bool) -> tuple[bool, ...]:
+    """Each flag ORed over every process (one allgather; in a single process, the flags as
+    they are). For decisions all processes must take together, such as stopping at this
+    epoch or saving a checkpoint now: a collective that one process skips stalls the rest."""
+    if jax.process_count() == 1:
+        return tuple(bool(f) for f in flags)
+    from jax.experimental import multihost_utils
+
+    seen = multihost_utils.process_allgather(np.asarray(flags, np.int32))
+    return tuple(bool(v) for v in np.asarray(seen).reshape(-1, len(flags)).any(axis=0))
+
+
+def from_process_0(values):
+    """Process 0's ``values`` (integers, e.g. a chunk layout), on every process; in a single
+    process, ``values`` as they are."""
+    if jax.process_count() == 1:
+        return [int(v) for v in values]
+    from jax.experimental import multihost_utils
+
+    return [int(v) for v in np.asarray(
+        multihost_utils.broadcast_one_to_all(np.asarray(values, np.int32)))]
+
+
+def place_like(a: np.ndarray, template: jax.Array) -> jax.Array:
+    """A host array placed with ``template``'s sharding (each process supplies its shards)."""
+    return _global(np.asarray(a), template.sharding)
+
+
+def _global(a: np.ndarray, sharding) -> jax.Array:
     if jax.process_count() == 1:
         return jax.device_put(a, sharding)
     return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])

@@ -1,5 +1,10 @@
 """Whether and how a sweep resumes: its checkpointer, and the checks that a run directory's
-checkpoints belong to this sweep (configuration, data, chunk layout, devices).
+checkpoints belong to this sweep (configuration, data, chunk layout).
+
+A sweep resumes on any number of devices and processes: the chunk layout (which runs each
+chunk trains) is the one the checkpoints were written with, and a chunk whose size is not a
+multiple of this device count is padded to one (:meth:`Placement.padded`); the saved states
+are placed on the new mesh (:mod:`corel_jax.train.checkpoint`).
 
 The checkpoints themselves (what they hold, how they are written) are
 :mod:`corel_jax.train.checkpoint`'s.
@@ -17,34 +22,68 @@ from corel_jax.errors import ConfigError, CorelError
 from corel_jax.train.checkpoint import SweepCheckpoint
 from corel_jax.train.config import NOT_RESULT_FIELDS, SweepConfig
 from corel_jax.train.memory import Layout
-from corel_jax.train.placement import Placement
+from corel_jax.train.placement import Placement, any_process, from_process_0
 from corel_jax.train.writer import config_dict
 
 
-def open_checkpointer(cfg: SweepConfig, out: Path | None, resume: bool,
+def open_checkpointer(cfg: SweepConfig, run_dir: Path | None, resume: bool,
                       log) -> SweepCheckpoint | None:
-    """The sweep's checkpointer, or None (no run directory, checkpoint_every=0, or several
-    processes); refuses to start afresh over an unfinished sweep's checkpoints."""
-    if resume and out is None and jax.process_index() == 0:
+    """The sweep's checkpointer, or None (no run directory, or checkpoint_every=0); refuses to
+    start afresh over an unfinished sweep's checkpoints.
+
+    Every process of a multi-process sweep opens one on the same ``run_dir`` (each saves its
+    shards of the state there); process 0 alone checks and writes the run directory's files.
+    """
+    if resume and run_dir is None:
         raise ConfigError("resuming a sweep needs its run directory (out_dir)")
-    if jax.process_count() > 1:
-        if resume:
-            raise ConfigError("--resume is supported for single-process sweeps only")
-        if cfg.checkpoint_every != 0:
-            log("checkpoints are off in multi-process sweeps")
+    if run_dir is None:
         return None
-    if out is None:
-        return None
-    ckpt = SweepCheckpoint(out / rundir.CHECKPOINT_SUBDIR, epochs=cfg.epochs, resuming=resume,
-                           log=log)
-    if not resume and ckpt.exists():
-        raise ConfigError(f"{out} holds checkpoints of an unfinished sweep; continue it with "
-                          f"`corel-jax train --resume {out}`, or delete {ckpt.directory}")
+    ckpt = SweepCheckpoint(Path(run_dir) / rundir.CHECKPOINT_SUBDIR, epochs=cfg.epochs,
+                           resuming=resume, log=log)
+    # (other processes: process 0 may be replacing an earlier sweep's checkpoints right now)
+    if not resume and jax.process_index() == 0 and ckpt.exists():
+        raise ConfigError(f"{run_dir} holds checkpoints of an unfinished sweep; continue it "
+                          f"with `corel-jax train --resume {run_dir}`, or delete "
+                          f"{ckpt.directory}")
     if cfg.checkpoint_every == 0:
         if resume and ckpt.exists():
             return ckpt  # read what is there, write nothing new (see sweep.train_chunk)
         return None
     return ckpt
+
+
+def agree(layout: Layout, ckpt: SweepCheckpoint | None, resume: bool,
+          log) -> tuple[Layout, SweepCheckpoint | None]:
+    """Several processes: process 0's chunk layout on every process (memory plans made on
+    different hosts may differ), and the checkpoints only if every process sees process 0's
+    ``layout.json`` (the run directory on a filesystem they share); else they are off, and a
+    resume is refused. One process: ``(layout, ckpt)`` as they are.
+
+    Call it after process 0 has written ``layout.json``.
+    """
+    if jax.process_count() == 1:
+        return layout, ckpt
+    values = from_process_0([layout.num_runs, layout.chunk_size, layout.num_chunks,
+                             -1 if layout.num_devices is None else layout.num_devices])
+    layout = Layout(num_runs=values[0], chunk_size=values[1], num_chunks=values[2],
+                    num_devices=None if values[3] < 0 else values[3])
+    seen = True
+    if ckpt is not None and jax.process_index() != 0:
+        try:
+            seen = ckpt.load_layout() == layout
+        except CorelError:
+            seen = False
+    (unseen,) = any_process(ckpt is not None and not seen)
+    if not unseen:
+        return layout, ckpt
+    where = ckpt.directory if ckpt is not None else "the run directory"
+    if resume:
+        raise ConfigError(f"cannot resume: not every process sees {where} as process 0 wrote "
+                          f"it; give every process the same run directory on a filesystem "
+                          f"they share")
+    log(f"checkpoints are off: not every process sees {where} as process 0 wrote it (give "
+        f"every process the same --out on a filesystem they share to checkpoint)")
+    return layout, None
 
 
 def check_library_version(out: Path, log) -> None:
@@ -72,15 +111,16 @@ def _major(version: str) -> str:
 
 
 def saved_layout(ckpt: SweepCheckpoint | None, out: Path | None, cfg: SweepConfig, dataset,
-                 placement: Placement, resume: bool) -> Layout | None:
+                 placement: Placement, resume: bool, log=None) -> Layout | None:
     """The chunk layout ``ckpt`` was written with, after checking that this sweep may continue
-    it (:func:`check_resumable`, :func:`check_layout`); None when there is none."""
+    it (:func:`check_resumable` on process 0, which holds ``out``; :func:`check_layout`); None
+    when there is none."""
     layout = ckpt.load_layout() if ckpt is not None else None
     if layout is None:
         return None
-    if resume:
+    if resume and out is not None:
         check_resumable(out, cfg, dataset)
-    check_layout(layout, cfg.num_runs, placement, ckpt.directory)
+    check_layout(layout, cfg.num_runs, placement, ckpt.directory, log)
     return layout
 
 
@@ -105,13 +145,25 @@ def check_resumable(out: Path, cfg: SweepConfig, dataset) -> None:
 
 
 def check_layout(layout: Layout, num_runs: int, placement: Placement,
-                 directory: Path) -> None:
-    """Refuses checkpoints written for another number of runs or devices (the chunks, and the
-    sharding of the saved states, would not match)."""
+                 directory: Path, log=None) -> None:
+    """Refuses checkpoints written for another number of runs (the chunks would not match), or
+    with no record of their device count (written before it was recorded); says how another
+    device count is resumed."""
     if layout.num_runs != num_runs:
         raise ConfigError(f"the checkpoints in {directory} are for {layout.num_runs} "
                           f"runs, but the configuration has {num_runs}")
-    if layout.num_devices != placement.num_devices:
-        raise ConfigError(f"the checkpoints in {directory} were written on "
-                          f"{layout.num_devices} devices; resume on the same number "
-                          f"(this process sees {placement.num_devices})")
+    if layout.num_devices is None:
+        raise ConfigError(f"the checkpoints in {directory} do not record the devices they "
+                          f"were written on (an older corel-jax); resume with that version")
+    if layout.num_devices != placement.num_devices and log is not None:
+        size = placement.padded(layout.chunk_size)
+        then = layout.chunk_size // layout.num_devices
+        now = size // placement.num_devices
+        log(f"resuming on {placement.num_devices} device(s) a sweep checkpointed on "
+            f"{layout.num_devices}: its chunks keep their {layout.chunk_size} runs"
+            + (f", padded to {size}" if size != layout.chunk_size else "")
+            + f"; each device trains {now} run(s) of a chunk ({then} before)"
+            + (" and needs more memory than planned: if it runs out, resume on more devices"
+               if now > then else "")
+            + "; numbers equal the uninterrupted sweep's to float rounding (README: Running "
+              "on many devices and hosts)")

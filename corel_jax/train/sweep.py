@@ -47,9 +47,9 @@ from corel_jax.train.engine import (
     make_program,
 )
 from corel_jax.train.memory import Layout
-from corel_jax.train.placement import Placement
+from corel_jax.train.placement import Placement, any_process
 from corel_jax.train.result import BEST_FIELDS, ChunkResult, StoredRunArrays, SweepResult, assemble
-from corel_jax.train.resume import check_library_version, open_checkpointer, saved_layout
+from corel_jax.train.resume import agree, check_library_version, open_checkpointer, saved_layout
 from corel_jax.train.writer import start_run_dir, write_chunk_arrays, write_run_dir
 
 
@@ -83,8 +83,9 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
 
     The run directory is locked for the sweep's whole life (a second writer is refused), and
     counts as complete only once its manifest, written last, says so (:mod:`corel_jax.rundir`).
-    Checkpoints (``cfg.checkpoint_every``; written under ``out_dir/checkpoints/`` in
-    single-process sweeps) are removed once the run directory is complete.
+    Checkpoints (``cfg.checkpoint_every``; written under ``out_dir/checkpoints/``, by every
+    process of a multi-process sweep, which must then all see ``out_dir``) are removed once
+    the run directory is complete. A sweep resumes on any number of devices and processes.
     """
     log = log or (lambda *a, **k: None)
     t_start = time.perf_counter()
@@ -109,20 +110,21 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
         if out is not None else None
     try:
         with preemption.handle_sigterm():  # SIGTERM: checkpoint at the epoch's end, then stop
-            return _train(cfg, placement, out, dataset, program, log, progress, resume,
-                          t_start)
+            return _train(cfg, placement, out, out_dir, dataset, program, log, progress,
+                          resume, t_start)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _train(cfg, placement, out, dataset, program, log, progress, resume, t_start):
+def _train(cfg, placement, out, out_dir, dataset, program, log, progress, resume, t_start):
     runs = cfg.runs
-    ckpt = open_checkpointer(cfg, out, resume, log)
+    # every process checkpoints its shards into out_dir; process 0 writes the rest (out)
+    ckpt = open_checkpointer(cfg, None if out_dir is None else Path(out_dir), resume, log)
     if resume and out is not None:
         check_library_version(out, log)
     # 2. plan
-    layout = saved_layout(ckpt, out, cfg, dataset, placement, resume)
+    layout = saved_layout(ckpt, out, cfg, dataset, placement, resume, log)
     if layout is None:
         mem = memory.sweep_plan(cfg, program, dataset, len(runs), placement.num_devices)
         log(mem.describe(len(runs)))
@@ -133,6 +135,7 @@ def _train(cfg, placement, out, dataset, program, log, progress, resume, t_start
         sessions = start_run_dir(out, cfg, dataset, resume=resume, layout=layout)
         if ckpt is not None:
             ckpt.save_layout(layout)
+    layout, ckpt = agree(layout, ckpt, resume, log)  # several processes: process 0's
     # 3. compile
     compiled = compile_program(program, run_batch=resolve_run_batch(cfg, placement),
                                pad_groups=cfg.pad_run_groups)
@@ -281,12 +284,15 @@ def _chunk_result(setup: ChunkSetup, c: int, runs, timings: dict[str, Any]) -> C
     train_setup = setup
     if ckpt is not None and ckpt.has_chunk(c):
         try:
-            piece = ChunkResult.from_arrays(ckpt.load_chunk(c))
+            piece, problem = ChunkResult.from_arrays(ckpt.load_chunk(c)), None
         except (DamagedFileError, KeyError, TypeError, ValueError) as e:
+            problem = e
+        if any_process(problem is not None)[0]:  # every process trains it, or none
             # never ask the user to delete finished work: train this chunk again instead,
             # without checkpoints of its own (they would push a later chunk's out of the
             # checkpoints kept)
-            setup.log(f"chunk {c + 1}/{setup.layout.num_chunks}: {e}; training the chunk again")
+            setup.log(f"chunk {c + 1}/{setup.layout.num_chunks}: "
+                      f"{problem or 'damaged on another process'}; training the chunk again")
             train_setup = dataclasses.replace(setup, ckpt=None)
         else:
             setup.log(f"chunk {c + 1}/{setup.layout.num_chunks}: finished before, read from "
@@ -296,7 +302,7 @@ def _chunk_result(setup: ChunkSetup, c: int, runs, timings: dict[str, Any]) -> C
     piece = train_chunk(train_setup, c, runs[c * size:(c + 1) * size], timings)
     if ckpt is not None and setup.cfg.checkpoint_every != 0:
         ckpt.save_chunk(c, piece.to_arrays())
-    if preemption.requested() and c + 1 < setup.layout.num_chunks:
+    if c + 1 < setup.layout.num_chunks and any_process(preemption.requested())[0]:
         saved = ckpt is not None and setup.cfg.checkpoint_every != 0
         raise preemption.Preempted(
             f"stopped by SIGTERM after chunk {c + 1}/{setup.layout.num_chunks}"
@@ -319,7 +325,8 @@ def train_chunk(setup: ChunkSetup, index: int, runs: Sequence,
     cfg, placement, ckpt = setup.cfg, setup.placement, setup.ckpt
     desc = setup.description(index)
     n = len(runs)
-    padded = list(runs) + [runs[0]] * (setup.layout.chunk_size - n)
+    # (a chunk planned for another device count is padded to a multiple of this one)
+    padded = list(runs) + [runs[0]] * (placement.padded(setup.layout.chunk_size) - n)
     seeds = placement.shard_runs(np.asarray([r.seed for r in padded], np.uint32))
     hp = placement.shard_runs(hparams(padded))
     state = setup.compiled.init(seeds, hp)
@@ -364,7 +371,11 @@ def train_chunk(setup: ChunkSetup, index: int, runs: Sequence,
             f"val acc mean {np.mean(healthy):.4f} best {np.max(healthy):.4f}, "
             f"{healthy.size}/{n} training" if healthy.size else "no run training")
         bar.update(1)
-        if epoch + 1 < cfg.epochs and preemption.requested():
+        more = epoch + 1 < cfg.epochs
+        # every process stops (and saves) at the same epoch: SIGTERM may reach only some
+        stop, due = any_process(more and preemption.requested(),
+                                more and schedule is not None and schedule.due(epoch + 1))
+        if stop:
             bar.close()
             saved = schedule is not None
             if saved:
@@ -373,7 +384,7 @@ def train_chunk(setup: ChunkSetup, index: int, runs: Sequence,
                 f"stopped by SIGTERM after epoch {epoch + 1} of chunk {index + 1}/"
                 f"{setup.layout.num_chunks}" + ("; checkpoint saved" if saved else
                                          "; no checkpoint (checkpoints are off)"), saved)
-        if schedule is not None and epoch + 1 < cfg.epochs and schedule.due(epoch + 1):
+        if due:
             # (the chunk's last epoch is covered by its finished-chunk file)
             ckpt.save_state(index, epoch + 1, state, curves)
             schedule.saved()
