@@ -1,6 +1,8 @@
 """Scale-out on CPU: a sweep sharded over 4 forced host devices, and over 2 processes on
 localhost (gloo collectives), gives the same per-run results as one device in one process; a
-sweep checkpointed on 4 devices and killed resumes on 2, 3 or 1 device with the same numbers.
+sweep checkpointed on 4 devices and killed resumes on 2, 3 or 1 device with the same numbers;
+a 2-process sweep killed, or preempted (SIGTERM), mid-way resumes with the same 2 processes to
+the uninterrupted 2-process sweep's files, byte for byte.
 
 Each configuration runs in a subprocess (the device count is fixed when JAX starts). Loopback
 only; every subprocess has a time limit.
@@ -92,14 +94,16 @@ def _free_port() -> int:
 
 def test_two_processes_equal_one_process(reference, tmp_path):
     coord = f"127.0.0.1:{_free_port()}"
+    # each process its own --out (as on hosts that share no filesystem)
     procs = [
         _train(tmp_path / f"p{i}", "--coordinator", coord, "--num-processes", "2",
-               "--process-id", str(i))
+               "--process-id", str(i), "--checkpoint-every", "1")
         for i in range(2)
     ]
-    for p in procs:
-        _finish(p)
-    # Process 0 gathers and writes; process 1 writes nothing.
+    outs = [_finish(p)[0] for p in procs]
+    # Process 0 gathers and writes; process 1 writes nothing. It cannot see the checkpoints
+    # process 0 writes, so they are off (and the sweep trains as before).
+    assert all("checkpoints are off: not every process sees" in o for o in outs)
     assert rundir.is_run_dir(tmp_path / "p0")
     assert not (tmp_path / "p1").exists()
     env = json.loads((tmp_path / "p0" / "config.json").read_text())["environment"]
@@ -175,3 +179,110 @@ def test_checkpoint_of_four_devices_resumes_on_fewer(killed_on_four, tmp_path, d
             assert np.array_equal(rundir.load_run_array(root / "four", i, name),
                                   rundir.load_run_array(run_dir, i, name))
 
+
+
+# ------------------------------------------- several processes: checkpoints, kill, SIGTERM
+
+# 4 runs in 2 chunks of 2 (one run per process), a checkpoint after every epoch
+MP_ARGS = ["--dataset", "digits", "--model", "mlp", "--loss", "cosine", "--seeds", "2",
+           "--lams", "0.5,0.9", "--epochs", "3", "--width", "32", "--batch-size", "64",
+           "--checkpoint-every", "1", "--max-chunk-size", "2", "--quiet"]
+
+
+def _two_processes(argv, *, faults=(None, None), env_extra=None):
+    """Both processes of a 2-process sweep (gloo on localhost) running ``corel-jax train
+    ARGV``; ``faults``: each process's ``COREL_JAX_FAULT``."""
+    coord = f"127.0.0.1:{_free_port()}"
+    return [_cli(["train", *argv, "--coordinator", coord, "--num-processes", "2",
+                  "--process-id", str(i)],
+                 env_extra={**(env_extra or {}),
+                            **({"COREL_JAX_FAULT": faults[i]} if faults[i] else {})})
+            for i in range(2)]
+
+
+@pytest.fixture(scope="module")
+def two_process_sweep(tmp_path_factory):
+    """The uninterrupted 2-process sweep (both processes given the same --out), and process
+    0's write points."""
+    root = tmp_path_factory.mktemp("two_processes")
+    env = {"JAX_COMPILATION_CACHE_DIR": str(root / "jax-cache")}
+    points = root / "points.tsv"
+    procs = _two_processes([*MP_ARGS, "--out", str(root / "sweep")], faults=("count", None),
+                           env_extra={**env, "COREL_JAX_FAULT_LOG": str(points)})
+    for p in procs:
+        _finish(p)
+    assert not (root / "sweep" / rundir.CHECKPOINT_SUBDIR).exists()
+    paths = [line.split("\t", 1)[1] for line in points.read_text().splitlines()]
+    return root / "sweep", paths, env
+
+
+def _resume_two_processes(run_dir, env):
+    outs = [_finish(p)[0] for p in _two_processes(["--resume", str(run_dir), "--quiet"],
+                                                  env_extra=env)]
+    return outs
+
+
+def test_two_processes_killed_mid_sweep_resume_to_identical_files(two_process_sweep, tmp_path):
+    """Process 0 is SIGKILLed as it starts the second checkpoint of chunk 2 (chunk 1 finished,
+    chunk 2 checkpointed after epoch 1, by both processes: each its shards); process 1, left
+    alone, is ended too. Both resume with the same process flags: the files equal the
+    uninterrupted 2-process sweep's, byte for byte; so do those of a copy resumed by one
+    process on 2 devices."""
+    from test_resume import assert_same_results
+
+    reference, paths, env = two_process_sweep
+    kill_at = next(i for i, p in enumerate(paths) if p.endswith("chunks/chunk_001.npz"))
+    assert paths[kill_at - 1].endswith("checkpoints/state/5"), paths
+    run_dir = tmp_path / "sweep"
+    procs = _two_processes([*MP_ARGS, "--out", str(run_dir)], faults=(f"kill@{kill_at}", None),
+                           env_extra=env)
+    procs[0].communicate(timeout=TIMEOUT)
+    assert procs[0].returncode == -9
+    try:  # process 1 ends itself once the coordinator is gone; else it is killed
+        procs[1].communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        procs[1].kill()
+        procs[1].communicate()
+    assert procs[1].returncode != 0
+    ckpt = run_dir / rundir.CHECKPOINT_SUBDIR
+    assert (ckpt / "chunks" / "chunk_000.npz").is_file()
+    assert (ckpt / "state" / "4").is_dir() and not (run_dir / rundir.RUNS_JSON).exists()
+    one_process = tmp_path / "one_process"
+    shutil.copytree(run_dir, one_process)
+    outs = _resume_two_processes(run_dir, env)
+    for out in outs:
+        assert "chunk 1/2: finished before" in out
+        assert "resumed digits-mlp cosine [2/2] from its checkpoint after epoch 1" in out
+    assert_same_results(reference, run_dir)
+    assert not ckpt.exists()
+    # one process with 2 devices reads both processes' shards; each device trains the run it
+    # trained before, so the files are the same, byte for byte
+    out, _ = _finish(_cli(["train", "--resume", str(one_process), "--quiet"], devices=2,
+                          env_extra=env))
+    assert "resumed digits-mlp cosine [2/2] from its checkpoint after epoch 1" in out
+    assert_same_results(reference, one_process)
+
+
+def test_two_processes_sigterm_to_one_stops_both_with_75_and_resumes_identically(
+        two_process_sweep, tmp_path):
+    """SIGTERM reaches process 1 alone (as its first checkpoint is written, after epoch 1):
+    both processes agree to stop after epoch 2, save the checkpoint, print one line each and
+    exit with 75; the resume gives the uninterrupted sweep's files."""
+    from test_resume import assert_same_results
+
+    reference, _, env = two_process_sweep
+    run_dir = tmp_path / "sweep"
+    procs = _two_processes([*MP_ARGS, "--out", str(run_dir)], faults=(None, "term@1"),
+                           env_extra=env)
+    for p in procs:
+        _, err = _finish(p, returncode=75)
+        lines = [x for x in err.splitlines() if x.strip() and not x.startswith("[Gloo]")]
+        assert len(lines) == 1 and "Traceback" not in err, err
+        assert "preempted: stopped by SIGTERM after epoch 2 of chunk 1/2; checkpoint saved" \
+            in lines[0] and f"--resume {run_dir}" in lines[0]
+    state = run_dir / rundir.CHECKPOINT_SUBDIR / "state"
+    assert sorted(int(p.name) for p in state.iterdir() if p.name.isdigit()) == [1, 2]
+    outs = _resume_two_processes(run_dir, env)
+    assert all("resumed digits-mlp cosine [1/2] from its checkpoint after epoch 2" in o
+               for o in outs)
+    assert_same_results(reference, run_dir)

@@ -244,11 +244,13 @@ def run(args: argparse.Namespace) -> int:
     from corel_jax.train.placement import initialize
     from corel_jax.train.sweep import train_sweep
 
-    initialize(args.coordinator, args.num_processes, args.process_id)
     if args.resume is None:  # refuse a folder that is not ours before JAX starts up
         from corel_jax.train.ownership import check
 
+        # (before the processes of a multi-process sweep meet: once they have, process 0
+        # may already be writing into the folder they share)
         check(Path(out), resume=False, overwrite=args.overwrite)
+    initialize(args.coordinator, args.num_processes, args.process_id)
     from corel_jax.train.preemption import EXIT_PREEMPTED, Preempted
 
     try:

@@ -6,6 +6,10 @@ it after every epoch (:func:`requested`): it saves the chunk's state (or, at a c
 epoch, lets the finished chunk be stored) and raises :class:`Preempted`; ``corel-jax train``
 prints one line and exits with :data:`EXIT_PREEMPTED`. ``--resume`` then continues exactly
 where the sweep stopped.
+
+In a multi-process sweep the flag is ORed over the processes at every epoch boundary
+(:func:`corel_jax.train.placement.any_process`), so SIGTERM to any one of them stops them all
+after the same epoch: each saves its shards of the checkpoint, prints its line and exits 75.
 """
 
 from __future__ import annotations
