@@ -92,7 +92,6 @@ of the whole sweep, beside ``"num_runs"``, the shard's)::
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import os
@@ -119,6 +118,8 @@ FINAL_PARAMS = "final_params.npz"
 #: how sweeps wrote the final parameters before (flax msgpack); :func:`load_final_params` reads it
 LEGACY_FINAL_PARAMS = "final_params.msgpack"
 CHECKPOINT_SUBDIR = "checkpoints"
+#: live-tracking logs (TensorBoard, W&B offline), see :mod:`corel_jax.train.tracking`
+TRACKING_SUBDIR = "tracking"
 MANIFEST = "corel-jax-run.json"
 LOCK = ".corel-jax.lock"
 #: the manifest's "format" and "format_version" (2: the first with a manifest)
@@ -550,12 +551,14 @@ def upgrade_config(config: Mapping[str, Any], path: Path | str = CONFIG) -> dict
     """A ``config.json`` of any format in the current one (:data:`CONFIG_FORMAT_VERSION`);
     ``config`` is not modified, and a current one comes back equal.
 
-    Format 1 (no ``"format_version"``: every run directory written before it existed) differs
-    in four ways, each mapped here and nowhere else:
+    In every format, a configuration field added after the file was written is missing: the
+    sweep ran when the field did not exist, i.e. with the behaviour its default gives (no
+    weight decay, no augmentation, ...), so it reads as its default
+    (:func:`corel_jax.train.config.default_dict`).
 
-    - a configuration field added later is missing: the run directory was written when the
-      field did not exist, i.e. with the behaviour its default gives (no weight decay, no
-      augmentation, ...), so it reads as its default;
+    Format 1 (no ``"format_version"``: every run directory written before it existed) also
+    differs in three ways, each mapped here and nowhere else:
+
     - ``"similarity"`` and ``"lam_meaning"`` may be missing: the paper's losses record theirs
       (:data:`_FORMAT_1_LOSSES`); any other loss reads as ``"dot"`` and as using λ;
     - the cap on the chunk size was called ``max_runs_per_program``;
@@ -572,16 +575,6 @@ def upgrade_config(config: Mapping[str, Any], path: Path | str = CONFIG) -> dict
         raise DamagedFileError(f"{path} has format_version {version!r}; this corel-jax reads "
                                f"up to {CONFIG_FORMAT_VERSION}: upgrade corel-jax")
     if version < 2:
-        from corel_jax.train.config import SweepConfig
-
-        defaults = SweepConfig.__dataclass_fields__
-        for name, f in defaults.items():
-            if name not in d and f.default is not dataclasses.MISSING:
-                d[name] = f.default
-        d["dataset_options"] = dict(d.get("dataset_options") or {})
-        for key in ("seeds", "lams"):
-            if isinstance(d.get(key), tuple):
-                d[key] = list(d[key])
         similarity, lam_meaning = _FORMAT_1_LOSSES.get(str(d.get("loss")),
                                                        ("dot", "not recorded"))
         d.setdefault("similarity", similarity)
@@ -594,6 +587,10 @@ def upgrade_config(config: Mapping[str, Any], path: Path | str = CONFIG) -> dict
             d["max_chunk_size"] = d.pop("max_runs_per_program")
         if not d.get("setting") and d.get("dataset") and d.get("model"):
             d["setting"] = f"{d['dataset']}-{d['model']}"
+    from corel_jax.train.config import default_dict
+
+    for name, default in default_dict().items():  # fields added since it was written
+        d.setdefault(name, default)
     d[CONFIG_FORMAT_KEY] = CONFIG_FORMAT_VERSION
     return d
 

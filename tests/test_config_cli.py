@@ -34,7 +34,7 @@ def test_every_field_but_dataset_options_has_a_flag_that_sets_it():
               "eval_batch_size": "10", "max_chunk_size": "4", "run_batch": "3",
               "memory_budget_gb": "2.5", "checkpoint_every": "0", "optimizer": "sgd",
               "momentum": "0.5", "schedule": "warmup", "warmup_epochs": "1.5",
-              "shard": "1/3"}
+              "shard": "1/3", "track": "tensorboard,wandb"}
     switches = {
                 "learn_gamma": "--fixed-gamma", "save_representations": "--no-representations",
                 "pad_run_groups": "--pad-run-groups"}
@@ -47,12 +47,14 @@ def test_every_field_but_dataset_options_has_a_flag_that_sets_it():
         elif f.name in switches:
             argv.append(switches[f.name])
         else:
-            assert f.name in ("dataset_options", "decoupled_weight_decay"), \
+            assert f.name in ("dataset_options", "decoupled_weight_decay", "sampled", "samples",
+                              "sample_seed"), \
                 f"{f.name} has no flag in this test"
     cfg = config_from_args(parse(*argv))
     default = SweepConfig()
     for f in dataclasses.fields(SweepConfig):
-        if f.name not in ("dataset_options", "decoupled_weight_decay"):  # (adam only)
+        if f.name not in ("dataset_options", "decoupled_weight_decay",  # (adam only)
+                          "sampled", "samples", "sample_seed"):  # (test_sampled_axes_...)
             assert getattr(cfg, f.name) != getattr(default, f.name), f.name
     assert config_from_args(parse("--decoupled-weight-decay")).decoupled_weight_decay
     assert cfg.seeds == (0, 1, 2) and cfg.lams == (0.1, 0.2) and cfg.gamma == (2.0,)
@@ -147,3 +149,41 @@ def test_axis_validation_names_the_axis_and_the_rule():
         SweepConfig(loss="cosine", center_alpha=(0.1, 0.2))
     with pytest.raises(ConfigError, match="lr has duplicates"):
         SweepConfig(lr=(1e-3, 1e-3))
+
+
+def test_sampled_axes_draw_joint_configurations_from_a_recorded_seed():
+    cfg = config_from_args(parse("--lr", "loguniform:1e-4:1e-2", "--weight-decay",
+                                 "uniform:0:1e-3", "--samples", "4", "--sample-seed", "3",
+                                 "--seeds", "2", "--lams", "0.2,0.8"))
+    assert cfg.sampled == (("lr", "loguniform", 1e-4, 1e-2),
+                           ("weight_decay", "uniform", 0.0, 1e-3))
+    assert len(cfg.lr) == len(cfg.weight_decay) == 4
+    assert all(1e-4 <= v <= 1e-2 for v in cfg.lr) and all(0 <= v <= 1e-3 for v in cfg.weight_decay)
+    # 4 joint draws (not 4 x 4) x 2 λ x 2 seeds, the draws outermost
+    assert cfg.num_runs == len(cfg.runs) == 16
+    assert {(r.lr, r.weight_decay) for r in cfg.runs} == set(zip(cfg.lr, cfg.weight_decay))
+    assert [(r.seed, r.lam) for r in cfg.runs[:4]] == [(0, 0.2), (1, 0.2), (0, 0.8), (1, 0.8)]
+    # the same seed draws the same values; config.json round-trips them
+    again = SweepConfig(sampled={"weight_decay": ["uniform", 0, 1e-3],
+                                 "lr": ["loguniform", 1e-4, 1e-2]}, samples=4, sample_seed=3,
+                        seeds=(0, 1), lams=(0.2, 0.8))
+    assert again == cfg
+    assert SweepConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    other = dataclasses.replace(cfg, sample_seed=4, lr=axes.BY_NAME["lr"].default,
+                                weight_decay=0.0)
+    assert other.lr != cfg.lr
+
+
+def test_sampled_axes_errors_name_the_problem():
+    with pytest.raises(ConfigError, match="needs low < high and low > 0"):
+        SweepConfig(sampled=(("lr", "loguniform", 0.0, 1e-2),), samples=2)
+    with pytest.raises(ConfigError, match="need samples >= 1"):
+        SweepConfig(sampled=(("lr", "loguniform", 1e-4, 1e-2),))
+    with pytest.raises(ConfigError, match="samples=3 needs an axis to draw"):
+        SweepConfig(samples=3)
+    with pytest.raises(ConfigError, match="unknown distribution 'normal'"):
+        SweepConfig(sampled=(("lr", "normal", 1e-4, 1e-2),), samples=2)
+    with pytest.raises(ConfigError, match="lr is both listed"):
+        SweepConfig(sampled=(("lr", "loguniform", 1e-4, 1e-2),), samples=2, lr=(1e-3, 1e-2))
+    with pytest.raises(ConfigError, match="give loguniform:LOW:HIGH"):
+        config_from_args(parse("--lr", "loguniform:1e-4", "--samples", "2"))

@@ -18,10 +18,22 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from corel_jax.errors import ConfigError
 from corel_jax.train.config import SweepConfig, parse_values
+
+#: the distributions an axis flag may name instead of values (``--lr loguniform:1e-4:1e-2``)
+DISTRIBUTIONS = ("uniform", "loguniform")
+
+
+class Drawn(NamedTuple):
+    """An axis flag's distribution: its values are drawn (``SweepConfig.sampled``)."""
+
+    dist: str
+    low: float
+    high: float
+
 
 #: the text datasets' loader options that have flags: flag dest -> dataset option
 TEXT_FLAGS = {"embeddings": "embeddings", "learned_embeddings": "learned", "max_len": "max_len"}
@@ -106,6 +118,13 @@ def _parse(f: dataclasses.Field, text: Any) -> Any:
     """A flag's value as the field holds it."""
     meta = f.metadata
     if "axis" in meta:
+        dist, _, bounds = text.partition(":")
+        if dist in DISTRIBUTIONS:  # drawn: (dist, low, high), see SweepConfig.sampled
+            low, high = parse_values(bounds.replace(":", ","), f.name.replace("_", "-")) \
+                if bounds.count(":") == 1 else (None, None)
+            if low is None:
+                raise ConfigError(f"{meta['axis'].flag} {text}: give {dist}:LOW:HIGH")
+            return Drawn(dist, low, high)
         return parse_values(text, "λ" if f.name == "lams" else f.name.replace("_", "-"))
     if not isinstance(text, str):  # a boolean flag's constant
         return text
@@ -133,8 +152,11 @@ def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError(f"cannot read --config {path}: {e.strerror or e}") from None
     try:
         if path.suffix == ".toml":
-            import tomllib
-
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10
+                raise ConfigError(f"--config {path}: reading TOML needs Python 3.11 or newer; "
+                                  f"give the configuration as JSON") from None
             d = tomllib.loads(text.decode())
         else:
             d = json.loads(text)
@@ -209,7 +231,13 @@ def _absolute(path: str | None) -> str | None:
 def config_from_args(args: argparse.Namespace) -> SweepConfig:
     """The configuration: ``--config``'s file (if given), then the flags given."""
     values = read_config_file(args.config) if args.config is not None else {}
-    values.update(given_fields(args))
+    given = given_fields(args)
+    drawn = {f.metadata["axis"].name: [v.dist, v.low, v.high]
+             for f in dataclasses.fields(SweepConfig)
+             if isinstance(given.get(f.name), Drawn) for v in (given.pop(f.name),)}
+    values.update(given)
+    if drawn:
+        values["sampled"] = {**dict(values.get("sampled") or {}), **drawn}
     options = dataset_options(args, values.get("dataset", SweepConfig.dataset))
     if options:
         values["dataset_options"] = {**dict(values.get("dataset_options") or {}),

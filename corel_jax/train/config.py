@@ -86,6 +86,13 @@ class SweepConfig:
       loss: a registered loss (:data:`corel_jax.loss_spec.LOSSES`): ``cce``, ``center``
         (CCE + λ·center loss), ``cosine``, ``gaussian``, or your own.
       seeds: one run per seed and grid point; the seed fixes init, shuffling and dropout.
+      sampled: axes whose values are drawn at random instead of listed, as
+        ``(axis name, "uniform" | "loguniform", low, high)``; ``samples`` joint draws (one
+        value of every sampled axis each) replace those axes' values, crossed with the other
+        axes and the seeds. The drawn values are the axis fields' values (``config.json``
+        records them beside the distribution).
+      samples: how many configurations to draw (with ``sampled``).
+      sample_seed: the seed of the draw (numpy's ``default_rng``).
       lams: λ values in [0, 1]; what λ weighs is the loss's (``LossSpec.lam``: attraction for
         COREL, the center loss for ``center``; ``cce`` ignores it).
       epochs: passes over the training set.
@@ -134,6 +141,7 @@ class SweepConfig:
         host's free memory on CPU).
       checkpoint_every: save a resumable checkpoint every N epochs (0: never; None: about
         every 10 minutes of training).
+      track: live trackers (:mod:`corel_jax.train.tracking`): ``"tensorboard"``, ``"wandb"``.
       dataset_options: extra keyword arguments for the dataset loader, as (key, value) pairs
         (the command line's text flags).
       shard: ``(I, N)``: train only runs ``I, I+N, I+2N, ...`` of the grid
@@ -154,6 +162,11 @@ class SweepConfig:
     seeds: tuple[int, ...] = option(
         (0,), "a count (10 = seeds 0..9), a list (0,3,7) or a range (5:10)",
         type=lambda text: parse_seeds(text), shown_default="one run, seed 0")
+    sampled: tuple[tuple[str, str, float, float], ...] = option(
+        (), "axes drawn at random", flag=None)
+    samples: int = option(0, "configurations to draw for the axes given as uniform:LOW:HIGH "
+                             "or loguniform:LOW:HIGH (e.g. --lr loguniform:1e-4:1e-2)")
+    sample_seed: int = option(0, "seed of the draw of the sampled axes")
     lams: tuple[float, ...] = axis_field("lam")
     epochs: int = option(150, "passes over the training set")
     batch_size: int = option(128, "minibatch size")
@@ -204,6 +217,10 @@ class SweepConfig:
                "gives the same numbers alone as inside any sweep", changes_results=False)
     memory_budget_gb: float | None = option(None, "memory the sweep may use, GiB", type=float,
                                             changes_results=False)
+    track: tuple[str, ...] = option(
+        (), "live tracking, one entry per run: tensorboard and/or wandb (comma-separated; "
+            "logs under RUN_DIR/tracking/)", type=lambda text: _parse_track(text),
+        changes_results=False, shown_default="none")
     checkpoint_every: int | None = option(
         None, "checkpoint every N epochs (0: never; default: about every 10 min)", type=int,
         changes_results=False)
@@ -219,11 +236,60 @@ class SweepConfig:
         for axis in axes.AXES:
             object.__setattr__(self, axis.field, _as_grid(axis.field, getattr(self, axis.field)))
         object.__setattr__(self, "dataset_options", tuple(tuple(p) for p in self.dataset_options))
+        object.__setattr__(self, "track", (self.track,) if isinstance(self.track, str)
+                           else tuple(self.track))
         object.__setattr__(self, "shard", _as_shard(self.shard))
+        self._draw_samples()
         from corel_jax.data.registry import DATASETS
 
         object.__setattr__(self, "dataset", DATASETS.resolve(self.dataset))
         self.validate()
+
+    def _draw_samples(self) -> None:
+        """Normalises ``sampled`` (a dict ``{axis: [dist, low, high]}`` too, as config.json
+        holds it) and sets each sampled axis's field to its ``samples`` drawn values."""
+        sampled = self.sampled
+        if isinstance(sampled, dict):
+            sampled = tuple((k, *v) for k, v in sampled.items())
+        try:
+            sampled = tuple((str(a), str(d), float(lo), float(hi)) for a, d, lo, hi in sampled)
+        except (TypeError, ValueError):
+            raise ConfigError(f"sampled must be (axis, 'uniform'|'loguniform', low, high) "
+                              f"entries; got {self.sampled!r}") from None
+        # a fixed order (the axes table's), whichever order they were given in
+        sampled = tuple(sorted(sampled, key=lambda e: axes.NAMES.index(e[0])
+                               if e[0] in axes.BY_NAME else -1))
+        object.__setattr__(self, "sampled", sampled)
+        if not sampled:
+            if self.samples:
+                raise ConfigError(f"samples={self.samples} needs an axis to draw: give one as "
+                                  f"uniform:LOW:HIGH or loguniform:LOW:HIGH")
+            return
+        if not isinstance(self.samples, int) or self.samples < 1:
+            raise ConfigError(f"sampled axes need samples >= 1 (how many configurations to "
+                              f"draw); got {self.samples!r}")
+        import numpy as np
+
+        rng = np.random.default_rng(self.sample_seed)
+        for name, dist, low, high in sampled:
+            axis = axes.BY_NAME.get(name)
+            if axis is None:
+                raise ConfigError(f"cannot sample {name!r}: not an axis; the axes are "
+                                  f"{', '.join(axes.NAMES)}")
+            if dist not in ("uniform", "loguniform"):
+                raise ConfigError(f"{name}: unknown distribution {dist!r}; use uniform or "
+                                  f"loguniform")
+            if not low < high or (dist == "loguniform" and low <= 0):
+                raise ConfigError(f"{name} {dist}:{low:g}:{high:g} needs low < high"
+                                  + (" and low > 0" if dist == "loguniform" else ""))
+            u = rng.uniform(np.log(low), np.log(high), self.samples) if dist == "loguniform" \
+                else rng.uniform(low, high, self.samples)
+            drawn = tuple(float(v) for v in (np.exp(u) if dist == "loguniform" else u))
+            given = getattr(self, axis.field)
+            if given not in (drawn, (axis.default,)):
+                raise ConfigError(f"{axis.field} is both listed ({list(given)}) and drawn "
+                                  f"({dist}:{low:g}:{high:g}); give one of them")
+            object.__setattr__(self, axis.field, drawn)
 
     # -- derived ---------------------------------------------------------------------------
 
@@ -244,14 +310,28 @@ class SweepConfig:
         innermost, then λ, then the other axes in :data:`corel_jax.axes.PRODUCT_ORDER` (the
         last of them innermost, the learning rate outermost)."""
         grid = self.grid
-        return [Run(seed=s, **dict(zip(grid, point)))
-                for point in itertools.product(*grid.values())
+        drawn = [a for a in grid if a in self.sampled_axes]
+        if not drawn:
+            return [Run(seed=s, **dict(zip(grid, point)))
+                    for point in itertools.product(*grid.values())
+                    for s in self.seeds]
+        # the draws are joint (one value of every sampled axis each) and outermost
+        listed = [a for a in grid if a not in drawn]
+        return [Run(seed=s, **dict(zip(drawn, sample)), **dict(zip(listed, point)))
+                for sample in zip(*(grid[a] for a in drawn))
+                for point in itertools.product(*(grid[a] for a in listed))
                 for s in self.seeds]
+
+    @property
+    def sampled_axes(self) -> tuple[str, ...]:
+        """The names of the axes whose values are drawn (``sampled``)."""
+        return tuple(e[0] for e in self.sampled)
 
     @property
     def sweep_num_runs(self) -> int:
         """The number of runs of the grid (of all shards)."""
-        return len(self.seeds) * math.prod(len(v) for v in self.grid.values())
+        listed = [len(v) for k, v in self.grid.items() if k not in self.sampled_axes]
+        return len(self.seeds) * math.prod(listed) * (self.samples if self.sampled else 1)
 
     @property
     def run_indices(self) -> range:
@@ -290,6 +370,7 @@ class SweepConfig:
         d["dataset_options"] = {k: v for k, v in self.dataset_options}
         d["shard"] = None if self.shard is None else \
             {"index": self.shard[0], "count": self.shard[1]}
+        d["sampled"] = {a: [dist, low, high] for a, dist, low, high in self.sampled}
         return d
 
     @classmethod
@@ -328,6 +409,8 @@ class SweepConfig:
                               f"{' or '.join(fits) or 'an encoder registered for ' + kind}")
         _one_of("data_source", self.data_source, ("auto", "files", "tfds"))
         _one_of("optimizer", self.optimizer, ("adam", "sgd"))
+        for name in self.track:
+            _one_of("tracker", name, ("tensorboard", "wandb"))
         _one_of("schedule", self.schedule, ("constant", "warmup", "cosine", "warmup_cosine"))
         if self.momentum != (axes.BY_NAME["momentum"].default,) and self.optimizer != "sgd":
             raise ConfigError(f"momentum {list(self.momentum)} is SGD's; use --optimizer sgd, "
@@ -406,11 +489,26 @@ class SweepConfig:
                                   f"{self.sweep_num_runs} shards")
 
 
+def default_dict() -> dict[str, Any]:
+    """``SweepConfig().to_dict()`` without building (or validating) one: every field's default
+    as ``config.json`` holds it. A field missing from an older ``config.json`` reads as this
+    (:func:`corel_jax.rundir.upgrade_config`)."""
+    d: dict[str, Any] = {}
+    for f in dataclasses.fields(SweepConfig):
+        v = f.default
+        if f.name in ("dataset_options", "sampled"):
+            v = {}
+        elif isinstance(v, tuple):
+            v = list(v)
+        d[f.name] = v
+    return d
+
+
 #: the fields that do not change a sweep's numbers (``option(changes_results=False)``)
 NOT_RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(SweepConfig)
                           if not f.metadata.get("changes_results", True))
-#: the fields that vary run by run within one sweep: the seeds and the grid axes
-PER_RUN_FIELDS = ("seeds", *axes.FIELDS)
+#: the fields that vary run by run within one sweep: the seeds, the grid axes and their draw
+PER_RUN_FIELDS = ("seeds", *axes.FIELDS, "sampled", "samples", "sample_seed")
 
 
 def _as_grid(name: str, value) -> tuple[float, ...]:
@@ -490,6 +588,10 @@ def parse_shard(text: str) -> tuple[int, int]:
     except ValueError:
         raise ConfigError(f"cannot parse shard {text!r}; use I/N, e.g. 0/3 (shard 0 of 3, "
                           f"counted from 0)") from None
+
+
+def _parse_track(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

@@ -173,6 +173,7 @@ def clear(run_dir: Path) -> None:
     its checkpoints and manifest, and the folders this leaves empty; nothing else."""
     files = rundir.owned_files(run_dir)
     shutil.rmtree(run_dir / rundir.CHECKPOINT_SUBDIR, ignore_errors=True)
+    shutil.rmtree(run_dir / rundir.TRACKING_SUBDIR, ignore_errors=True)
     for name in files:
         (run_dir / name).unlink(missing_ok=True)
     # folders the sweep made, deepest first, if nothing of anyone else's is left in them

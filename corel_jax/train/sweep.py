@@ -55,8 +55,8 @@ from corel_jax.train.writer import start_run_dir, write_chunk_arrays, write_run_
 
 def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
                 out_dir: str | Path | None = None, progress: bool = True, log=print,
-                augment=None, resume: bool = False,
-                overwrite: bool = False) -> SweepResult:
+                augment=None, resume: bool = False, overwrite: bool = False,
+                writers: Sequence[Any] = ()) -> SweepResult:
     """Trains every run of ``cfg`` and returns (and optionally writes) the results.
 
     Args:
@@ -80,6 +80,8 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
         without it such a folder is refused. Either way a folder holding anything that is
         not a corel-jax run directory is refused, and only the earlier sweep's own files are
         deleted (:mod:`corel_jax.train.ownership`).
+      writers: live metrics writers of your own (:class:`corel_jax.train.tracking.
+        MetricsWriter`), besides those ``cfg.track`` names; called by process 0.
 
     The run directory is locked for the sweep's whole life (a second writer is refused), and
     counts as complete only once its manifest, written last, says so (:mod:`corel_jax.rundir`).
@@ -108,16 +110,28 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
     # Checked and locked before anything is written; nothing is touched if refused.
     lock = ownership.claim(out, resume=resume, overwrite=overwrite, log=log) \
         if out is not None else None
+    if jax.process_index() == 0:
+        from corel_jax.train.tracking import make_writers
+
+        directory = out / rundir.TRACKING_SUBDIR if out is not None else None
+        writers = [*make_writers(cfg.track, directory=directory), *writers]
+        for w in writers:
+            w.start(cfg, out)
+    else:
+        writers = []
     try:
         with preemption.handle_sigterm():  # SIGTERM: checkpoint at the epoch's end, then stop
             return _train(cfg, placement, out, out_dir, dataset, program, log, progress,
-                          resume, t_start)
+                          resume, t_start, writers=writers)
     finally:
+        for w in writers:
+            w.close()
         if lock is not None:
             lock.release()
 
 
-def _train(cfg, placement, out, out_dir, dataset, program, log, progress, resume, t_start):
+def _train(cfg, placement, out, out_dir, dataset, program, log, progress, resume, t_start,
+           writers=()):
     runs = cfg.runs
     # every process checkpoints its shards into out_dir; process 0 writes the rest (out)
     ckpt = open_checkpointer(cfg, None if out_dir is None else Path(out_dir), resume, log)
@@ -147,7 +161,8 @@ def _train(cfg, placement, out, out_dir, dataset, program, log, progress, resume
             x_train=dataset.x_train, y_train=np.asarray(dataset.y_train, np.int32),
             x_val=dataset.x_val, y_val=np.asarray(dataset.y_val, np.int32))),
         x_test=placement.replicate(dataset.x_test), layout=layout,
-        progress=progress and jax.process_index() == 0, log=log, ckpt=ckpt, out=out)
+        progress=progress and jax.process_index() == 0, log=log, ckpt=ckpt, out=out,
+        writers=tuple(writers))
     timings: dict[str, Any] = {"compile_s": 0.0, "train_s": 0.0, "eval_s": 0.0}
     pieces = [_chunk(setup, c, runs, timings) for c in range(layout.num_chunks)]
     # 5. write
@@ -247,6 +262,7 @@ class ChunkSetup:
       log: where one-line messages go.
       ckpt: the sweep's :class:`~corel_jax.train.checkpoint.SweepCheckpoint`, or None.
       out: the run directory (process 0 of a sweep that writes one), or None.
+      writers: the live metrics writers (:mod:`corel_jax.train.tracking`), process 0's.
     """
 
     cfg: SweepConfig
@@ -259,6 +275,7 @@ class ChunkSetup:
     log: Callable[..., Any]
     ckpt: Any = None
     out: Any = None
+    writers: tuple = ()
 
     def description(self, index: int) -> str:
         """The progress bar's label of chunk ``index``."""
@@ -366,6 +383,8 @@ def train_chunk(setup: ChunkSetup, index: int, runs: Sequence,
         timings["epochs"] = timings.get("epochs", 0) + 1
         curves["train_loss"][:, epoch] = m["train_loss"][:n]
         curves["val_acc"][:, epoch] = va = m["val_acc"][:n]
+        if setup.writers:
+            _track(setup, index, epoch + 1, state, m, n)
         healthy = va[np.isfinite(va)]
         bar.set_postfix_str(
             f"val acc mean {np.mean(healthy):.4f} best {np.max(healthy):.4f}, "
@@ -409,6 +428,21 @@ def _best_epoch_outputs(setup: ChunkSetup, state, n: int) -> dict[str, Any]:
     best = placement.gather({k: getattr(state, k) for k in BEST_FIELDS})
     return {"pred": pred, "h": h, "head": head,
             **{k: np.asarray(v)[:n] for k, v in best.items()}}
+
+
+def _track(setup: ChunkSetup, index: int, epoch: int, state, m, n: int) -> None:
+    """Hands the epoch's metrics of the chunk's ``n`` real runs to the writers."""
+    from corel_jax.train.tracking import EpochMetrics
+
+    s = setup.placement.gather({"best": state.best_val_acc, "d": state.diverged_epoch,
+                                "s": state.stopped_epoch})
+    first = index * setup.layout.chunk_size
+    metrics = EpochMetrics(epoch=epoch, runs=range(first, first + n),
+                           train_loss=m["train_loss"][:n], val_acc=m["val_acc"][:n],
+                           best_val_acc=np.asarray(s["best"])[:n],
+                           training=(np.asarray(s["d"])[:n] == 0) & (np.asarray(s["s"])[:n] == 0))
+    for w in setup.writers:
+        w.write(metrics)
 
 
 def _any_active(placement: Placement, state, n: int) -> bool:
