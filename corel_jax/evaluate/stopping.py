@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from corel_jax.train.stopping import improves, should_stop
+
 
 class Stopped(NamedTuple):
     best_epoch: int  # 1-based; 0: no finite epoch
@@ -39,9 +41,9 @@ def simulate(val_acc: Sequence[float], patience: int | None, min_epochs: int = 0
         if not np.isfinite(v):
             break
         trained = e
-        if v > best:
+        if improves(v, best):
             best, best_epoch = float(v), e
-        if patience is not None and e >= min_epochs and e - best_epoch >= patience:
+        if should_stop(best_epoch, e, patience=patience, min_epochs=min_epochs):
             break
     return Stopped(best_epoch, best if best_epoch else float("nan"), trained)
 

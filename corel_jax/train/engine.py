@@ -41,6 +41,7 @@ from corel_jax import axes, losses
 from corel_jax.loss_spec import LOSSES, LossSpec
 from corel_jax.models.head import CorelNet
 from corel_jax.train.config import SweepConfig
+from corel_jax.train.stopping import improves, should_stop
 from corel_jax.train.xla_options import engine_compiler_options
 
 
@@ -181,23 +182,12 @@ def update_best(best_val_acc, best_epoch, val_acc, epoch, healthy):
     Ties keep the earlier epoch. Unhealthy (diverged) epochs never count.
     Returns ``(improved, new_best_val_acc, new_best_epoch)``.
     """
-    improved = healthy & (val_acc > best_val_acc)
+    improved = improves(val_acc, best_val_acc, healthy)
     return (
         improved,
         jnp.where(improved, val_acc, best_val_acc),
         jnp.where(improved, epoch, best_epoch),
     )
-
-
-def should_stop(best_epoch, epoch, *, patience: int | None, min_epochs: int = 0):
-    """Early stopping: no improvement for ``patience`` epochs, and at least ``min_epochs``.
-
-    ``best_epoch`` and ``epoch`` are 1-based; a run whose best epoch is ``b`` stops after
-    epoch ``b + patience`` (``patience=None``: never).
-    """
-    if patience is None:
-        return jnp.zeros(jnp.shape(epoch), bool)
-    return (epoch >= min_epochs) & (epoch - best_epoch >= patience)
 
 
 def _all_finite(tree) -> jax.Array:

@@ -104,7 +104,7 @@ class TensorBoardWriter:
 
     def __init__(self, log_dir: Path | str):
         try:
-            import tensorboardX
+            import tensorboardX  # type: ignore[import-untyped]  # (ships no type information)
         except ImportError:
             raise ConfigError("--track tensorboard needs tensorboardX: pip install "
                               "tensorboardX (or corel-jax[track])") from None
@@ -112,7 +112,7 @@ class TensorBoardWriter:
         self.log_dir = Path(log_dir)
         self._writers: dict[int, Any] = {}
         self._best: dict[int, float] = {}
-        self._cfg = None
+        self._cfg: Any = None
 
     def start(self, cfg: Any, out_dir: Path | None) -> None:
         self._cfg = cfg
@@ -158,8 +158,8 @@ class WandbWriter:
         self.directory = directory
         self.project = project
         self._runs: dict[int, Any] = {}
-        self._cfg = None
-        self._group = None
+        self._cfg: Any = None
+        self._group: str | None = None
 
     def start(self, cfg: Any, out_dir: Path | None) -> None:
         self._cfg = cfg
@@ -167,12 +167,13 @@ class WandbWriter:
 
     def _run(self, run: int):
         if run not in self._runs:
-            kwargs = {"dir": str(self.directory)} if self.directory is not None else {}
+            directory = None
             if self.directory is not None:
                 self.directory.mkdir(parents=True, exist_ok=True)
+                directory = str(self.directory)
             self._runs[run] = self._wandb.init(
                 project=self.project, group=self._group, name=run_name(self._cfg, run),
-                config=run_hparams(self._cfg, run), reinit="create_new", **kwargs)
+                config=run_hparams(self._cfg, run), reinit="create_new", dir=directory)
         return self._runs[run]
 
     def write(self, metrics: EpochMetrics) -> None:
