@@ -24,7 +24,7 @@ def test_rows_say_how_far_a_running_reproduction_has_got(tmp_path):
     write(tmp_path, "a", "paper", {})
     write(tmp_path, "b", "paper", {"cce": run})
     write(tmp_path, "c", "paper", {loss: {**run, "test_mean": 0.89 + i / 1000}
-                                   for i, loss in enumerate(summarize_results.LOSSES)})
+                                   for i, loss in enumerate(summarize_results.ALL_LOSSES)})
     rows = summarize_results.table(tmp_path).splitlines()[2:]
     assert rows[0].endswith("| — | — | — | — | final runs not yet run | — |")
     assert "| 90.51 | — | — | — | cce 89.53 (10 seeds); final runs of 1 of 4 losses so far |" \
@@ -37,7 +37,7 @@ def test_rows_say_how_far_a_running_reproduction_has_got(tmp_path):
 def test_rows_count_both_comparisons_with_the_paper(tmp_path):
     """The last column: losses within ±0.5 of the paper, final seeds' mean; sweep run."""
     run = {"best_val_mean": 0.9051, "test_mean": 0.8953, "n": 10}
-    write(tmp_path, "a", "paper", {loss: run for loss in summarize_results.LOSSES},
+    write(tmp_path, "a", "paper", {loss: run for loss in summarize_results.ALL_LOSSES},
           {"gap": 0.5, "rows": [], "mean": {"within": 1, "rows": 3},
            "sweep_run": {"within": 3, "rows": 3}})
     assert summarize_results.table(tmp_path).splitlines()[2].endswith("| 1/3; 3/3 |")
