@@ -318,8 +318,10 @@ def test_cli_writes_report(sweep, tmp_path, capsys):
 
 
 def test_cli_bad_input(tmp_path):
-    with pytest.raises(SystemExit):
-        _parse([str(tmp_path), "--out", str(tmp_path), "--n-init", "0"])
+    with pytest.raises(ConfigError, match="--n-init: expected a positive integer, got 0"):
+        report_cli.run(_parse([str(tmp_path), "--out", str(tmp_path), "--n-init", "0"]))
+    with pytest.raises(SystemExit):  # argparse's own check of a fixed list of choices
+        _parse([str(tmp_path), "--out", str(tmp_path), "--methods", "dbscan"])
     with pytest.raises(MissingDataError):
         report_cli.run(_parse([str(tmp_path / "missing"), "--out", str(tmp_path / "o")]))
 

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from corel_jax._flags import option
 from corel_jax.errors import ConfigError
 from corel_jax.evaluate.clustering import COVARIANCE_TYPES, DEFAULT_N_INIT, METHODS
 
 NORMALIZE_CHOICES = ("auto", "always", "never")
+
+
+def _positive_int(text: str) -> int:
+    v = int(text)
+    if v < 1:
+        raise ValueError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _sample(text: str) -> int | None:
+    """``--silhouette-sample``: a number of points >= 2, or ``all``."""
+    if text.lower() in ("all", "none", "0"):
+        return None
+    return _positive_int(text)
 
 
 @dataclass(frozen=True)
@@ -20,17 +35,29 @@ class ReportOptions:
     ``clustering``: skip the PNGs / the clustering tables when ``False``.
     """
 
-    methods: tuple[str, ...] = METHODS
-    normalize: str = "auto"
-    silhouette_metric: str = "euclidean"
-    silhouette_sample: int | None = 5000
-    n_init: int | None = None
-    covariance_type: str = "diag"
-    max_iter: int | None = None
-    seed: int = 0
-    pca_points: int = 2000
-    plots: bool = True
-    clustering: bool = True
+    methods: tuple[str, ...] = option(METHODS, "clustering methods", choices=METHODS,
+                                      nargs="+", shown_default="both")
+    normalize: str = option(
+        "auto", "L2-normalise representations before clustering and PCA ('auto': the cosine "
+                "loss only)", choices=NORMALIZE_CHOICES)
+    silhouette_metric: str = option("euclidean", "silhouette distance, e.g. euclidean or "
+                                                 "cosine")
+    silhouette_sample: int | None = option(
+        5000, "silhouette on a fixed-seed sample of N points when there are more ('all': "
+              "every point)", type=lambda text: _sample(text))
+    n_init: int | None = option(
+        None, "K-Means / EM initialisations, the best kept (default 10 for K-Means, 5 for the "
+              "GMM)", type=lambda text: _positive_int(text))
+    covariance_type: str = option("diag", "GMM covariance type", flag="--gmm-covariance",
+                                  choices=COVARIANCE_TYPES)
+    max_iter: int | None = option(
+        None, "K-Means / EM iterations (default: scikit-learn's, 300 / 100)",
+        type=lambda text: _positive_int(text))
+    seed: int = option(0, "clustering and sampling seed")
+    pca_points: int = option(2000, "points per PCA panel", type=lambda text: _positive_int(text))
+    plots: bool = option(True, "skip the PNG figures", flag="--no-plots", invert=True)
+    clustering: bool = option(True, "skip the clustering tables (accuracy and plots only)",
+                              flag="--no-clustering", invert=True)
 
     def __post_init__(self):
         bad = [m for m in self.methods if m not in METHODS]

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from corel_jax._flags import add_flags, flag_of, given, parse_flag
 from corel_jax.errors import ConfigError
 from corel_jax.train.config import SweepConfig, parse_values
 
@@ -47,32 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, metavar="FILE",
                    help="read the configuration from a JSON or TOML file of SweepConfig "
                         "fields (e.g. a run directory's config.json); flags override it")
-    groups: dict[str, Any] = {}
-    for f in dataclasses.fields(SweepConfig):
-        flag = _flag(f)
-        if flag is None:
-            continue
-        meta = f.metadata
-        group = meta.get("group")
-        target = p if group is None else groups.setdefault(group, p.add_argument_group(group))
-        axis = meta.get("axis")
-        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
-        if axis is not None:
-            kwargs.update(help=f"{axis.help} (default {axis.default:g})", metavar="VALUES")
-        elif isinstance(f.default, bool):
-            kwargs.update(action="store_const", const=not f.default if meta["invert"]
-                          else True, help=meta["help"])
-        else:
-            choices = meta.get("choices")
-            choices = choices() if callable(choices) else choices
-            shown = meta.get("shown_default") or (None if f.default is None
-                                                  else _show(f.default))
-            default = f" (default {shown})" if shown else ""
-            kwargs.update(help=meta["help"] + (f": one of {', '.join(choices)}" if choices
-                                               else "") + default)
-            if choices and f.name != "dataset":  # datasets also take aliases
-                kwargs["choices"] = choices
-        target.add_argument(flag, **kwargs)
+    add_flags(p, SweepConfig, special=_axis_flag)
     t = p.add_argument_group("text (ag_news)")
     t.add_argument("--embeddings", default=None, metavar="PATH",
                    help="GloVe-format text file of word vectors (default: GloVe 6B 50-d from the "
@@ -99,19 +75,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _flag(f: dataclasses.Field) -> str | None:
-    meta = f.metadata
-    if "axis" in meta:
-        return meta["axis"].flag
-    if "flag" not in meta or meta["flag"] is None:
+def _axis_flag(f: dataclasses.Field) -> dict | None:
+    """The flag of a grid axis: values, a range or a distribution."""
+    axis = f.metadata.get("axis")
+    if axis is None:
         return None
-    return meta["flag"] or "--" + f.name.replace("_", "-")
-
-
-def _show(v: Any) -> str:
-    if isinstance(v, tuple):
-        return ",".join(map(str, v))
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    return {"help": f"{axis.help} (default {axis.default:g})", "metavar": "VALUES"}
 
 
 def _parse(f: dataclasses.Field, text: Any) -> Any:
@@ -126,20 +95,12 @@ def _parse(f: dataclasses.Field, text: Any) -> Any:
                 raise ConfigError(f"{meta['axis'].flag} {text}: give {dist}:LOW:HIGH")
             return Drawn(dist, low, high)
         return parse_values(text, "λ" if f.name == "lams" else f.name.replace("_", "-"))
-    if not isinstance(text, str):  # a boolean flag's constant
-        return text
-    parse = meta.get("type") or (type(f.default) if f.default is not None else str)
-    try:
-        return parse(text)
-    except ValueError:
-        raise ConfigError(f"{_flag(f)}: cannot read {text!r} as "
-                          f"{getattr(parse, '__name__', 'a value')}") from None
+    return parse_flag(f, text)
 
 
 def given_fields(args: argparse.Namespace) -> dict[str, Any]:
     """``{field: value}`` of the configuration flags given on the command line, parsed."""
-    return {f.name: _parse(f, getattr(args, f.name)) for f in dataclasses.fields(SweepConfig)
-            if hasattr(args, f.name)}
+    return given(args, SweepConfig, parse=_parse)
 
 
 def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
@@ -190,7 +151,7 @@ def resume_config(args: argparse.Namespace) -> SweepConfig:
                           f"sweep writes into its own run directory (drop --out)")
     given = given_fields(args)
     fields = {f.name: f for f in dataclasses.fields(SweepConfig)}
-    extra = [_flag(fields[k]) for k in given if k not in NOT_RESULT_FIELDS]
+    extra = [flag_of(fields[k]) for k in given if k not in NOT_RESULT_FIELDS]
     extra += ["--" + k.replace("_", "-") for k in ("config", *TEXT_FLAGS)
               if getattr(args, k) not in (None, False)]
     if extra:

@@ -1,9 +1,9 @@
 """Sweep configuration: one frozen dataclass, validated before anything is compiled.
 
-Every field carries its own metadata (:func:`option`, and :func:`corel_jax.axes.axis_field`
-for the grid axes): its ``corel-jax train`` flag and help, and whether it changes a sweep's
-numbers. The command line (:mod:`corel_jax.train.cli`), resume checks and report pooling all
-derive from it.
+Every field carries its own metadata (:func:`corel_jax._flags.option`, and
+:func:`corel_jax.axes.axis_field` for the grid axes): its ``corel-jax train`` flag and help,
+and whether it changes a sweep's numbers. The command line (:mod:`corel_jax.train.cli`),
+resume checks and report pooling all derive from it.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from corel_jax import axes
+from corel_jax._flags import option
 from corel_jax.axes import axis_field
 from corel_jax.errors import ConfigError
 
@@ -23,33 +24,6 @@ SEED_LIMIT = 2**32
 
 #: One run of a sweep: its seed and its value on every grid axis (:data:`corel_jax.axes.AXES`).
 Run = NamedTuple("Run", [("seed", int), *((a.name, float) for a in axes.AXES)])
-
-
-def option(default: Any, help: str, *, flag: str | None = "", type: Callable | None = None,
-           changes_results: bool = True, choices: Sequence[str] | Callable | None = None,
-           invert: bool = False, group: str | None = None, shown_default: str | None = None
-           ) -> Any:
-    """A ``SweepConfig`` field with its command-line flag in the metadata.
-
-    Args:
-      default: the field's default.
-      help: the flag's help text.
-      flag: the flag (``""``: ``--`` and the field name with dashes; ``None``: no flag).
-      type: parses the flag's text (default: the type of ``default``, or ``str``).
-      changes_results: whether the field can change a sweep's numbers (``False``: where the
-        data is read from, how runs are grouped and checkpointed, what is saved). A resumed
-        sweep may change only the fields that do not; reports pool run directories that
-        differ only in them (and in the grid).
-      choices: the allowed values, or a function returning them (a registry's names).
-      invert: a boolean whose flag sets it to ``False`` (``--fixed-gamma`` for
-        ``learn_gamma``).
-      group: the help section of the flag.
-      shown_default: the default as the help shows it (default: ``default`` itself).
-    """
-    meta = {"help": help, "flag": flag, "type": type, "changes_results": changes_results,
-            "choices": choices, "invert": invert, "group": group,
-            "shown_default": shown_default}
-    return dataclasses.field(default=default, metadata=meta)
 
 
 def _dataset_names():
