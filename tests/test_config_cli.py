@@ -187,3 +187,13 @@ def test_sampled_axes_errors_name_the_problem():
         SweepConfig(sampled=(("lr", "loguniform", 1e-4, 1e-2),), samples=2, lr=(1e-3, 1e-2))
     with pytest.raises(ConfigError, match="give loguniform:LOW:HIGH"):
         config_from_args(parse("--lr", "loguniform:1e-4", "--samples", "2"))
+
+
+def test_a_format_1_config_json_is_a_config_file(tmp_path):
+    """A run directory written before format_version existed (its facts, no format key)."""
+    old = {"dataset": "digits", "model": "mlp", "loss": "cosine", "seeds": [0], "lams": [0.3],
+           "epochs": 4, "max_runs_per_program": 2, "setting": "digits-mlp",
+           "data_fingerprint": "ab", "num_runs": 1}
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    cfg = config_from_args(parse("--config", str(tmp_path / "config.json")))
+    assert (cfg.loss, cfg.lams, cfg.epochs, cfg.max_chunk_size) == ("cosine", (0.3,), 4, 2)

@@ -128,7 +128,8 @@ def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError(f"--config {path} must hold a table of SweepConfig fields")
     from corel_jax import rundir
 
-    if rundir.CONFIG_FORMAT_KEY in d:  # a run directory's config.json: read as current
+    if rundir.CONFIG_FORMAT_KEY in d or "data_fingerprint" in d:
+        # a run directory's config.json (format 1 has no format_version): read as current
         d = rundir.upgrade_config(d)
         fields = {f.name for f in dataclasses.fields(SweepConfig)}
         d = {k: v for k, v in d.items() if k in fields}
@@ -149,9 +150,9 @@ def resume_config(args: argparse.Namespace) -> SweepConfig:
     if args.out is not None and Path(args.out).resolve() != run_dir.resolve():
         raise ConfigError(f"--out {args.out} conflicts with --resume {args.resume}; a resumed "
                           f"sweep writes into its own run directory (drop --out)")
-    given = given_fields(args)
+    flags = given_fields(args)
     fields = {f.name: f for f in dataclasses.fields(SweepConfig)}
-    extra = [flag_of(fields[k]) for k in given if k not in NOT_RESULT_FIELDS]
+    extra = [flag_of(fields[k]) for k in flags if k not in NOT_RESULT_FIELDS]
     extra += ["--" + k.replace("_", "-") for k in ("config", *TEXT_FLAGS)
               if getattr(args, k) not in (None, False)]
     if extra:
@@ -166,9 +167,9 @@ def resume_config(args: argparse.Namespace) -> SweepConfig:
     except (ValueError, TypeError, OSError) as e:
         raise ConfigError(f"cannot resume {run_dir}: {path} is unreadable ({e})") from None
     cfg = SweepConfig.from_dict(saved)
-    if "data_dir" in given:
-        given["data_dir"] = _absolute(given["data_dir"])
-    return dataclasses.replace(cfg, **given) if given else cfg
+    if "data_dir" in flags:
+        flags["data_dir"] = _absolute(flags["data_dir"])
+    return dataclasses.replace(cfg, **flags) if flags else cfg
 
 
 def dataset_options(args: argparse.Namespace, dataset: str) -> tuple[tuple[str, Any], ...]:
@@ -192,11 +193,11 @@ def _absolute(path: str | None) -> str | None:
 def config_from_args(args: argparse.Namespace) -> SweepConfig:
     """The configuration: ``--config``'s file (if given), then the flags given."""
     values = read_config_file(args.config) if args.config is not None else {}
-    given = given_fields(args)
-    drawn = {f.metadata["axis"].name: [v.dist, v.low, v.high]
-             for f in dataclasses.fields(SweepConfig)
-             if isinstance(given.get(f.name), Drawn) for v in (given.pop(f.name),)}
-    values.update(given)
+    flags = given_fields(args)
+    fields = {f.name: f for f in dataclasses.fields(SweepConfig)}
+    drawn = {fields[k].metadata["axis"].name: list(v) for k, v in flags.items()
+             if isinstance(v, Drawn)}
+    values.update({k: v for k, v in flags.items() if not isinstance(v, Drawn)})
     if drawn:
         values["sampled"] = {**dict(values.get("sampled") or {}), **drawn}
     options = dataset_options(args, values.get("dataset", SweepConfig.dataset))
