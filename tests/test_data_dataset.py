@@ -141,3 +141,28 @@ def test_auto_source_without_data_dir_or_tfds(monkeypatch):
     monkeypatch.setattr(registry_mod, "tfds_installed", lambda: True)
     assert registry_mod._resolve_source("mnist", None, "auto") == "tfds"
     assert registry_mod._resolve_source("ag_news", "x", "auto") == "files"
+
+
+def test_digits_read_without_sklearn_are_sklearns_arrays():
+    """The digits are read from scikit-learn's bundled file without importing scikit-learn;
+    they must be exactly what ``sklearn.datasets.load_digits`` returns."""
+    from sklearn.datasets import load_digits
+
+    from corel_jax.data.digits import _digits_arrays
+
+    images, target = _digits_arrays()
+    bunch = load_digits()
+    np.testing.assert_array_equal(images, bunch.images)
+    np.testing.assert_array_equal(target, bunch.target)
+    assert images.dtype == bunch.images.dtype and target.dtype == bunch.target.dtype
+
+
+def test_loading_digits_does_not_import_sklearn():
+    import subprocess
+    import sys
+
+    code = ("import sys; from corel_jax.data import load_dataset; load_dataset('digits'); "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
