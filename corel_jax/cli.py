@@ -3,13 +3,20 @@
 Each subcommand lives beside the code it drives and exposes ``add_arguments(parser)`` and
 ``run(args) -> int``; this module only wires them together and turns input errors
 (:class:`corel_jax.errors.CorelError`) into a one-line message and exit status 2.
+
+The library's messages are :mod:`logging` records of the ``corel_jax`` loggers (the library
+configures no handler); while a command runs, :func:`main` prints those of level INFO and up
+on stdout, the message alone, as the command always has.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import sys
+from collections.abc import Iterator
 
 # name -> (module, help). Only the chosen subcommand's module is imported, so
 # `corel-jax report` does not import JAX (tests/test_cli.py checks it).
@@ -48,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     _safe_streams()
     args = build_parser(argv).parse_args(argv)
     try:
-        return int(importlib.import_module(args._module).run(args) or 0)
+        with terminal_logging():
+            return int(importlib.import_module(args._module).run(args) or 0)
     except CorelError as e:
         print(f"corel-jax {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -61,6 +69,35 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"corel-jax {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+class _Stdout(logging.StreamHandler):
+    """Writes to the ``sys.stdout`` of the moment (a test's capture, a reconfigured stream)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
+@contextlib.contextmanager
+def terminal_logging(level: int = logging.INFO) -> Iterator[logging.Handler]:
+    """``with terminal_logging():`` the records of the ``corel_jax`` loggers of ``level`` and
+    up are printed on stdout, the message alone (what the library printed before it logged),
+    and not passed on to the root logger's handlers; the ``corel_jax`` logger is restored
+    afterwards."""
+    logger = logging.getLogger("corel_jax")
+    handler = _Stdout(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
 
 
 def _safe_streams() -> None:

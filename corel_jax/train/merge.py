@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,8 @@ MAY_DIFFER = ("data_dir", "data_source", "memory_budget_gb", "max_chunk_size",
               "checkpoint_every")
 #: ``config.json`` keys that differ between shards by construction (each job's own record)
 _OWN = ("shard", "num_runs", "sessions", "timings", "environment", "corel_jax_version")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -198,10 +201,12 @@ def _check_same_sweep(a: Shard, b: Shard) -> None:
 
 
 def merge(shard_dirs: Sequence[Path | str], out: Path | str, *, overwrite: bool = False,
-          log: Callable[[str], Any] | None = print) -> Path:
+          log: Callable[[str], Any] | None = logger.info) -> Path:
     """Writes into ``out`` the run directory of the sweep whose shards' run directories are
     ``shard_dirs`` (any order), after checking them (:func:`check_shards`); returns ``out``.
-    ``overwrite``: replace a finished run directory in ``out`` (only its own files)."""
+    ``overwrite``: replace a finished run directory in ``out`` (only its own files).
+    ``log``: where one-line messages go (default: INFO records of this module's logger,
+    ``corel_jax.train.merge``; any callable of one string instead, ``None`` for silence)."""
     log = log or (lambda *a, **k: None)
     shards = check_shards([read_shard(d) for d in shard_dirs])
     out = Path(out)
@@ -213,6 +218,8 @@ def merge(shard_dirs: Sequence[Path | str], out: Path | str, *, overwrite: bool 
         _write(out, shards)
     finally:
         lock.release()
+    total = int(shards[0].config["sweep_num_runs"])
+    log(f"merged {len(shards)} shards ({total} runs) into {out}")
     return out
 
 
@@ -314,7 +321,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = merge(args.shards, args.out, overwrite=args.overwrite)
-    config = rundir.load_config(out)
-    print(f"merged {len(args.shards)} shards ({config['num_runs']} runs) into {out}")
+    merge(args.shards, args.out, overwrite=args.overwrite)  # its messages: corel_jax.cli
     return 0

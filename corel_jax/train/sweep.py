@@ -25,6 +25,7 @@ chunk shares, and the :class:`~corel_jax.train.result.ChunkResult` each returns.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -52,9 +53,14 @@ from corel_jax.train.result import BEST_FIELDS, ChunkResult, StoredRunArrays, Sw
 from corel_jax.train.resume import agree, check_library_version, open_checkpointer, saved_layout
 from corel_jax.train.writer import start_run_dir, write_chunk_arrays, write_run_dir
 
+#: the sweep's one-line messages (the plan, resuming, a damaged checkpoint, ...): INFO records;
+#: the library configures no handler (``corel-jax`` prints them on stdout, see corel_jax.cli)
+logger = logging.getLogger(__name__)
+
 
 def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
-                out_dir: str | Path | None = None, progress: bool = True, log=print,
+                out_dir: str | Path | None = None, progress: bool = True,
+                log: Callable[[str], Any] | None = logger.info,
                 augment=None, resume: bool = False, overwrite: bool = False,
                 writers: Sequence[Any] = ()) -> SweepResult:
     """Trains every run of ``cfg`` and returns (and optionally writes) the results.
@@ -67,7 +73,10 @@ def train_sweep(cfg: SweepConfig, *, dataset=None, encoder=None,
         from ``cfg.model``'s registered spec when None.
       out_dir: the run directory to write (see :mod:`corel_jax.rundir`), or None.
       progress: show a progress bar per epoch (mean and best validation accuracy over runs).
-      log: where one-line messages go (``print`` by default; ``None`` for silence).
+      log: where one-line messages go: by default INFO records of the
+        ``corel_jax.train.sweep`` logger (:mod:`logging`; shown once you configure logging,
+        e.g. ``logging.basicConfig(level=logging.INFO)``); any callable of one string
+        instead (``print``); ``None`` for silence.
       augment: optional training-minibatch augmentation ``(key, x) -> x`` (see
         :mod:`corel_jax.data.augment`) of your own; not part of ``cfg``, so a resumed sweep
         must be given the same one. ``cfg.augment_shift`` is the built-in one, recorded in
