@@ -1,6 +1,6 @@
 """One Markdown table of every committed reproduction (``experiments/results/*/results.json``).
 
-    python experiments/summarize_results.py            # prints the table (used in README.md)
+    python experiments/summarize_results.py     # prints the table (in experiments/README.md)
 
 Per setting and profile: our best validation accuracy at the selected λ (mean over the final
 seeds) against the paper's, the best loss on test accuracy, and how many of the losses the
@@ -36,8 +36,9 @@ def row(path: Path) -> str:
         paper = (r.get("paper_best_val") or {}).get(loss)
         return ours if paper is None else f"{ours} ({paper:.2f})"
 
-    # links relative to the repository root (README.md); a results tree elsewhere still works
-    rel = Path(os.path.relpath(path.parent, HERE.parent)).as_posix()
+    # links relative to experiments/ (experiments/README.md, where the table is); a results
+    # tree elsewhere still works
+    rel = Path(os.path.relpath(path.parent, HERE)).as_posix()
     done = [loss for loss in ALL_LOSSES if final.get(loss)]
     if done:
         best = max(done, key=lambda k: final[k]["test_mean"])

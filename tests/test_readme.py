@@ -1,12 +1,16 @@
-"""Executes the README's ```python code blocks, so the documented examples never rot."""
+"""Executes the README's ```python code blocks, so the documented examples never rot.
 
-import re
+The same rules as the documentation's (tests/test_docs.py): a block preceded by the line
+``<!-- docs-test: skip -->`` is not run.
+"""
+
 from pathlib import Path
 
 import pytest
+from test_docs import python_blocks
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+BLOCKS = python_blocks(README.read_text())
 
 
 def test_readme_has_python_examples():

@@ -1,4 +1,5 @@
-"""experiments/summarize_results.py: the README's table of reproductions, from results.json."""
+"""experiments/summarize_results.py: experiments/README.md's table of reproductions, from
+results.json."""
 
 import json
 import sys
