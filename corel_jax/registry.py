@@ -1,11 +1,14 @@
-"""One registry type for everything a configuration names: losses, encoders and datasets.
+"""One registry type for everything a configuration names: losses, encoders, datasets and
+optimizers.
 
 A :class:`Registry` maps names to *specs*: frozen dataclasses with a ``name`` (and, where a
-registry resolves them, ``aliases``). The three instances are
+registry resolves them, ``aliases``). The instances are
 :data:`corel_jax.loss_spec.LOSSES` (:class:`~corel_jax.loss_spec.LossSpec`),
 :data:`corel_jax.models.ENCODERS` (:class:`~corel_jax.models.EncoderSpec`; a configuration
-calls an encoder its ``model``) and :data:`corel_jax.data.DATASETS`
-(:class:`~corel_jax.data.DatasetSpec`). The built-in specs are registered exactly as a user's.
+calls an encoder its ``model``), :data:`corel_jax.data.DATASETS`
+(:class:`~corel_jax.data.DatasetSpec`) and :data:`corel_jax.optimizers.OPTIMIZERS`
+(:class:`~corel_jax.optimizers.OptimizerSpec`). The built-in specs are registered exactly as
+a user's.
 
 >>> import dataclasses
 >>> @dataclasses.dataclass(frozen=True)

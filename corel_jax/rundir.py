@@ -20,7 +20,9 @@ Layout of one run directory (one sweep = one loss x one model x one dataset, man
                          "num_runs", "num_classes", "similarity" (what the loss predicts
                          with: "dot", "cosine" or "gaussian"), "lam_meaning" (what λ is for
                          the loss; null: unused), "class_names", "dataset_sizes",
-                         "data_fingerprint" (SHA-256 of every split's arrays), and, once
+                         "data_fingerprint" (SHA-256 of every split's arrays),
+                         "optimizer_factory" (an optimizer of one's own: its factory's
+                         qualified name, see :mod:`corel_jax.optimizers`), and, once
                          the sweep is complete, "environment" (versions, devices) and
                          "timings" (seconds); see :func:`write_config`, :func:`similarity_of`.
       runs.json          one record per run, in run order (the list below);

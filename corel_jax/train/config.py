@@ -44,6 +44,12 @@ def _loss_names():
     return LOSSES.names()
 
 
+def _optimizer_names():
+    from corel_jax.optimizers import OPTIMIZERS
+
+    return OPTIMIZERS.names()
+
+
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:
     """A sweep: every combination of ``seeds`` and of the values of every grid axis
@@ -78,8 +84,11 @@ class SweepConfig:
         Adam (an L2 penalty ``wd/2 · ‖θ‖²``); decoupled with ``decoupled_weight_decay``.
       decoupled_weight_decay: decay the weights directly, ``θ ← θ − lr · wd · θ`` beside the
         Adam step (AdamW, Loshchilov & Hutter; ``optax.adamw``); ``adam`` only.
-      optimizer: ``adam`` (``optax.adam``) or ``sgd`` (``optax.sgd`` with ``momentum``).
-      momentum: SGD momentum(s) (``sgd`` only).
+      optimizer: a registered optimizer (:data:`corel_jax.optimizers.OPTIMIZERS`): ``adam``
+        (``optax.adam``), ``sgd`` (``optax.sgd`` with ``momentum``), or a factory of your own
+        (``hp -> optax.GradientTransformation`` of the run's hyperparameters, see
+        :mod:`corel_jax.optimizers`).
+      momentum: SGD momentum(s) (``sgd``, or a factory that reads ``hp["momentum"]``).
       schedule: the learning rate over training: ``constant``; ``warmup`` (linear from
         ``lr / warmup steps`` to ``lr`` over ``warmup_epochs``, then constant); ``cosine``
         (cosine decay from ``lr`` to 0 at the last step, Loshchilov & Hutter 2017);
@@ -148,7 +157,7 @@ class SweepConfig:
     weight_decay: float | tuple[float, ...] = axis_field("weight_decay")
     decoupled_weight_decay: bool = option(
         False, "decay the weights beside the Adam step instead (AdamW)")
-    optimizer: str = option("adam", "the optimizer", choices=("adam", "sgd"))
+    optimizer: str = option("adam", "a registered optimizer", choices=_optimizer_names)
     momentum: float | tuple[float, ...] = axis_field("momentum")
     schedule: str = option("constant", "the learning rate over training",
                            choices=("constant", "warmup", "cosine", "warmup_cosine"))
@@ -382,11 +391,12 @@ class SweepConfig:
                               f"inputs, but dataset {self.dataset} is {kind}; use "
                               f"{' or '.join(fits) or 'an encoder registered for ' + kind}")
         _one_of("data_source", self.data_source, ("auto", "files", "tfds"))
-        _one_of("optimizer", self.optimizer, ("adam", "sgd"))
+        optimizer = _optimizer(self.optimizer)
         for name in self.track:
             _one_of("tracker", name, ("tensorboard", "wandb"))
         _one_of("schedule", self.schedule, ("constant", "warmup", "cosine", "warmup_cosine"))
-        if self.momentum != (axes.BY_NAME["momentum"].default,) and self.optimizer != "sgd":
+        if self.momentum != (axes.BY_NAME["momentum"].default,) and self.optimizer != "sgd" \
+                and optimizer.factory is None:
             raise ConfigError(f"momentum {list(self.momentum)} is SGD's; use --optimizer sgd, "
                               f"or leave momentum at its default")
         if self.decoupled_weight_decay and self.optimizer != "adam":
@@ -512,6 +522,19 @@ def _as_shard(value) -> tuple[int, int] | None:
         raise ConfigError(f"shard must be \"I/N\", (I, N) or {{\"index\": I, \"count\": N}} "
                           f"(integers); got {value!r}")
     return int(value[0]), int(value[1])
+
+
+def _optimizer(name: Any):
+    """The :class:`~corel_jax.optimizers.OptimizerSpec` registered as ``name``."""
+    from corel_jax.optimizers import OPTIMIZERS
+
+    if not isinstance(name, str):
+        what = "a function" if callable(name) else type(name).__name__
+        raise ConfigError(f"optimizer must be the name of a registered optimizer, not {what}: "
+                          f"register a factory hp -> optax.GradientTransformation first "
+                          f"(OPTIMIZERS.register(OptimizerSpec('my_optimizer', factory)), "
+                          f"corel_jax.optimizers) and give optimizer='my_optimizer'")
+    return OPTIMIZERS.get(name)
 
 
 def _one_of(name: str, value: str, choices: Sequence[str]) -> None:

@@ -38,8 +38,10 @@ import optax
 from optax.tree_utils import tree_where
 
 from corel_jax import axes, losses
+from corel_jax.errors import ConfigError
 from corel_jax.loss_spec import LOSSES, LossSpec
 from corel_jax.models.head import CorelNet
+from corel_jax.optimizers import OPTIMIZERS
 from corel_jax.train.config import SweepConfig
 from corel_jax.train.stopping import improves, should_stop
 from corel_jax.train.xla_options import engine_compiler_options
@@ -88,9 +90,11 @@ def hparams(runs) -> dict[str, jax.Array]:
     return {k: jnp.asarray([float(get(r, k)) for r in runs], jnp.float32) for k in axes.NAMES}
 
 
-def _decayed(params) -> Any:
-    """Weight-decay mask: every parameter but γ (``log_gamma``), a loss hyperparameter that
-    stays fixed unless learned, never a weight to shrink."""
+def decay_mask(params) -> Any:
+    """Weight-decay mask of the built-in optimizers: every parameter but γ (``log_gamma``), a
+    loss hyperparameter that stays fixed unless learned, never a weight to shrink. An
+    optimizer factory of one's own may pass it as ``mask=`` (``optax.adamw``,
+    ``optax.add_decayed_weights``)."""
     return jax.tree_util.tree_map_with_path(
         lambda path, _: not any(getattr(k, "key", None) == "log_gamma" for k in path), params)
 
@@ -116,12 +120,12 @@ def make_optimizer(cfg: SweepConfig) -> optax.GradientTransformation:
         return optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lr[0])
 
     def coupled(weight_decay, tx):
-        return optax.chain(optax.add_decayed_weights(weight_decay, mask=_decayed), tx)
+        return optax.chain(optax.add_decayed_weights(weight_decay, mask=decay_mask), tx)
 
     # inject_hyperparams reads the factory's signature: one factory per combination
     def adam_with_decay(learning_rate, weight_decay):
         if cfg.decoupled_weight_decay:
-            return optax.adamw(learning_rate, weight_decay=weight_decay, mask=_decayed)
+            return optax.adamw(learning_rate, weight_decay=weight_decay, mask=decay_mask)
         return coupled(weight_decay, optax.adam(learning_rate))
 
     def sgd(learning_rate, momentum):
@@ -138,6 +142,39 @@ def make_optimizer(cfg: SweepConfig) -> optax.GradientTransformation:
             learning_rate=cfg.lr[0], momentum=cfg.momentum[0],
             weight_decay=cfg.weight_decay[0])
     return optax.inject_hyperparams(sgd)(learning_rate=cfg.lr[0], momentum=cfg.momentum[0])
+
+
+def optimizer_factory(cfg: SweepConfig, example_hp: dict
+                      ) -> Callable[[dict], optax.GradientTransformation]:
+    """``hp -> optax.GradientTransformation`` of ``cfg.optimizer``: the built-in optimizer
+    (:func:`make_optimizer`, the same whatever ``hp``: its hyperparameters are in its state),
+    or the registered factory (:mod:`corel_jax.optimizers`), built anew from the run's traced
+    ``hp`` wherever the engine needs it. A factory that fails on traced hyperparameters
+    (``example_hp``'s shapes), or returns something else than a ``GradientTransformation``,
+    is a :class:`~corel_jax.errors.ConfigError` here, before anything is compiled."""
+    spec = OPTIMIZERS.get(cfg.optimizer)
+    factory = spec.factory
+    if factory is None:
+        tx = make_optimizer(cfg)
+        return lambda hp: tx
+    usage = (f"a factory takes hp, the run's hyperparameters as traced float32 scalars "
+             f"({', '.join(axes.NAMES)}), and returns an optax.GradientTransformation, e.g. "
+             f"lambda hp: optax.adam(hp['lr'])")
+
+    def build(hp: dict) -> optax.GradientTransformation:
+        try:
+            tx = factory(dict(hp))
+        except Exception as e:
+            raise ConfigError(f"optimizer {spec.name!r}: its factory failed "
+                              f"({type(e).__name__}: {e}); {usage}") from e
+        if not isinstance(tx, optax.GradientTransformation):
+            raise ConfigError(f"optimizer {spec.name!r}: its factory returned "
+                              f"{type(tx).__name__}, not an optax.GradientTransformation; "
+                              f"{usage}")
+        return tx
+
+    jax.eval_shape(lambda hp: (build(hp), 0)[1], example_hp)  # traced, as in the program
+    return build
 
 
 def learning_rate(hp: dict, count: jax.Array, *, schedule: str, steps_per_epoch: int,
@@ -227,12 +264,16 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
     spec = LOSSES.get(cfg.loss if loss is None else loss)
     net = CorelNet(encoder=encoder, num_classes=num_classes, loss=spec,
                    gamma_init=cfg.gamma[0], learn_gamma=cfg.learn_gamma)
-    tx = make_optimizer(cfg)
     batch = cfg.batch_size
     patience, min_epochs = cfg.patience, cfg.min_epochs
     predict_sim = spec.predict_similarity
     example_x = jnp.asarray(example_x[:1])
     default_hparams = {k: v[0] for k, v in hparams(cfg.runs[:1]).items()}
+    tx_of = optimizer_factory(cfg, default_hparams)
+    # a factory's schedule: the update count comes with every step (the built-in optimizers
+    # count in their state)
+    factory_schedule = OPTIMIZERS.get(cfg.optimizer).factory is not None \
+        and cfg.schedule != "constant"
 
     def init(key, hp, x_example=example_x):
         init_key, run_key = jax.random.split(key)
@@ -243,10 +284,11 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
             params = {**params, "params": inner}
         _, head = net.apply(params, x_example)
         aux = spec.init_aux(head, hp) if spec.init_aux is not None else None
-        opt_state = tx.init(params)
+        opt_state = tx_of(hp).init(params)
         # a copy: the state may be donated, and must not take the caller's hp buffer with it
         for name, axis in INJECTED.items():
-            if name in opt_state.hyperparams:
+            if isinstance(getattr(opt_state, "hyperparams", None), dict) \
+                    and name in opt_state.hyperparams:
                 opt_state.hyperparams[name] = jnp.array(hp[axis], jnp.float32, copy=True)
         return RunState(
             params=params, opt_state=opt_state, aux=aux, key=run_key,
@@ -265,7 +307,7 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         (loss, (h, head)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             params, aux, x, y, valid, hp["lam"], dropout_key)
 
-        updates, opt_state = tx.update(grads, opt_state, params)
+        updates, opt_state = tx_of(hp).update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         if spec.update_aux is not None:
             aux = spec.update_aux(aux, jax.lax.stop_gradient(h), y,
@@ -273,14 +315,19 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         return params, opt_state, aux, loss
 
     def step(carry, inputs, data, hp):
-        idx, valid, dropout_key = inputs
+        idx, valid, dropout_key, *count = inputs
         x = data.x_train[idx]
         if augment is not None:
             # split only here, so runs without augmentation keep their dropout keys
             augment_key, dropout_key = jax.random.split(dropout_key)
             x = augment(augment_key, x)
         params, opt_state, aux = carry
-        if cfg.schedule != "constant":  # this update's learning rate, from the update count
+        if factory_schedule:  # the factory's hp["lr"]: this update's learning rate
+            steps = -(-data.y_train.shape[0] // batch)
+            hp = {**hp, "lr": learning_rate(hp, count[0], schedule=cfg.schedule,
+                                            steps_per_epoch=steps,
+                                            total_steps=cfg.epochs * steps)}
+        elif cfg.schedule != "constant":  # this update's learning rate, from the update count
             steps = -(-data.y_train.shape[0] // batch)
             lr = learning_rate(hp, opt_state.count, schedule=cfg.schedule,
                                steps_per_epoch=steps, total_steps=cfg.epochs * steps)
@@ -318,9 +365,12 @@ def make_program(cfg: SweepConfig, encoder, num_classes: int, example_x,
         idx = jnp.concatenate([perm, perm[:fill]]).reshape(steps, batch)
         valid = (jnp.arange(steps * batch) < n).reshape(steps, batch)
         drop_keys = jax.random.split(drop_key, steps)
+        inputs = (idx, valid, drop_keys)
+        if factory_schedule:  # the updates' counts: epochs done x steps + the step
+            inputs += (state.epoch * steps + jnp.arange(steps, dtype=jnp.int32),)
         (params, opt_state, aux), step_losses = jax.lax.scan(
             functools.partial(step, data=data, hp=hp),
-            (state.params, state.opt_state, state.aux), (idx, valid, drop_keys))
+            (state.params, state.opt_state, state.aux), inputs)
         # Each step's loss is a mean over its real examples: weight it by their number, so
         # the epoch's loss is the mean over the n examples (a partial last batch counts less).
         train_loss = jnp.sum(step_losses * jnp.sum(valid, axis=1)) / n

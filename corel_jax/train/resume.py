@@ -135,7 +135,7 @@ def check_resumable(out: Path, cfg: SweepConfig, dataset) -> None:
                           f"a new sweep with --overwrite") from None
     now = config_dict(cfg, dataset)
     fields = [f.name for f in dataclasses.fields(SweepConfig) if f.name not in NOT_RESULT_FIELDS]
-    differ = [k for k in fields + ["data_fingerprint"]
+    differ = [k for k in fields + ["data_fingerprint", "optimizer_factory"]
               if k in saved and rundir.canonical(saved[k]) != rundir.canonical(now.get(k))]
     if differ:
         detail = "; ".join(f"{k}: {saved[k]!r} then, {now.get(k)!r} now" for k in differ)

@@ -44,6 +44,11 @@ def config_dict(cfg: SweepConfig, dataset) -> dict[str, Any]:
                   data_fingerprint=data_fingerprint(dataset))
     if cfg.shard is not None:  # num_runs is the shard's; a merge checks it holds them all
         config["sweep_num_runs"] = cfg.sweep_num_runs
+    from corel_jax.optimizers import OPTIMIZERS, factory_name
+
+    factory = OPTIMIZERS.get(cfg.optimizer).factory
+    if factory is not None:  # an optimizer of one's own: which function the name stood for
+        config["optimizer_factory"] = factory_name(factory)
     return config
 
 
