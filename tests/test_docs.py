@@ -117,16 +117,27 @@ def test_reference_entries_resolve():
 # --------------------------------------------------------------------------- the mkdocs hooks
 
 sys.path.insert(0, str(DOCS / "hooks"))
-import doctest_blocks  # noqa: E402
+import docstrings  # noqa: E402
 import experiment_pages  # noqa: E402
 
 
-def test_doctests_are_fenced():
-    text = "Doubles.\n\n    >>> 2 * 2\n    4\n\nDone.\n```\n>>> not a doctest\n```"
-    assert doctest_blocks.fence_doctests(text) == (
-        "Doubles.\n\n    ```pycon\n    >>> 2 * 2\n    4\n    ```\n\nDone.\n```\n"
-        ">>> not a doctest\n```")
-    assert doctest_blocks.fence_doctests(">>> 1\n1") == "```pycon\n>>> 1\n1\n```"
+def test_docstring_blocks_become_fenced_code():
+    text = "\n".join([
+        "Doubles::", "", "    2 * 2", "", "Done.", ">>> 2 * 2", "4", "",
+        ".. math:: a", "      + b", "", "==  ==", "a   b", "==  ==", "1   2", "==  ==", "after",
+        "```", ">>> not a doctest", "```"])
+    assert docstrings.convert_blocks(text).split("\n") == [
+        "Doubles:", "", "```text", "2 * 2", "```", "", "Done.", "", "```pycon", ">>> 2 * 2", "4",
+        "```", "", "", "```latex", "a", "+ b", "```", "", "", "```text", "==  ==", "a   b",
+        "==  ==", "1   2", "==  ==", "```", "after", "```", ">>> not a doctest", "```"]
+
+
+def test_docstring_roles_become_optional_cross_references():
+    text = ":func:`~corel_jax.losses.cce` and :class:`Dataset`\n```\n:func:`x`\n```"
+    out = docstrings.convert_roles(text, {"Dataset": "corel_jax.data.Dataset"}.get)
+    assert out == ('<autoref identifier="corel_jax.losses.cce" optional><code>cce</code>'
+                   '</autoref> and <autoref identifier="corel_jax.data.Dataset" optional>'
+                   "<code>Dataset</code></autoref>\n```\n:func:`x`\n```")
 
 
 def test_experiment_pages_are_added_without_the_stage_stores():
