@@ -59,7 +59,7 @@ def _results(d):
 
 def _assert_same(a, b, num_runs=3):
     """Equal to float rounding (the runs vmapped together on a device differ: see the
-    README's "Running on many devices and hosts")."""
+    documentation's docs/guide/scale-out.md)."""
     runs_a, curves_a, h_a = _results(a)
     runs_b, curves_b, h_b = _results(b)
     assert len(runs_a) == len(runs_b) == num_runs  # the padding runs were dropped

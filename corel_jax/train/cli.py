@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="train the embedding table with the network (default: frozen)")
     t.add_argument("--max-len", type=int, default=None,
                    help="tokens per document after padding/truncation (default 64)")
-    g = p.add_argument_group("multi-process (see README: Running on many devices and hosts)")
+    g = p.add_argument_group("multi-process (see docs/guide/scale-out.md)")
     g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
                    help="address of process 0's coordinator service")
     g.add_argument("--num-processes", type=int, default=None)

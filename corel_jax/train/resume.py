@@ -165,5 +165,5 @@ def check_layout(layout: Layout, num_runs: int, placement: Placement,
             + f"; each device trains {now} run(s) of a chunk ({then} before)"
             + (" and needs more memory than planned: if it runs out, resume on more devices"
                if now > then else "")
-            + "; numbers equal the uninterrupted sweep's to float rounding (README: Running "
-              "on many devices and hosts)")
+            + "; numbers equal the uninterrupted sweep's to float rounding (docs/guide/"
+              "scale-out.md)")
