@@ -52,6 +52,30 @@ class EncoderSpec:
         configuration)."""
         return cls(name, lambda cfg, dataset: module, kinds, description)
 
+    @classmethod
+    def from_nnx(cls, name: str, build: Callable[..., Any], *,
+                 kinds: tuple[str, ...] | None = None, description: str = "") -> EncoderSpec:
+        """A spec of a Flax NNX encoder: ``build(cfg, dataset, rngs) -> nnx.Module`` makes it
+        from the configuration, the data and the run's ``nnx.Rngs`` (pass ``rngs`` to its
+        layers); its ``__call__(x)`` returns ``h: [B, D]``. Trained as a Linen module through
+        :class:`corel_jax.models.nnx.NNXEncoder` (``flax.nnx.bridge``): every run its own
+        initialisation from its seed, ``train=`` as ``module.train()`` / ``module.eval()``,
+        dropout from the engine's ``'dropout'`` stream.
+
+        >>> from flax import nnx
+        >>> from corel_jax.train import SweepConfig
+        >>> spec = EncoderSpec.from_nnx(
+        ...     "nnx_linear", lambda cfg, dataset, rngs: nnx.Linear(64, cfg.width, rngs=rngs))
+        >>> type(spec.build(SweepConfig(width=8), None)).__name__
+        'NNXEncoder'
+        """
+        import functools
+
+        from corel_jax.models.nnx import NNXEncoder
+
+        return cls(name, lambda cfg, dataset: NNXEncoder(functools.partial(build, cfg, dataset)),
+                   kinds, description)
+
 
 #: the registered encoders: ``ENCODERS.register(spec)``, ``ENCODERS.get(name)``, ...
 ENCODERS: Registry[EncoderSpec] = Registry("encoder", EncoderSpec, label="model")
