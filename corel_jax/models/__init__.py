@@ -11,6 +11,8 @@ Params are plain pytrees, so many runs are one ``jax.vmap(model.init)(keys, x)``
   ``"text_cnn"``); :class:`FrozenTable` holds frozen pretrained vectors.
 - :class:`Conv`, :func:`max_pool` -- the building blocks with CPU-fast implementations.
 - :class:`~corel_jax.models.head.CorelNet` -- an encoder plus the COREL head.
+- :class:`~corel_jax.models.nnx.NNXEncoder` -- a Flax NNX module as an encoder
+  (``flax.nnx.bridge``); register one with :meth:`EncoderSpec.from_nnx`.
 
 Encoders by name (a configuration's ``model``): :data:`ENCODERS`, a
 :class:`~corel_jax.registry.Registry` of :class:`EncoderSpec`; add your own with
