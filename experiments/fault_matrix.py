@@ -6,11 +6,14 @@ resume and compare every result file, byte for byte, with an uninterrupted sweep
     python experiments/fault_matrix.py --quick    # what CI runs (tests/test_faults.py)
 
 The sweep: scikit-learn's digits, a 16-wide FFNN, Gaussian-COREL, 2 seeds in 2 chunks of 1
-run (``--max-chunk-size 1``), 2 epochs, a checkpoint after every epoch. Every process
-is a real ``corel-jax train`` subprocess, started from a working directory of its own with a
-*relative* ``--out``; every resume runs from the parent folder with another relative path
-(``--resume a/sweep``). The write points are counted by :mod:`corel_jax._faults`
-(``COREL_JAX_FAULT=count``) in an uninterrupted sweep, and in a resume of an interrupted one.
+run (``--max-chunk-size 1``), 2 epochs, a checkpoint after every epoch. Every SIGKILL is
+a real ``corel-jax train`` subprocess (the signal ends it); the ENOSPC faults and the
+recoveries after every fault are ``corel-jax`` commands run one after another in one process
+(``Matrix.run_cases``), each from a working directory of its own with its own output. Every
+sweep starts from its case's folder with a *relative* ``--out``; every resume runs from the
+parent folder with another relative path (``--resume a/sweep``). The write points are
+counted by :mod:`corel_jax._faults` (``COREL_JAX_FAULT=count``) in an uninterrupted sweep,
+and in a resume of an interrupted one.
 
 Faults:
 
@@ -135,26 +138,74 @@ class Matrix:
     # -- one case ---------------------------------------------------------------------------
 
     def run_case(self, fault: str, phase: str, point: int) -> Case:
-        points = self.sweep_points if phase == "sweep" else self.resume_points
-        c = Case(fault, phase, point, _short(points[point - 1]))
-        case = self._case_dir() if phase == "sweep" else self._copy_interrupted()
-        spec = f"{fault}@{point}"
-        r = self.sweep(case, spec) if phase == "sweep" else self.resume(case, spec)
-        if fault == "kill" and r.returncode != -9:
-            c.detail = f"expected SIGKILL, got exit {r.returncode}: {r.stderr[-300:]}"
-            return c
-        if fault == "enospc":
+        """One case: the fault, then the user's recovery, then the comparison."""
+        return self.run_cases([(fault, phase, point)])[0]
+
+    def run_cases(self, specs: list[tuple[str, str, int]]) -> list[Case]:
+        """The cases ``(fault, phase, point)``, in order. Each SIGKILL is a process of its
+        own (it ends the process); the ENOSPC faults, then all the recoveries, run one after
+        another in one ``corel-jax`` process each (:func:`_run_batch`): every command of a
+        batch is ``corel_jax.cli.main`` from its own working directory, with its own stdout
+        and stderr, as a user's separate commands would be, without paying Python's and
+        JAX's start-up once per command (it was most of the matrix's time)."""
+        cases, faulted, enospc = [], [], []
+        for fault, phase, point in specs:
+            points = self.sweep_points if phase == "sweep" else self.resume_points
+            c = Case(fault, phase, point, _short(points[point - 1]))
+            cases.append(c)
+            case = self._case_dir() if phase == "sweep" else self._copy_interrupted()
+            spec = f"{fault}@{point}"
+            if fault == "kill":
+                r = self.sweep(case, spec) if phase == "sweep" else self.resume(case, spec)
+                if r.returncode != -9:
+                    c.detail = f"expected SIGKILL, got exit {r.returncode}: {r.stderr[-300:]}"
+                    continue
+            else:
+                enospc.append((c, self._job(case, phase, spec)))
+            faulted.append((c, case))
+        for (c, _), r in zip(enospc, self._batch([job for _, job in enospc])):
             lines = [x for x in r.stderr.strip().splitlines() if x.strip()]
             if r.returncode != 2 or "Traceback" in r.stderr or len(lines) != 1 \
                     or "No space left on device" not in r.stderr:
                 c.detail = f"expected a one-line ENOSPC error, exit 2; got exit " \
                            f"{r.returncode}: {r.stderr[-400:]}"
-                return c
-        r = self.recover(case)
-        if r.returncode != 0:
-            c.detail = f"resume failed (exit {r.returncode}): {r.stderr[-400:]}"
-            return c
-        return self._check_same(case, c)
+        faulted = [(c, case) for c, case in faulted if not c.detail]
+        recoveries = self._batch([self._recovery(case) for _, case in faulted])
+        for (c, case), r in zip(faulted, recoveries):
+            if r.returncode != 0:
+                c.detail = f"resume failed (exit {r.returncode}): {r.stderr[-400:]}"
+            else:
+                self._check_same(case, c)
+        return cases
+
+    def _job(self, case: Path, phase: str, fault: str | None = None) -> dict:
+        if phase == "sweep":
+            return {"cwd": str(case / "a"), "argv": [*self.args, "--out", "sweep"],
+                    "fault": fault}
+        return {"cwd": str(case), "argv": ["train", "--resume", "a/sweep", "--quiet"],
+                "fault": fault}
+
+    def _recovery(self, case: Path) -> dict:
+        """What a user does after the fault (see :meth:`recover`), as a batch job."""
+        from corel_jax import rundir
+
+        return self._job(case, "resume" if rundir.is_run_dir(case / "a" / "sweep") else "sweep")
+
+    def _batch(self, jobs: list[dict]) -> list[subprocess.CompletedProcess]:
+        """Runs ``jobs`` in one process (:func:`_run_batch`); one result per job."""
+        if not jobs:
+            return []
+        self._n += 1
+        path = self.root / f"batch{self._n:03d}.json"
+        path.write_text(json.dumps(jobs))
+        proc = subprocess.run([sys.executable, __file__, "--run-batch", str(path)],
+                              env=self.env, capture_output=True, text=True,
+                              timeout=TIMEOUT * len(jobs))
+        if proc.returncode != 0:
+            raise RuntimeError(f"the batch of {len(jobs)} commands failed:\n{proc.stderr}")
+        results = json.loads(path.with_suffix(".out.json").read_text())
+        return [subprocess.CompletedProcess(job["argv"], r["returncode"], r["stdout"],
+                                            r["stderr"]) for job, r in zip(jobs, results)]
 
     def recover(self, case: Path):
         """What a user does after the fault: ``--resume`` the run directory; or, when the
@@ -266,6 +317,53 @@ def kind(point: str) -> str:
     return "remove-checkpoints" if p.endswith("checkpoints") else "result"
 
 
+def _run_batch(path: Path) -> None:
+    """Runs the commands listed in ``path`` (``[{cwd, argv, fault}]``) one after another in
+    this process, each through ``corel_jax.cli.main`` from its working directory, with the
+    fault (``COREL_JAX_FAULT``) set for it alone and the write count started again; file
+    descriptors 1 and 2 go to files of the command's own, so everything it prints (Python,
+    logging, C) is its own stdout and stderr. Writes ``[{returncode, stdout, stderr}]`` to
+    ``path`` with the suffix ``.out.json``."""
+    import traceback
+
+    from corel_jax import _faults
+    from corel_jax.cli import main as corel_jax_main
+
+    results = []
+    for job in json.loads(Path(path).read_text()):
+        os.chdir(job["cwd"])
+        os.environ.pop(_faults.ENV, None)
+        if job["fault"]:
+            os.environ[_faults.ENV] = job["fault"]
+        _faults.reset()
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            saved = os.dup(1), os.dup(2)
+            os.dup2(out.fileno(), 1)
+            os.dup2(err.fileno(), 2)
+            try:
+                code = corel_jax_main(job["argv"])
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            except BaseException:  # what an uncaught error does to a process: exit 1
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                os.close(saved[0])
+                os.close(saved[1])
+            out.seek(0)
+            err.seek(0)
+            results.append({"returncode": code, "stdout": out.read().decode(errors="replace"),
+                            "stderr": err.read().decode(errors="replace")})
+    os.environ.pop(_faults.ENV, None)
+    Path(path).with_suffix(".out.json").write_text(json.dumps(results))
+
+
 def table(cases: list[Case]) -> str:
     """The matrix as Markdown: one row per fault and phase."""
     rows = {}
@@ -285,9 +383,13 @@ def table(cases: list[Case]) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="CI's subset (see quick_cases)")
+    p.add_argument("--run-batch", type=Path, help=argparse.SUPPRESS)  # see _run_batch
     p.add_argument("--keep", default=None, metavar="DIR",
                    help="work in DIR and keep it (default: a temporary folder, removed)")
     args = p.parse_args(argv)
+    if args.run_batch:
+        _run_batch(args.run_batch)
+        return 0
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="fault-matrix-"))
     root.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -295,10 +397,8 @@ def main(argv=None) -> int:
     m.prepare()
     print(f"write points: {len(m.sweep_points)} in a sweep, {len(m.resume_points)} in a "
           f"resume")
-    cases = []
-    for spec in (quick_cases if args.quick else full_cases)(m):
-        c = m.run_case(*spec)
-        cases.append(c)
+    cases = m.run_cases((quick_cases if args.quick else full_cases)(m))
+    for c in cases:
         print(f"{c.fault}@{c.point} ({c.phase}, {c.target}): "
               f"{'ok' if c.ok else 'FAILED ' + c.detail}", flush=True)
     print(table(cases))

@@ -2,8 +2,10 @@
 in a resume, and a full disk (ENOSPC) in a sweep, at the first write of each kind, while the
 chunks train and in the final writes (10 points each); every case then resumes, from another
 working directory with a relative path, to result files byte-identical to an uninterrupted
-sweep's. Each case is a real ``corel-jax train`` subprocess (they share a JAX compilation
-cache). The long form, every point with both faults: ``python experiments/fault_matrix.py``.
+sweep's. Each SIGKILL is a real ``corel-jax train`` subprocess; the ENOSPC faults, and then
+the recoveries, run as separate commands in one process per test (they share a JAX
+compilation cache). The long form, every point with both faults:
+``python experiments/fault_matrix.py``.
 """
 
 import sys
@@ -35,7 +37,8 @@ def test_the_write_points_cover_every_kind_of_write(matrix):
 
 
 def _run(matrix, cases):
-    results = [matrix.run_case(*c) for c in cases]
+    results = matrix.run_cases(cases)
+    assert len(results) == len(cases) >= 8
     print("\n" + fm.table(results))
     failed = [f"{c.fault}@{c.point} ({c.phase}, {c.target}): {c.detail}"
               for c in results if not c.ok]
