@@ -287,6 +287,30 @@ def test_diverged_run_and_missing_predictions(sweep, tmp_path):
     assert not list(out.glob("*.png"))
 
 
+def test_write_report_messages_are_log_records(sweep, tmp_path, caplog, capsys):
+    """From Python, write_report's progress and warnings are INFO and WARNING records of the
+    ``corel_jax.evaluate.report`` logger (nothing printed); an incomplete run directory left
+    out is a warning naming it."""
+    import logging
+    import shutil
+
+    folder = tmp_path / "runs"
+    shutil.copytree(sweep["dirs"][1], folder / "done")
+    shutil.copytree(sweep["dirs"][1], folder / "cut")
+    (folder / "cut" / rundir.RUNS_JSON).unlink()
+    assert not rundir.is_complete(folder / "cut")
+    with caplog.at_level(logging.INFO, logger="corel_jax"):
+        write_report([folder], tmp_path / "out", ReportOptions(methods=("kmeans",),
+                                                               plots=False),
+                     skip_incomplete=True)
+    records = [r for r in caplog.records if r.name == "corel_jax.evaluate.report"]
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert warnings == [f"warning: leaving out {folder / 'cut'}: incomplete (still running, "
+                        "or interrupted)"]
+    assert any(r.levelno == logging.INFO and "seed" in r.getMessage() for r in records)
+    assert capsys.readouterr() == ("", "")
+
+
 def test_report_options_validation():
     with pytest.raises(ConfigError, match=r"methods must be"):
         ReportOptions(methods=("kmedoids",))

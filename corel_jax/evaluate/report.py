@@ -28,6 +28,7 @@ similarity to ``prototypes.npy`` with the loss's similarity.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -65,6 +66,8 @@ from corel_jax.evaluate.tables import (
     table2,
 )
 
+logger = logging.getLogger(__name__)
+
 ACCURACY_RUN_FIELDS = ("setting", "loss", "seed", *axes.NAMES,
                        "test_acc", "best_val_acc",
                        "best_epoch", "diverged", "run_dir", "run")
@@ -93,11 +96,11 @@ def write_report(
     paths: Iterable[Path | str],
     out_dir: Path | str,
     options: ReportOptions | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = logger.info,
     *,
     group_by: Sequence[str] = (),
     skip_incomplete: bool = False,
-    warn: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = logger.warning,
 ) -> dict[str, Path]:
     """Writes ``report.md``, the CSVs and the PNGs for the run directories ``paths`` into
     ``out_dir``; returns ``{name: path}`` of every file written.
@@ -111,6 +114,12 @@ def write_report(
     Run directories that are not comparable are refused, incomplete ones too (see
     :func:`~corel_jax.evaluate.sweeps.load_sweeps` for ``group_by`` and ``skip_incomplete``),
     before anything is written.
+
+    ``progress`` (one line per clustered run) and ``warn`` (a run directory left out) are
+    where messages go: by default INFO and WARNING records of the
+    ``corel_jax.evaluate.report`` logger (:mod:`logging`: shown once you configure logging;
+    the library adds no handler); any callable of one string; None: none (a ``warn`` of None
+    falls back to ``progress``).
     """
     options = options or ReportOptions()
     paths = list(paths)
