@@ -2,12 +2,13 @@
 
     python experiments/summarize_results.py     # prints the table (in experiments/README.md)
 
-Per setting and profile: our best validation accuracy at the selected λ (mean over the final
-seeds) against the paper's, the best loss on test accuracy, and how many of the losses the
-paper gives a number for are within ±0.5 points of it, compared two ways (``report_repro.py``'s
-``paper_comparison``): our final seeds' mean, and our single sweep run at the selected λ (the
-paper's kind of number). The numbers come from the reports' ``results.json``; nothing is typed
-by hand.
+Per setting and profile: the most epochs a run trains (the stages' configs; the paper's 150
+where the profile keeps them, fewer in the ``curve`` and ``cpu`` profiles), our best validation
+accuracy at the selected λ (mean over the final seeds) against the paper's, the best loss on
+test accuracy, and how many of the losses the paper gives a number for are within ±0.5 points
+of it, compared two ways (``report_repro.py``'s ``paper_comparison``): our final seeds' mean,
+and our single sweep run at the selected λ (the paper's kind of number). The numbers come from
+the reports' ``results.json``; nothing is typed by hand.
 """
 
 from __future__ import annotations
@@ -22,6 +23,31 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from configs import ALL_LOSSES  # noqa: E402
+
+PAPER_EPOCHS = 150  # the paper's training length per run
+
+
+def epochs_cell(r: dict) -> str:
+    """The most epochs a run trains, from the stages' configs (``results.json``'s ``epochs``,
+    written by ``report_repro.py``; an older ``cpu`` report's ``config`` otherwise): one number
+    when the sweeps and the final runs of the four losses agree, else both."""
+    by_stage = r.get("epochs")
+    if by_stage:
+        sweep = {e for k, e in by_stage.items() if k in {f"sweep-{x}" for x in ALL_LOSSES}}
+        final = {e for k, e in by_stage.items() if k in {f"final-{x}" for x in ALL_LOSSES}}
+    else:
+        cfg = r.get("config") or {}
+        sweep = {cfg["sweep_epochs"]} if "sweep_epochs" in cfg else set()
+        final = {cfg["final_epochs"]} if "final_epochs" in cfg else set()
+
+    def fmt(es: set) -> str:
+        return "/".join(str(e) for e in sorted(es)) or "?"
+
+    if not sweep and not final:
+        return "—"
+    if sweep == final or not final:
+        return fmt(sweep or final)
+    return f"sweep {fmt(sweep)}, final {fmt(final)}"
 
 
 def row(path: Path) -> str:
@@ -50,14 +76,14 @@ def row(path: Path) -> str:
     cmp = r.get("paper_comparison")
     within = "—" if not cmp else (f"{cmp['mean']['within']}/{cmp['mean']['rows']}; "
                                   f"{cmp['sweep_run']['within']}/{cmp['sweep_run']['rows']}")
-    return (f"| [{r['setting']}]({rel}/report.md) | `{r['profile']}` | "
+    return (f"| [{r['setting']}]({rel}/report.md) | `{r['profile']}` | {epochs_cell(r)} | "
             + " | ".join(cell(loss) for loss in ALL_LOSSES) + f" | {best_cell} | {within} |")
 
 
 def table(root: Path = HERE / "results") -> str:
-    lines = ["| setting | profile | CCE | center | cosine | Gaussian | best on test "
-             "| within ±0.5: mean; sweep run |",
-             "|---|---|---:|---:|---:|---:|---|---|"]
+    lines = [f"| setting | profile | epochs per run (paper: {PAPER_EPOCHS}) | CCE | center "
+             "| cosine | Gaussian | best on test | within ±0.5: mean; sweep run |",
+             "|---|---|---|---:|---:|---:|---:|---|---|"]
     # a setting's default report is results/<setting>/; other profiles (``paper``, ``curve``)
     # live in results/<setting>/<profile>/
     found = [*root.glob("*/results.json"), *root.glob("*/*/results.json")]

@@ -42,3 +42,23 @@ def test_rows_count_both_comparisons_with_the_paper(tmp_path):
           {"gap": 0.5, "rows": [], "mean": {"within": 1, "rows": 3},
            "sweep_run": {"within": 3, "rows": 3}})
     assert summarize_results.table(tmp_path).splitlines()[2].endswith("| 1/3; 3/3 |")
+
+
+def test_rows_show_the_epochs_each_run_trains(tmp_path):
+    """The epochs column: the stages' configs (results.json's ``epochs``), one number when the
+    sweeps and final runs agree, both otherwise; an early cpu report's config as fallback."""
+    run = {"best_val_mean": 0.9051, "test_mean": 0.8953, "n": 10}
+    final = {loss: run for loss in summarize_results.ALL_LOSSES}
+    for name, extra in (("a", {"epochs": {**{f"sweep-{k}": 10 for k in final},
+                                          **{f"final-{k}": 10 for k in final},
+                                          "curve-cosine_fixed_w": 150}}),
+                        ("b", {"epochs": {**{f"sweep-{k}": 3 for k in final},
+                                          **{f"final-{k}": 10 for k in final}}}),
+                        ("c", {"config": {"sweep_epochs": 1, "final_epochs": 3}})):
+        write(tmp_path, name, "p", final)
+        f = tmp_path / name / "p" / "results.json"
+        f.write_text(json.dumps({**json.loads(f.read_text()), **extra}))
+    lines = summarize_results.table(tmp_path).splitlines()
+    assert "epochs per run (paper: 150)" in lines[0]
+    assert [line.split(" | ")[2] for line in lines[2:]] == [
+        "10", "sweep 3, final 10", "sweep 1, final 3"]
