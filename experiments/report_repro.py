@@ -16,6 +16,9 @@ gets a report of the stages it has finished (the others are listed as not yet ru
 - clustering scores of the final runs' test representations (computed when the stage was
   stored);
 - the original code's Gaussian beside ours, when both sweeps exist;
+- fixed prototypes (``experiments/fixed_prototype_curves.py``'s ``curve-<loss>_fixed_w``
+  stages, when any is committed, whole or in parts): both λ curves beside the paper's, and
+  each variant's mean absolute difference from it (only from a complete curve);
 - figures of the final runs (PCA, validation curves) when their run directories (with
   representations) are on this machine (``--runs``);
 - ``discussion.md`` from the output folder, when present.
@@ -51,6 +54,9 @@ ORIGINAL = "gaussian_original"  # the original code's Gaussian (experiments/gaus
 LEARNED = "gaussian_learned"  # Gaussian-COREL with learned γ (our extension)
 GAP = 0.5  # points; larger gaps to the paper are flagged
 PAPER_EPOCHS = 150  # the paper's training length per run
+FIXED_LOSSES = ("cosine", "gaussian")  # the prototype losses with a fixed-W variant
+SHAPE_GAP = 1.0  # points from the paper's curve, offset removed: off its shape
+FAIL_GAP = 5.0  # points below the paper's curve: a collapse or a run at chance
 CURVE_LABELS = {"center": "center", "cosine": "cosine", "gaussian": "gaussian (clean, ours)",
                 ORIGINAL: "gaussian (original code's double weighting)",
                 LEARNED: "gaussian, learned γ (ours)", "cce": "cce"}
@@ -621,6 +627,295 @@ def section_run_dir_figures(runs_root: Path | None, final_stages, out: Path, log
         sum(([f"![{f}](evaluator/{f})", ""] for f in figs), [])
 
 
+# --------------------------------------------------------------------------- fixed prototypes
+
+
+def fixed_prototype_curves(stages: dict[str, Stage]) -> dict[str, dict[str, Any]]:
+    """The fixed-prototype λ curves of ``experiments/fixed_prototype_curves.py`` in the store,
+    per loss (``cosine``, ``gaussian``): the merged ``curve-<loss>_fixed_w`` stage when it
+    exists (``complete``), else the runs of its parts committed so far (``part-XofY``)."""
+    out = {}
+    for loss in FIXED_LOSSES:
+        name = f"curve-{loss}_fixed_w"
+        parts = sorted(k for k in stages if k.startswith(name + "/part-"))
+        if name in stages:
+            s = stages[name]
+            out[loss] = {"stage": name, "complete": True, "runs": s.runs,
+                         "parts": list(s.record.get("parts") or []),
+                         "total_parts": len(s.record.get("parts") or []) or None,
+                         "epochs": s.config.get("epochs"), "wall_s": s.record.get("wall_s")}
+        elif parts:
+            totals = {int(k.rsplit("of", 1)[1]) for k in parts}
+            out[loss] = {"stage": name, "complete": False,
+                         "runs": [r for k in parts for r in stages[k].runs],
+                         "parts": [k.split("/", 1)[1] for k in parts],
+                         "total_parts": max(totals),
+                         "epochs": stages[parts[0]].config.get("epochs"),
+                         "wall_s": sum(stages[k].record.get("wall_s", 0.0) for k in parts)}
+    return out
+
+
+def curve_vs_paper(curve: list[dict], paper: dict[float, tuple[float, str]]
+                   ) -> dict[str, Any]:
+    """One of our λ curves against the paper's digitised one, over the λ both give (a paper
+    marker below its plotted range, note ``"<"``, is an upper bound and left out):
+
+    - ``mad``: mean absolute difference, |ours − paper| in points, averaged over those λ;
+    - ``failed``: the λ where ours is more than ``FAIL_GAP`` points below the paper's (a
+      collapse, or a run that sat at chance);
+    - ``offset``: the median of ours − paper over the other λ (the level difference);
+    - ``shape_mad``: the mean of |ours − paper − offset| over those λ (the shape alone);
+    - ``off_shape``: the λ, of those, where |ours − paper − offset| > ``SHAPE_GAP`` points.
+    """
+    at = {c["lam"]: 100 * c["mean"] for c in curve if math.isfinite(c["mean"])}
+    lams = [lam for lam in sorted(paper) if lam in at and paper[lam][1] != "<"]
+    low = [lam for lam in lams if at[lam] < paper[lam][0] - FAIL_GAP]
+    rest = [lam for lam in lams if lam not in low]
+    out: dict[str, Any] = {"n": len(lams), "lams": lams, "failed": low, "mad": None,
+                           "offset": None, "shape_mad": None, "off_shape": []}
+    if lams:
+        out["mad"] = float(np.mean([abs(at[lam] - paper[lam][0]) for lam in lams]))
+    if rest:
+        d = np.array([at[lam] - paper[lam][0] for lam in rest])
+        offset = float(np.median(d))
+        out.update(offset=offset, shape_mad=float(np.abs(d - offset).mean()),
+                   off_shape=[lam for lam, x in zip(rest, d) if abs(x - offset) > SHAPE_GAP])
+    return out
+
+
+def _lams(lams) -> str:
+    """λ values as a short list, runs of consecutive grid values as ``a–b``."""
+    lams = sorted(lams)
+    if not lams:
+        return "none"
+    step = min((b - a for a, b in zip(lams, lams[1:])), default=None)
+    runs, start = [], lams[0]
+    for a, b in zip(lams, lams[1:] + [None]):
+        if b is None or step is None or abs(b - a - step) > 1e-9:
+            runs.append(f"{start:g}" if a == start else
+                        f"{start:g}, {a:g}" if abs(a - start - step) < 1e-9 else
+                        f"{start:g}–{a:g}")
+            start = b
+    return ", ".join(runs)
+
+
+def fall_at_large_lambda(curve: dict[float, float], from_lam: float = 0.9) -> float | None:
+    """Points from a curve's peak (over all λ) to its lowest value at λ ≥ ``from_lam``."""
+    big = [v for lam, v in curve.items() if lam >= from_lam - 1e-9]
+    return max(curve.values()) - min(big) if big else None
+
+
+def plot_fixed_prototypes(variants: dict[str, dict[str, dict[float, float]]], path: Path,
+                          title: str) -> Path:
+    """Per loss a panel: trained prototypes (solid), fixed (solid, other colour), the paper's
+    curve (dashed, when given). A value more than 5 points under a curve's best is drawn at the
+    panel's lower edge (▼): the collapses stay visible without flattening the rest."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    losses = list(variants)
+    fig, axes = plt.subplots(1, len(losses), figsize=(5.2 * len(losses), 4.0), dpi=120,
+                             squeeze=False)
+    styles = {"trained": dict(color="C0", marker="o", ls="-"),
+              "fixed": dict(color="C1", marker="s", ls="-"),
+              "paper": dict(color="k", marker="^", ls="--", mfc="none")}
+    labels = {"trained": "trained W (ours)", "fixed": "fixed W (ours)", "paper": "paper"}
+    for ax, loss in zip(axes[0], losses):
+        curves = {k: v for k, v in variants[loss].items() if v}
+        keep = [v for c in curves.values() for v in c.values()
+                if v >= max(c.values()) - 5]
+        lo, hi = min(keep) - 0.3, max(keep) + 0.3
+        for k, c in curves.items():
+            lam = sorted(c)
+            y = np.array([c[x] for x in lam])
+            ax.plot(lam, np.maximum(y, lo), ms=3.5, label=labels[k], **styles[k])
+            low = y < lo
+            if low.any():
+                ax.scatter(np.array(lam)[low], np.full(low.sum(), lo), marker="v",
+                           s=80 if k == "trained" else 35,
+                           color=styles[k]["color"], zorder=5, clip_on=False)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel("λ")
+        ax.set_ylabel("best validation accuracy (%)")
+        ax.set_title(f"{loss}-COREL")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle(title + " (▼ = below the panel)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def section_fixed_prototypes(cfg, stages: dict[str, Stage], curves: dict[str, list[dict]],
+                             out: Path) -> tuple[list[str], dict[str, Any]]:
+    """Trained-prototype λ curves (the sweeps) beside the fixed-prototype ones
+    (:func:`fixed_prototype_curves`) and the paper's, with each variant's mean absolute
+    difference from the paper's curve; a curve with parts missing is shown for the λ it has,
+    and nothing is computed from it."""
+    fixed = fixed_prototype_curves(stages)
+    if not fixed:
+        return [], {}
+    md = ["## Fixed prototypes (large-λ hypothesis)", "",
+          "The hypothesis (issue #35): the large-λ collapse of Cosine- and Gaussian-COREL comes "
+          "from training the prototypes `W`; with `W` left at its random init "
+          "(`corel_jax.loss_spec.fixed_prototypes`) it does not occur. The fixed-prototype "
+          "curve is the trained curve's stage (`sweep-<loss>`) with only the loss changed "
+          "(`experiments/fixed_prototype_curves.py`): same λ grid, seed, epochs and early "
+          "stopping. Best validation accuracy (%) per λ, @ best epoch, † = runs diverged; the "
+          "paper's curve as in the λ table above.", ""]
+    numbers: dict[str, Any] = {}
+    variants: dict[str, dict[str, dict[float, float]]] = {}
+    for loss in FIXED_LOSSES:
+        if loss not in fixed:
+            continue
+        f = fixed[loss]
+        fc = sweep_curve(f["runs"])
+        trained = curves.get(loss, [])
+        paper = paper_curve(cfg.setting, loss)
+        lams_fixed = [c["lam"] for c in fc]
+        done = ", ".join(x.split("of")[0].removeprefix("part-") for x in f["parts"])
+        status = (f"complete ({len(fc)} λ, merged from {len(f['parts'])} parts)"
+                  if f["complete"] else
+                  f"**incomplete**: parts {done} of {f['total_parts']} committed (λ "
+                  f"{lams_fixed[0]:g}–{lams_fixed[-1]:g}), the rest still to run; its λ "
+                  "are shown, and no difference from the paper is computed from it")
+        md.append(f"- `{f['stage']}`: {status}; {len(f['runs'])} runs, up to {f['epochs']} "
+                  f"epochs each; wall {f['wall_s'] / 60:.0f} min as recorded.")
+        entry = {"stage": f["stage"], "complete": f["complete"], "parts": f["parts"],
+                 "total_parts": f["total_parts"], "parts_done": done, "fixed_curve": fc,
+                 "paper_curve": {str(k): v[0] for k, v in paper.items()}}
+        if trained:
+            entry["trained"] = curve_vs_paper(trained, paper) if paper else None
+        if f["complete"]:
+            entry["fixed"] = curve_vs_paper(fc, paper) if paper else None
+            tr = {c["lam"]: 100 * c["mean"] for c in trained if math.isfinite(c["mean"])}
+            fx = {c["lam"]: 100 * c["mean"] for c in fc if math.isfinite(c["mean"])}
+            pp = {lam: v for lam, (v, note) in paper.items() if note != "<"}
+            entry["fall_from_0.9"] = {k: fall_at_large_lambda(c) if c else None
+                                      for k, c in (("trained", tr), ("fixed", fx),
+                                                   ("paper", pp))}
+            last = {c["lam"]: 100 * float(np.mean([r["final_val_acc"] for r in f["runs"]
+                                                   if float(r["lam"]) == c["lam"]]))
+                    for c in fc if all("final_val_acc" in r for r in f["runs"])}
+            entry["fixed_last_epoch"] = {str(k): v for k, v in last.items()}
+        numbers[loss] = entry
+        variants[loss] = {"trained": {c["lam"]: 100 * c["mean"] for c in trained
+                                      if math.isfinite(c["mean"])},
+                          "fixed": {c["lam"]: 100 * c["mean"] for c in fc
+                                    if math.isfinite(c["mean"])},
+                          "paper": {lam: v for lam, (v, _) in paper.items()}}
+    md.append("")
+
+    def cell(c):
+        if c is None:
+            return ""
+        x = _pct(c["mean"])
+        if len(c["best_epochs"]) == 1:
+            x += f" @{c['best_epochs'][0]}"
+        return x + (f" †{c['diverged']}/{c['n']}" if c["diverged"] else "")
+
+    losses = list(numbers)
+    lams = sorted({c["lam"] for k in losses for c in curves.get(k, [])}
+                  | {c["lam"] for k in losses for c in numbers[k]["fixed_curve"]})
+    header, rows = ["λ"], []
+    for k in losses:
+        header += [f"{k}, trained W", f"{k}, fixed W"] + (
+            [f"{k} (paper)"] if paper_curve(cfg.setting, k) else [])
+    for lam in lams:
+        row = [f"{lam:g}"]
+        for k in losses:
+            row.append(cell(next((c for c in curves.get(k, []) if c["lam"] == lam), None)))
+            row.append(cell(next((c for c in numbers[k]["fixed_curve"] if c["lam"] == lam),
+                                 None)))
+            p = paper_curve(cfg.setting, k)
+            if p:
+                v, note = p.get(lam, (None, ""))
+                row.append("" if v is None else f"{note if note == '<' else ''}{v:.2f}"
+                           f"{'~' if note == '~' else ''}")
+        rows.append(row)
+    md += [md_table(header, rows), ""]
+
+    fig = "fig_fixed_prototypes.png"
+    plot_fixed_prototypes(variants, out / fig,
+                          f"{cfg.setting} ({cfg.profile}): trained vs fixed prototypes")
+    md += [f"![trained vs fixed prototypes]({fig})", ""]
+
+    def pts(x):
+        return "—" if x is None else f"{x:.2f}"
+
+    cmp_rows, sentences = [], []
+    for k in losses:
+        e = numbers[k]
+        if not paper_curve(cfg.setting, k):
+            sentences.append(f"- {k}: the paper's curve for this setting is not compared here "
+                             "(held out).")
+            continue
+        for variant in ("trained", "fixed"):
+            c = e.get(variant)
+            if variant == "fixed" and not e["complete"]:
+                cmp_rows.append([k, "fixed W", "not computed: curve incomplete", "", "", "",
+                                 ""])
+                continue
+            if not c or not c["n"]:
+                cmp_rows.append([k, f"{variant} W", "—", "", "", "", ""])
+                continue
+            cmp_rows.append([k, f"{variant} W", f"{pts(c['mad'])} ({c['n']} λ)",
+                             _lams(c["failed"]),
+                             "—" if c["offset"] is None else f"{c['offset']:+.2f}",
+                             pts(c["shape_mad"]), _lams(c["off_shape"])])
+        if not e["complete"]:
+            sentences.append(f"- {k}: the fixed-prototype curve is incomplete (parts "
+                             f"{e['parts_done']} of {e['total_parts']} committed); no "
+                             "comparison is drawn from it yet.")
+            continue
+        t, f = e.get("trained"), e.get("fixed")
+        if not (t and f and t["n"] and f["n"]):
+            continue
+        closer = "fixed" if f["mad"] < t["mad"] else "trained"
+        s = (f"- {k}: {closer} prototypes are closer to the paper's curve (mean absolute "
+             f"difference over the λ compared: fixed {pts(f['mad'])}, trained "
+             f"{pts(t['mad'])} points).")
+        if f["shape_mad"] is not None and t["shape_mad"] is not None:
+            shape = "fixed" if f["shape_mad"] < t["shape_mad"] else "trained"
+            s += (f" With each curve's level difference removed, over the λ where it does "
+                  f"not fail ({f['n'] - len(f['failed'])} fixed, {t['n'] - len(t['failed'])} "
+                  f"trained), the {shape} variant's shape is closer (shape MAD fixed "
+                  f"{pts(f['shape_mad'])}, trained {pts(t['shape_mad'])}).")
+        off = {v: set(c["failed"]) | set(c["off_shape"]) for v, c in (("trained", t),
+                                                                         ("fixed", f))}
+        neither = sorted(off["trained"] & off["fixed"])
+        only = {v: sorted(off[v] - off[w]) for v, w in (("trained", "fixed"),
+                                                        ("fixed", "trained"))}
+        for v in ("trained", "fixed"):
+            if only[v]:
+                s += (f" Only the {v} variant leaves the paper's shape (fails, or is more "
+                      f"than {SHAPE_GAP:g} point off it) at λ {_lams(only[v])}.")
+        s += (f" Neither follows it at λ {_lams(neither)}." if neither else
+              " At every λ compared at least one variant follows it.")
+        fall = e["fall_from_0.9"]
+        if all(fall[v] is not None for v in fall):
+            s += (f" From its peak to its lowest value at λ ≥ 0.9 the paper's curve falls "
+                  f"{fall['paper']:.2f} points, ours with trained prototypes "
+                  f"{fall['trained']:.2f} and with fixed prototypes {fall['fixed']:.2f}.")
+        sentences.append(s)
+    if cmp_rows:
+        md += ["Against the paper's curve (points; MAD = mean |ours − paper| over the λ both "
+               "give, a paper marker below its plotted range left out; fails = more than "
+               f"{FAIL_GAP:g} points below the paper's (a collapse, or at chance); offset = "
+               "median of ours − paper over the other λ; shape MAD = mean |ours − paper − "
+               "offset| over them; off the shape = where that exceeds "
+               f"{SHAPE_GAP:g} point):", "",
+               md_table(["loss", "prototypes", "MAD", "λ where ours fails", "offset",
+                         "shape MAD",
+                         "λ off the shape"], cmp_rows), ""]
+    md += sentences + ["", "One seed per λ: indicative (one seed) in the sense of "
+                       "`experiments/README.md`'s claims discipline.", ""]
+    return md, numbers
+
+
 # --------------------------------------------------------------------------- the report
 
 
@@ -681,6 +976,8 @@ def write(cfg: ReproConfig, *, store: Path, out: Path, command: str,
                "`experiments/gaussian_original.py` trains it on the same grid and seeds.", "",
                f"![Gaussian λ curves]({fig})", ""]
         md += gaussian_answer(curves["gaussian"], curves[ORIGINAL]) + [""]
+    fixed_md, fixed_numbers = section_fixed_prototypes(cfg, stages, curves, out)
+    md += fixed_md
     md += section_run_dir_figures(runs_root, final_stages, out, log)
     disc = out / "discussion.md"
     if disc.is_file():
@@ -690,6 +987,7 @@ def write(cfg: ReproConfig, *, store: Path, out: Path, command: str,
                "config": dataclasses.asdict(cfg), "lam_of": lam_of, "final": finals,
                "ttests": tests, "paper_best_val": paper, "paper_comparison": comparison,
                "curves": curves,
+               **({"fixed_prototypes": fixed_numbers} if fixed_numbers else {}),
                # the most each run of a stage trains, from the stage's config
                "epochs": {k: s.config.get("epochs") for k, s in stages.items()
                           if "/" not in k},
