@@ -683,6 +683,11 @@ def curve_vs_paper(curve: list[dict], paper: dict[float, tuple[float, str]]
     return out
 
 
+def _parts(e: dict[str, Any]) -> str:
+    """``"parts 1, 2 of 5"`` (``"part 1 of 5"``) of a fixed-prototype curve's entry."""
+    return (f"part{'s' * (len(e['parts']) > 1)} {e['parts_done']} of {e['total_parts']}")
+
+
 def _lams(lams) -> str:
     """λ values as a short list, runs of consecutive grid values as ``a–b``."""
     lams = sorted(lams)
@@ -779,7 +784,8 @@ def section_fixed_prototypes(cfg, stages: dict[str, Stage], curves: dict[str, li
         done = ", ".join(x.split("of")[0].removeprefix("part-") for x in f["parts"])
         status = (f"complete ({len(fc)} λ, merged from {len(f['parts'])} parts)"
                   if f["complete"] else
-                  f"**incomplete**: parts {done} of {f['total_parts']} committed (λ "
+                  f"**incomplete**: {'parts' if len(f['parts']) > 1 else 'part'} {done} of "
+                  f"{f['total_parts']} committed (λ "
                   f"{lams_fixed[0]:g}–{lams_fixed[-1]:g}), the rest still to run; its λ "
                   "are shown, and no difference from the paper is computed from it")
         md.append(f"- `{f['stage']}`: {status}; {len(f['runs'])} runs, up to {f['epochs']} "
@@ -850,8 +856,21 @@ def section_fixed_prototypes(cfg, stages: dict[str, Stage], curves: dict[str, li
     for k in losses:
         e = numbers[k]
         if not paper_curve(cfg.setting, k):
-            sentences.append(f"- {k}: the paper's curve for this setting is not compared here "
-                             "(held out).")
+            s = f"- {k}: the paper's curve for this setting is not compared here (held out)."
+            fall = e.get("fall_from_0.9") or {}
+            if e["complete"] and fall.get("trained") is not None \
+                    and fall.get("fixed") is not None:
+                v = variants[k]
+                low = {w: [lam for lam, x in v[w].items() if x < max(v[w].values()) - FAIL_GAP]
+                       for w in ("trained", "fixed")}
+                s += (f" From its peak to its lowest value at λ ≥ 0.9 our curve falls "
+                      f"{fall['trained']:.2f} points with trained prototypes and "
+                      f"{fall['fixed']:.2f} with fixed ones; more than {FAIL_GAP:g} points "
+                      f"below its own peak at λ {_lams(low['trained'])} (trained) and "
+                      f"{_lams(low['fixed'])} (fixed).")
+            elif not e["complete"]:
+                s += f" The fixed-prototype curve is incomplete ({_parts(e)} committed)."
+            sentences.append(s)
             continue
         for variant in ("trained", "fixed"):
             c = e.get(variant)
@@ -867,8 +886,8 @@ def section_fixed_prototypes(cfg, stages: dict[str, Stage], curves: dict[str, li
                              "—" if c["offset"] is None else f"{c['offset']:+.2f}",
                              pts(c["shape_mad"]), _lams(c["off_shape"])])
         if not e["complete"]:
-            sentences.append(f"- {k}: the fixed-prototype curve is incomplete (parts "
-                             f"{e['parts_done']} of {e['total_parts']} committed); no "
+            sentences.append(f"- {k}: the fixed-prototype curve is incomplete "
+                             f"({_parts(e)} committed); no "
                              "comparison is drawn from it yet.")
             continue
         t, f = e.get("trained"), e.get("fixed")

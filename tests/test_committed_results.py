@@ -225,7 +225,8 @@ def test_fixed_prototype_mads_match_the_stages(folder):
             assert entry.get("fixed") is None
             done = ", ".join(p.parent.name.split("of")[0].removeprefix("part-") for p in parts)
             total = parts[0].parent.name.rsplit("of", 1)[1]
-            assert f"**incomplete**: parts {done} of {total} committed" in report
+            assert (f"**incomplete**: part{'s' * (len(parts) > 1)} {done} of {total} "
+                    "committed") in report
             assert "| fixed W | not computed: curve incomplete |" in report
             # the λ it has are shown, and only those
             assert {round(c["lam"], 4) for c in entry["fixed_curve"]} == \
