@@ -29,8 +29,8 @@ each configuration, ``--repeats`` times (configurations alternate within a repea
    start of epoch 2, the worst moment: the time is finishing that epoch + the final
    (preemption) save + the exit, each shown.
 
-On one CPU host the forced devices and the processes share the same cores, so more of them is
-*slower*: the table shows what sharding, gathering, multi-process agreement and saving cost,
+On one CPU host the forced devices and the processes share the same cores, so more of them add
+no compute: the tables show what sharding, gathering, multi-process agreement and saving cost,
 not a speed-up. On a multi-accelerator host ``--real`` uses the visible devices (1-process
 configurations only).
 
@@ -446,8 +446,9 @@ def main(argv=None) -> int:
         lines += ["", "Forced host devices and the processes share the same CPU cores: each "
                   "device runs its share of the runs with fewer threads, plus per-device "
                   "dispatch and (P > 1) gloo collectives, so on one CPU host more devices or "
-                  "processes are *slower*. The tables show the mechanics and their costs, not "
-                  "a speed-up; that needs real devices."]
+                  "processes add no compute. The tables show the mechanics and their costs "
+                  "(sharding, gathering, the processes' agreement, saving shards), not a "
+                  "speed-up; that needs real devices."]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
