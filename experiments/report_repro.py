@@ -914,6 +914,16 @@ def section_fixed_prototypes(cfg, stages: dict[str, Stage], curves: dict[str, li
                       f"than {SHAPE_GAP:g} point off it) at λ {_lams(only[v])}.")
         s += (f" Neither follows it at λ {_lams(neither)}." if neither else
               " At every λ compared at least one variant follows it.")
+        if neither:
+            rest = [lam for lam in t["lams"] if lam in f["lams"] and lam not in neither]
+            pv = variants[k]["paper"]
+            e["mad_elsewhere"] = {"lams": rest, **{
+                v: float(np.mean([abs(variants[k][v][lam] - pv[lam]) for lam in rest]))
+                for v in ("trained", "fixed")}} if rest else None
+            if rest:
+                m = e["mad_elsewhere"]
+                s += (f" Over the other {len(rest)} λ the mean absolute difference is fixed "
+                      f"{pts(m['fixed'])}, trained {pts(m['trained'])} points.")
         fall = e["fall_from_0.9"]
         if all(fall[v] is not None for v in fall):
             s += (f" From its peak to its lowest value at λ ≥ 0.9 the paper's curve falls "

@@ -242,3 +242,8 @@ def test_fixed_prototype_mads_match_the_stages(folder):
             assert entry[variant]["mad"] == pytest.approx(mad, abs=1e-9)
             assert entry[variant]["n"] == len(lams)
             assert f"| {loss} | {variant} W | {mad:.2f} ({len(lams)} λ) |" in report
+            elsewhere = entry.get("mad_elsewhere")
+            if elsewhere and variant in elsewhere:  # over the λ where a variant follows
+                rest = [round(x, 4) for x in elsewhere["lams"]]
+                assert elsewhere[variant] == pytest.approx(
+                    sum(abs(ours[lam] - paper[lam]) for lam in rest) / len(rest), abs=1e-9)
