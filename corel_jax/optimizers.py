@@ -32,7 +32,7 @@ registered with a factory of the same qualified name, and is refused otherwise. 
 imports neither JAX nor optax.
 
 >>> OPTIMIZERS.names()
-('adam', 'sgd')
+('adam', 'adamw', 'sgd')
 >>> OPTIMIZERS.get("sgd").factory is None  # built in
 True
 """
@@ -52,7 +52,7 @@ __all__ = ["OPTIMIZERS", "OptimizerSpec", "factory_name"]
 class OptimizerSpec:
     """An optimizer: ``factory(hp) -> optax.GradientTransformation`` of the run's
     hyperparameters (``{axis name: traced float32 scalar}``); ``None`` for the engine's
-    built-in ``adam`` and ``sgd``."""
+    built-in ``adam``, ``adamw`` and ``sgd``."""
 
     name: str
     factory: Callable[[Mapping[str, Any]], Any] | None = None
@@ -77,4 +77,7 @@ OPTIMIZERS: Registry[OptimizerSpec] = Registry("optimizer", OptimizerSpec)
 
 OPTIMIZERS.register(OptimizerSpec("adam", None, "Adam (optax.adam); coupled or decoupled "
                                                 "(AdamW) weight decay"))
+OPTIMIZERS.register(OptimizerSpec("adamw", None, "Adam with decoupled weight decay "
+                                                 "(optax.adamw): adam with "
+                                                 "decoupled_weight_decay"))
 OPTIMIZERS.register(OptimizerSpec("sgd", None, "SGD with momentum (optax.sgd)"))

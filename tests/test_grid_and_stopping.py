@@ -146,6 +146,25 @@ def test_weight_decay_coupled_decoupled_and_never_on_gamma():
         assert float(up["log_gamma"]) == 0.0
 
 
+def test_adamw_is_adam_with_decoupled_weight_decay():
+    """``optimizer="adamw"`` is the built-in Adam with decoupled decay, under its usual name:
+    the same update (and never on γ)."""
+    params = {"params": {"fc0": {"kernel": jnp.full((2, 2), 2.0)},
+                         "log_gamma": jnp.float32(np.log(0.5))}}
+    grads = jax.tree.map(lambda p: jnp.full_like(p, 0.3), params)
+    ups = []
+    for kw in (dict(optimizer="adamw"), dict(optimizer="adam", decoupled_weight_decay=True),
+               dict(optimizer="adamw", decoupled_weight_decay=True)):
+        tx = engine_lib.make_optimizer(small(weight_decay=(1e-2,), lr=0.1, **kw))
+        ups.append(tx.update(grads, tx.init(params), params)[0]["params"])
+    for up in ups[1:]:
+        jax.tree.map(np.testing.assert_array_equal, ups[0], up)
+    _, coupled = _one_update(1e-2, False)
+    assert not np.allclose(ups[0]["fc0"]["kernel"], coupled["fc0"]["kernel"])
+    with pytest.raises(ConfigError, match="use --optimizer adamw"):
+        small(optimizer="sgd", decoupled_weight_decay=True, weight_decay=(1e-2,))
+
+
 def test_weight_decay_zero_in_a_grid_is_plain_adam():
     # A grid holding 0 builds Adam with a decay term; its wd = 0 runs must step as plain Adam.
     # (Compared step by step: whole runs agree only to float rounding, as the two programs

@@ -125,7 +125,7 @@ def test_bad_factories_are_config_errors(digits):
                                           "function: register"):
         SweepConfig(optimizer=adam)
     with pytest.raises(ConfigError, match="unknown optimizer 'nope'; the registered "
-                                          "optimizers are adam, sgd"):
+                                          "optimizers are adam, adamw, sgd"):
         SweepConfig(optimizer="nope")
     cases = {"not_a_transform": (lambda hp: "adam", "returned str, not an optax"),
              "python_float": (lambda hp: optax.adam(float(hp["lr"])), "its factory failed"),

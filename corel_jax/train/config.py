@@ -83,9 +83,12 @@ class SweepConfig:
         ``torch.optim.Adam(weight_decay=...)``: ``wd · θ`` is added to the gradient before
         Adam (an L2 penalty ``wd/2 · ‖θ‖²``); decoupled with ``decoupled_weight_decay``.
       decoupled_weight_decay: decay the weights directly, ``θ ← θ − lr · wd · θ`` beside the
-        Adam step (AdamW, Loshchilov & Hutter; ``optax.adamw``); ``adam`` only.
+        Adam step (AdamW, Loshchilov & Hutter; ``optax.adamw``); ``adam`` only (``adamw`` is
+        ``adam`` with it).
       optimizer: a registered optimizer (:data:`corel_jax.optimizers.OPTIMIZERS`): ``adam``
-        (``optax.adam``), ``sgd`` (``optax.sgd`` with ``momentum``), or a factory of your own
+        (``optax.adam``), ``adamw`` (``optax.adamw``: Adam with decoupled weight decay, the
+        same as ``adam`` with ``decoupled_weight_decay``), ``sgd`` (``optax.sgd`` with
+        ``momentum``), or a factory of your own
         (``hp -> optax.GradientTransformation`` of the run's hyperparameters, see
         :mod:`corel_jax.optimizers`).
       momentum: SGD momentum(s) (``sgd``, or a factory that reads ``hp["momentum"]``).
@@ -399,8 +402,8 @@ class SweepConfig:
                 and optimizer.factory is None:
             raise ConfigError(f"momentum {list(self.momentum)} is SGD's; use --optimizer sgd, "
                               f"or leave momentum at its default")
-        if self.decoupled_weight_decay and self.optimizer != "adam":
-            raise ConfigError("decoupled_weight_decay is AdamW's; use --optimizer adam")
+        if self.decoupled_weight_decay and self.optimizer not in ("adam", "adamw"):
+            raise ConfigError("decoupled_weight_decay is AdamW's; use --optimizer adamw")
         if any(self.warmup_epochs) and "warmup" not in self.schedule:
             raise ConfigError(f"warmup_epochs {list(self.warmup_epochs)} needs --schedule "
                               f"warmup or warmup_cosine (the {self.schedule} schedule has none)")

@@ -107,7 +107,8 @@ def make_optimizer(cfg: SweepConfig) -> optax.GradientTransformation:
     """``cfg.optimizer`` with its hyperparameters injected into the optimizer state
     (``opt_state.hyperparams``, see :data:`INJECTED`), so that they are per-run traced values.
 
-    Adam (``optax.adam``) or SGD with momentum (``optax.sgd``). The state holds a weight decay
+    Adam (``optax.adam``; ``adamw``: with decoupled decay) or SGD with momentum
+    (``optax.sgd``). The state holds a weight decay
     only when a run has one (every run's 0: none; so does a checkpoint written before weight
     decay existed). The decay is coupled (``wd · θ`` added to the gradient first, as
     ``torch.optim.Adam(weight_decay=...)``: an L2 penalty ``wd/2 · ‖θ‖²``) or, with
@@ -115,7 +116,9 @@ def make_optimizer(cfg: SweepConfig) -> optax.GradientTransformation:
     The learning-rate schedule is applied per step by the engine (:func:`learning_rate`).
     """
     decay = any(cfg.weight_decay)
-    if not decay and cfg.optimizer == "adam":
+    # adamw: adam with decoupled weight decay (the same optimizer, under its usual name)
+    decoupled = cfg.decoupled_weight_decay or cfg.optimizer == "adamw"
+    if not decay and cfg.optimizer in ("adam", "adamw"):
         # plain Adam, the state as it has always been (checkpoints resume across versions)
         return optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lr[0])
 
@@ -124,7 +127,7 @@ def make_optimizer(cfg: SweepConfig) -> optax.GradientTransformation:
 
     # inject_hyperparams reads the factory's signature: one factory per combination
     def adam_with_decay(learning_rate, weight_decay):
-        if cfg.decoupled_weight_decay:
+        if decoupled:
             return optax.adamw(learning_rate, weight_decay=weight_decay, mask=decay_mask)
         return coupled(weight_decay, optax.adam(learning_rate))
 
@@ -134,7 +137,7 @@ def make_optimizer(cfg: SweepConfig) -> optax.GradientTransformation:
     def sgd_with_decay(learning_rate, momentum, weight_decay):
         return coupled(weight_decay, sgd(learning_rate, momentum))
 
-    if cfg.optimizer == "adam":
+    if cfg.optimizer in ("adam", "adamw"):
         return optax.inject_hyperparams(adam_with_decay)(
             learning_rate=cfg.lr[0], weight_decay=cfg.weight_decay[0])
     if decay:
