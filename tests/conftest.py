@@ -1,18 +1,25 @@
 """Fixtures and settings shared by the test files.
 
 The suite is bound by XLA compiles, and many tests compile the same program (a small sweep's
-epoch, its evaluation): each test process keeps a persistent compilation cache of its own (a
-temporary folder, removed at the end), so a program compiled once is loaded, not compiled,
-the next time any test builds it. A cache folder set by the user (``JAX_COMPILATION_CACHE_DIR``)
-is used as it is. Test subprocesses do not inherit the cache (it is set in JAX's
-configuration, not the environment).
+epoch, its evaluation): the test run keeps one persistent compilation cache (a temporary
+folder, removed at the end) that every test process shares (pytest-xdist's workers find it
+in the environment the main process sets before it starts them), so a program compiled once
+in any worker is loaded, not compiled, the next time any test builds it. (A torn read of an
+entry another worker is still writing is a warning and a compile, not an error: JAX's
+``jax_raise_persistent_cache_errors`` is off.) A cache folder set by the user
+(``JAX_COMPILATION_CACHE_DIR``) is used as it is. Test subprocesses do not use the cache
+(it is set in JAX's configuration, not in ``JAX_COMPILATION_CACHE_DIR``).
 """
 
+import os
 import shutil
 import tempfile
 
 import pytest
 
+#: the shared cache folder, for the workers (they inherit the environment)
+_SHARED = "COREL_JAX_TESTS_XLA_CACHE"
+#: the folder this process made (and removes)
 _CACHE_DIR: list[str] = []
 
 
@@ -21,8 +28,12 @@ def pytest_configure(config):
 
     if jax.config.jax_compilation_cache_dir:  # the user's own cache
         return
-    _CACHE_DIR.append(tempfile.mkdtemp(prefix="corel-jax-tests-xla-cache-"))
-    jax.config.update("jax_compilation_cache_dir", _CACHE_DIR[0])
+    cache = os.environ.get(_SHARED)
+    if not cache or not os.path.isdir(cache):  # the main process: make it
+        cache = tempfile.mkdtemp(prefix="corel-jax-tests-xla-cache-")
+        os.environ[_SHARED] = cache
+        _CACHE_DIR.append(cache)
+    jax.config.update("jax_compilation_cache_dir", cache)
     # every program, however quick to compile (the default caches only those over 1 s)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
@@ -30,6 +41,7 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     for d in _CACHE_DIR:
         shutil.rmtree(d, ignore_errors=True)
+        os.environ.pop(_SHARED, None)
 
 
 @pytest.fixture(scope="session")
