@@ -78,7 +78,7 @@ class SweepConfig:
       epochs: passes over the training set.
       batch_size: minibatch size. Every example is trained on once per epoch; the last
         minibatch is partial (its missing examples are masked out of the loss).
-      lr: Adam learning rate(s).
+      lr: learning rate(s) of the optimizer (the peak of a schedule).
       weight_decay: weight decay(s) of every network parameter but γ (0: none). Coupled, as
         ``torch.optim.Adam(weight_decay=...)``: ``wd · θ`` is added to the gradient before
         Adam (an L2 penalty ``wd/2 · ‖θ‖²``); decoupled with ``decoupled_weight_decay``.
