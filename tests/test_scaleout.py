@@ -147,7 +147,7 @@ def killed_on_four(tmp_path_factory):
                    env_extra={**cache, "COREL_JAX_FAULT": f"kill@{kill_at}"}), returncode=-9)
     one = root / "one"
     _finish(_train(one, args=RESHARD_ARGS, env_extra=cache))
-    return root, cache
+    return root, cache, paths
 
 
 @pytest.mark.parametrize("devices", [2, 3, 1])
@@ -156,13 +156,14 @@ def test_checkpoint_of_four_devices_resumes_on_fewer(killed_on_four, tmp_path, d
     through the host): the finished chunk is read back bit for bit; the second continues from
     its checkpoint and every number equals the uninterrupted sweep's (on 1 device and on 4)
     to float rounding, not bit for bit (the runs each device vmaps together differ)."""
-    root, cache = killed_on_four
+    root, cache, _ = killed_on_four
     run_dir = tmp_path / "resumed"
     shutil.copytree(root / "killed", run_dir)
     out, _ = _finish(_cli(["train", "--resume", str(run_dir), "--quiet"], devices=devices,
                           env_extra=cache))
     assert f"resuming on {devices} device(s) a sweep checkpointed on 4" in out
     assert ("padded to 6" in out) == (devices == 3)
+    assert "not yet started" not in out  # both chunks were started
     assert "chunk 1/2: finished before" in out
     assert "resumed digits-mlp cosine [2/2] from its checkpoint after epoch 1" in out
     assert not (run_dir / rundir.CHECKPOINT_SUBDIR).exists()
@@ -179,6 +180,68 @@ def test_checkpoint_of_four_devices_resumes_on_fewer(killed_on_four, tmp_path, d
             assert np.array_equal(rundir.load_run_array(root / "four", i, name),
                                   rundir.load_run_array(run_dir, i, name))
 
+
+
+def test_chunks_not_yet_started_are_planned_anew_for_the_new_device_count(killed_on_four,
+                                                                         tmp_path):
+    """Killed in its first chunk on 4 devices (chunk 1: runs 0-3, checkpointed after epoch 1,
+    killed as it writes the checkpoint after epoch 2; chunk 2: runs 4-5 padded to 4, not
+    started) and resumed on 3: the started chunk keeps its
+    4 runs (padded to 6), the runs not yet started are planned for 3 devices (one chunk of
+    3: the 2 runs and 1 copy, not 4 padded to 6), recorded in the session's record; every
+    number equals
+    the uninterrupted sweep's to float rounding."""
+    root, cache, paths = killed_on_four
+    # the write just before the first chunk's file (point numbers start at 1)
+    kill_at = next(i for i, p in enumerate(paths) if p.endswith("chunks/chunk_000.npz"))
+    assert paths[kill_at - 1].endswith("checkpoints/state/2"), paths
+    run_dir = tmp_path / "killed"
+    _finish(_train(run_dir, devices=4, args=RESHARD_ARGS,
+                   env_extra={**cache, "COREL_JAX_FAULT": f"kill@{kill_at}"}), returncode=-9)
+    out, _ = _finish(_cli(["train", "--resume", str(run_dir), "--quiet"], devices=3,
+                          env_extra=cache))
+    assert "its 1 chunk(s) already started keep their 4 runs, padded to 6" in out
+    assert "its 1 chunk(s) not yet started (runs 4-5) are planned anew" in out
+    assert "resumed digits-mlp cosine [1/2] from its checkpoint after epoch 1" in out
+    sessions = rundir.load_config(run_dir)["sessions"]
+    assert "chunks" not in sessions[0] and sessions[1]["chunks"] == [[0, 4], [4, 3]]
+    for reference in (root / "one", root / "four"):
+        _assert_same(reference, run_dir, num_runs=6)
+
+
+def test_continue_layout_keeps_started_chunks_and_plans_the_rest(monkeypatch):
+    """The layout a resume on another device count continues, with a stand-in checkpoint and
+    memory plan: finished and checkpointed chunks keep their runs; the rest is planned anew;
+    on the layout's own device count nothing changes."""
+    from types import SimpleNamespace
+
+    from corel_jax.train import memory, resume
+    from corel_jax.train.memory import Layout
+
+    layout = Layout(num_runs=10, chunk_size=4, num_chunks=3, num_devices=4)
+    ckpt = SimpleNamespace(has_chunk=lambda c: c == 0, has_state=lambda c: c == 1)
+    plans = []
+
+    def plan(cfg, program, dataset, num_runs, num_devices):
+        plans.append((num_runs, num_devices))
+        return memory.plan(num_runs=num_runs, params_bytes=1, step_activation_bytes=1,
+                           eval_activation_bytes=1, data_bytes=0, budget_bytes=10**9,
+                           max_runs=1, num_devices=num_devices)
+
+    monkeypatch.setattr(memory, "sweep_plan", plan)
+    messages: list[str] = []
+    one = SimpleNamespace(num_devices=1, padded=lambda n: n)
+    got = resume.continue_layout(layout, ckpt, None, None, None, one, messages.append)
+    assert plans == [(2, 1)]  # runs 8-9, on 1 device
+    assert got.chunks == ((0, 4), (4, 4), (8, 1), (9, 1)) and got.num_chunks == 4
+    assert (got.first(3), got.size(3), got.num_devices, got.chunk_size) == (9, 1, 1, 4)
+    assert Layout.from_dict(got.to_dict()) == got
+    assert "its 2 chunk(s) already started keep their 4 runs" in messages[0]
+    assert "4 run(s) of such a chunk (1 before) and needs more memory" in messages[0]
+    assert "its 1 chunk(s) not yet started (runs 8-9) are planned anew" in messages[1]
+    four = SimpleNamespace(num_devices=4, padded=lambda n: n)
+    assert resume.continue_layout(layout, ckpt, None, None, None, four, print) is layout
+    assert "chunks" not in layout.to_dict()  # layout.json as it always was
 
 
 # ------------------------------------------- several processes: checkpoints, kill, SIGTERM

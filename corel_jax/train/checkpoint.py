@@ -195,6 +195,11 @@ class SweepCheckpoint:
     def step(self, chunk: int, epoch: int) -> int:
         return chunk * self.epochs + epoch
 
+    def has_state(self, chunk: int) -> bool:
+        """Whether ``chunk`` has a checkpoint of its state (it was started)."""
+        return any(self.step(chunk, 1) <= s <= self.step(chunk, self.epochs)
+                   for s in self.manager.all_steps())
+
     def save_state(self, chunk: int, epoch: int, state, curves: dict[str, np.ndarray]) -> None:
         """Saves a chunk's RunState (jax arrays, any sharding) and its curves after ``epoch``.
 
@@ -273,7 +278,7 @@ class SweepCheckpoint:
         saved_rows = meta.get("rows")
         if saved_rows is None:  # written before "rows": with the chunk size, on as many devices
             layout = self.load_layout()
-            saved_rows = layout.chunk_size if layout is not None else rows
+            saved_rows = layout.size(chunk) if layout is not None else rows
         saved_rows = int(saved_rows)
         if saved_rows == rows:
             # straight into this mesh's shardings, whichever mesh wrote them

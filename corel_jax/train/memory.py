@@ -20,31 +20,55 @@ ACTIVATION_FACTOR = 3
 
 @dataclasses.dataclass(frozen=True)
 class Layout:
-    """How a sweep's runs are split into chunks, fixed for the sweep's whole life (a resume
-    continues with the layout its checkpoints were written with).
+    """How a sweep's runs are split into chunks. A chunk keeps its runs for the sweep's whole
+    life: a resume continues the chunks its checkpoints were written with.
 
-    Chunk ``c`` trains runs ``c * chunk_size`` to ``(c + 1) * chunk_size - 1`` (the last
-    chunk may have fewer real runs; it is padded to ``chunk_size``, so every chunk shares one
-    compiled program). ``chunk_size`` is a multiple of ``num_devices``, over which each
-    chunk's runs are sharded.
+    Chunk ``c`` trains the runs ``first(c)`` to ``first(c) + size(c) - 1`` (the last chunk
+    may have fewer real runs; a chunk is padded to its ``size``, so chunks of one size share
+    one compiled program), sharded over the devices. As planned, every chunk has
+    ``chunk_size`` runs (``chunks`` is None), a multiple of ``num_devices``. A resume on
+    another device count plans the chunks not yet started anew for the devices it has
+    (:func:`corel_jax.train.resume.continue_layout`): then ``chunks`` lists every chunk's
+    ``(first, size)``, ``chunk_size`` is the largest size and ``num_devices`` the device count
+    of the latest plan.
     """
 
     num_runs: int
     chunk_size: int
     num_chunks: int
     num_devices: int | None  # None: not recorded (refused by a resume)
+    chunks: tuple[tuple[int, int], ...] | None = None  # (first run, size) of each chunk
+
+    def first(self, c: int) -> int:
+        """The index of chunk ``c``'s first run."""
+        return self.chunks[c][0] if self.chunks is not None else c * self.chunk_size
+
+    def size(self, c: int) -> int:
+        """Chunk ``c``'s planned size (its runs, and the padding of a last chunk)."""
+        return self.chunks[c][1] if self.chunks is not None else self.chunk_size
 
     def to_dict(self) -> dict[str, Any]:
-        """As ``layout.json`` and the manifest's copy hold it."""
-        return dataclasses.asdict(self)
+        """As ``layout.json`` and the manifest's copy hold it (``chunks`` only when listed)."""
+        d = dataclasses.asdict(self)
+        if self.chunks is None:
+            del d["chunks"]
+        else:
+            d["chunks"] = [list(c) for c in self.chunks]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Layout:
         """Raises ``KeyError``/``TypeError``/``ValueError`` for a dict that is not a layout."""
-        return cls(num_runs=int(d["num_runs"]), chunk_size=int(d["chunk_size"]),
-                   num_chunks=int(d["num_chunks"]),
-                   num_devices=None if d.get("num_devices") is None
-                   else int(d["num_devices"]))
+        chunks = d.get("chunks")
+        layout = cls(num_runs=int(d["num_runs"]), chunk_size=int(d["chunk_size"]),
+                     num_chunks=int(d["num_chunks"]),
+                     num_devices=None if d.get("num_devices") is None
+                     else int(d["num_devices"]),
+                     chunks=None if chunks is None
+                     else tuple((int(a), int(b)) for a, b in chunks))
+        if layout.chunks is not None and len(layout.chunks) != layout.num_chunks:
+            raise ValueError(f"{layout.num_chunks} chunks, but {len(layout.chunks)} listed")
+        return layout
 
 
 class MemoryPlan(NamedTuple):

@@ -1,10 +1,11 @@
 """Whether and how a sweep resumes: its checkpointer, and the checks that a run directory's
 checkpoints belong to this sweep (configuration, data, chunk layout).
 
-A sweep resumes on any number of devices and processes: the chunk layout (which runs each
-chunk trains) is the one the checkpoints were written with, and a chunk whose size is not a
-multiple of this device count is padded to one (:meth:`Placement.padded`); the saved states
-are placed on the new mesh (:mod:`corel_jax.train.checkpoint`).
+A sweep resumes on any number of devices and processes. The chunks already started (finished,
+or with a checkpoint) keep the runs the checkpoints were written with, a chunk whose size is
+not a multiple of this device count padded to one (:meth:`Placement.padded`), and the saved
+states are placed on the new mesh (:mod:`corel_jax.train.checkpoint`); the chunks not yet
+started are planned anew for this device count (:func:`continue_layout`).
 
 The checkpoints themselves (what they hold, how they are written) are
 :mod:`corel_jax.train.checkpoint`'s.
@@ -19,6 +20,7 @@ import jax
 
 from corel_jax import rundir
 from corel_jax.errors import ConfigError, CorelError
+from corel_jax.train import memory
 from corel_jax.train.checkpoint import SweepCheckpoint
 from corel_jax.train.config import NOT_RESULT_FIELDS, SweepConfig
 from corel_jax.train.memory import Layout
@@ -64,9 +66,14 @@ def agree(layout: Layout, ckpt: SweepCheckpoint | None, resume: bool,
     if jax.process_count() == 1:
         return layout, ckpt
     values = from_process_0([layout.num_runs, layout.chunk_size, layout.num_chunks,
-                             -1 if layout.num_devices is None else layout.num_devices])
+                             -1 if layout.num_devices is None else layout.num_devices,
+                             int(layout.chunks is not None)])
+    chunks = None
+    if values[4]:  # the chunks listed: their (first, size), flat
+        flat = from_process_0([v for c in layout.chunks or ((0, 0),) * values[2] for v in c])
+        chunks = tuple(zip(flat[0::2], flat[1::2]))
     layout = Layout(num_runs=values[0], chunk_size=values[1], num_chunks=values[2],
-                    num_devices=None if values[3] < 0 else values[3])
+                    num_devices=None if values[3] < 0 else values[3], chunks=chunks)
     seen = True
     if ckpt is not None and jax.process_index() != 0:
         try:
@@ -147,23 +154,51 @@ def check_resumable(out: Path, cfg: SweepConfig, dataset) -> None:
 def check_layout(layout: Layout, num_runs: int, placement: Placement,
                  directory: Path, log=None) -> None:
     """Refuses checkpoints written for another number of runs (the chunks would not match), or
-    with no record of their device count (written before it was recorded); says how another
-    device count is resumed."""
+    with no record of their device count (written before it was recorded)."""
     if layout.num_runs != num_runs:
         raise ConfigError(f"the checkpoints in {directory} are for {layout.num_runs} "
                           f"runs, but the configuration has {num_runs}")
     if layout.num_devices is None:
         raise ConfigError(f"the checkpoints in {directory} do not record the devices they "
                           f"were written on (an older corel-jax); resume with that version")
-    if layout.num_devices != placement.num_devices and log is not None:
+
+
+def continue_layout(layout: Layout, ckpt: SweepCheckpoint, cfg: SweepConfig, program, dataset,
+                    placement: Placement, log) -> Layout:
+    """The layout a resume on ``placement`` continues: ``layout`` itself on the device count
+    it was planned for; on another, its chunks already started (finished, or with a
+    checkpoint: they keep their runs, padded for these devices where needed) followed by the
+    remaining runs planned anew for these devices (:func:`corel_jax.train.memory.sweep_plan`),
+    so a sweep moved to fewer devices does not put more runs on each than its memory plan
+    allows. Says what it does."""
+    if layout.num_devices is None or layout.num_devices == placement.num_devices:
+        return layout  # (no device count recorded: refused by check_layout)
+    started = [c for c in range(layout.num_chunks) if ckpt.has_chunk(c) or ckpt.has_state(c)]
+    keep = max(started, default=-1) + 1
+    if keep:
         size = placement.padded(layout.chunk_size)
         then = layout.chunk_size // layout.num_devices
         now = size // placement.num_devices
         log(f"resuming on {placement.num_devices} device(s) a sweep checkpointed on "
-            f"{layout.num_devices}: its chunks keep their {layout.chunk_size} runs"
-            + (f", padded to {size}" if size != layout.chunk_size else "")
-            + f"; each device trains {now} run(s) of a chunk ({then} before)"
+            f"{layout.num_devices}: its {keep} chunk(s) already started keep their "
+            f"{layout.chunk_size} runs" + (f", padded to {size}" if size != layout.chunk_size
+                                           else "")
+            + f"; each device trains {now} run(s) of such a chunk ({then} before)"
             + (" and needs more memory than planned: if it runs out, resume on more devices"
                if now > then else "")
             + "; numbers equal the uninterrupted sweep's to float rounding (docs/guide/"
               "scale-out.md)")
+    if keep == layout.num_chunks:
+        return layout
+    first = layout.first(keep)
+    mem = memory.sweep_plan(cfg, program, dataset, layout.num_runs - first,
+                            placement.num_devices)
+    log(f"resuming on {placement.num_devices} device(s) a sweep checkpointed on "
+        f"{layout.num_devices}: its {layout.num_chunks - keep} chunk(s) not yet started "
+        f"(runs {first}-{layout.num_runs - 1}) are planned anew: "
+        + mem.describe(layout.num_runs - first))
+    chunks = [(layout.first(c), layout.size(c)) for c in range(keep)]
+    chunks += [(first + i * mem.chunk_size, mem.chunk_size) for i in range(mem.num_chunks)]
+    return Layout(num_runs=layout.num_runs, chunk_size=max(size for _, size in chunks),
+                  num_chunks=len(chunks), num_devices=placement.num_devices,
+                  chunks=tuple(chunks))

@@ -50,7 +50,13 @@ from corel_jax.train.engine import (
 from corel_jax.train.memory import Layout
 from corel_jax.train.placement import Placement, any_process
 from corel_jax.train.result import BEST_FIELDS, ChunkResult, StoredRunArrays, SweepResult, assemble
-from corel_jax.train.resume import agree, check_library_version, open_checkpointer, saved_layout
+from corel_jax.train.resume import (
+    agree,
+    check_library_version,
+    continue_layout,
+    open_checkpointer,
+    saved_layout,
+)
 from corel_jax.train.writer import start_run_dir, write_chunk_arrays, write_run_dir
 
 #: the sweep's one-line messages (the plan, resuming, a damaged checkpoint, ...): INFO records;
@@ -148,7 +154,9 @@ def _train(cfg, placement, out, out_dir, dataset, program, log, progress, resume
         check_library_version(out, log)
     # 2. plan
     layout = saved_layout(ckpt, out, cfg, dataset, placement, resume, log)
-    if layout is None:
+    if layout is not None:  # on another device count: the chunks not yet started planned anew
+        layout = continue_layout(layout, ckpt, cfg, program, dataset, placement, log)
+    else:
         mem = memory.sweep_plan(cfg, program, dataset, len(runs), placement.num_devices)
         log(mem.describe(len(runs)))
         layout = Layout(num_runs=len(runs), chunk_size=mem.chunk_size,
@@ -300,7 +308,7 @@ def _chunk(setup: ChunkSetup, c: int, runs, timings: dict[str, Any]) -> ChunkRes
     arrays are written there at once and its representations dropped from memory."""
     piece = _chunk_result(setup, c, runs, timings)
     if setup.out is not None:
-        write_chunk_arrays(setup.out, c * setup.layout.chunk_size, piece)
+        write_chunk_arrays(setup.out, setup.layout.first(c), piece)
         piece = piece._replace(h=None)
     return piece
 
@@ -324,8 +332,8 @@ def _chunk_result(setup: ChunkSetup, c: int, runs, timings: dict[str, Any]) -> C
             setup.log(f"chunk {c + 1}/{setup.layout.num_chunks}: finished before, read from "
                       f"{ckpt.chunk_path(c)}")
             return piece
-    size = setup.layout.chunk_size
-    piece = train_chunk(train_setup, c, runs[c * size:(c + 1) * size], timings)
+    first = setup.layout.first(c)
+    piece = train_chunk(train_setup, c, runs[first:first + setup.layout.size(c)], timings)
     if ckpt is not None and setup.cfg.checkpoint_every != 0:
         ckpt.save_chunk(c, piece.to_arrays())
     if c + 1 < setup.layout.num_chunks and any_process(preemption.requested())[0]:
@@ -340,7 +348,8 @@ def _chunk_result(setup: ChunkSetup, c: int, runs, timings: dict[str, Any]) -> C
 def train_chunk(setup: ChunkSetup, index: int, runs: Sequence,
                 timings: dict[str, float]) -> ChunkResult:
     """Trains chunk ``index`` (``runs``: its :class:`~corel_jax.train.config.Run` s), padded
-    to ``setup.layout.chunk_size`` runs so every chunk shares one program.
+    to its planned size (``setup.layout.size(index)``) so chunks of one size share one
+    program.
 
     With a checkpointer the chunk starts from its last checkpoint (if any) and saves new ones
     on its schedule (``cfg.checkpoint_every``). Adds the seconds spent to ``timings``
@@ -352,7 +361,7 @@ def train_chunk(setup: ChunkSetup, index: int, runs: Sequence,
     desc = setup.description(index)
     n = len(runs)
     # (a chunk planned for another device count is padded to a multiple of this one)
-    padded = list(runs) + [runs[0]] * (placement.padded(setup.layout.chunk_size) - n)
+    padded = list(runs) + [runs[0]] * (placement.padded(setup.layout.size(index)) - n)
     seeds = placement.shard_runs(np.asarray([r.seed for r in padded], np.uint32))
     hp = placement.shard_runs(hparams(padded))
     state = setup.compiled.init(seeds, hp)
@@ -445,7 +454,7 @@ def _track(setup: ChunkSetup, index: int, epoch: int, state, m, n: int) -> None:
 
     s = setup.placement.gather({"best": state.best_val_acc, "d": state.diverged_epoch,
                                 "s": state.stopped_epoch})
-    first = index * setup.layout.chunk_size
+    first = setup.layout.first(index)
     metrics = EpochMetrics(epoch=epoch, runs=range(first, first + n),
                            train_loss=m["train_loss"][:n], val_acc=m["val_acc"][:n],
                            best_val_acc=np.asarray(s["best"])[:n],

@@ -141,7 +141,8 @@ def start_run_dir(out: Path, cfg: SweepConfig, dataset, *, resume: bool,
     will write) before anything is trained, so that a sweep killed at any point can be
     resumed, and its files are known to be its own. The folder must have been claimed
     (:func:`corel_jax.train.ownership.claim`). Returns the sweep's session records so far
-    (an earlier process's, when resuming, and this one's)."""
+    (an earlier process's, when resuming, and this one's; a session whose chunks were planned
+    anew on another device count records them, ``"chunks"``: ``[first run, size]`` each)."""
     from corel_jax import __version__
 
     sessions = []
@@ -151,6 +152,9 @@ def start_run_dir(out: Path, cfg: SweepConfig, dataset, *, resume: bool,
         except CorelError:
             sessions = []
     sessions.append(session_record(resume))
+    if layout is not None and layout.chunks is not None:
+        # a resume on another device count re-planned the chunks not yet started: how
+        sessions[-1]["chunks"] = layout.to_dict()["chunks"]
     config = config_dict(cfg, dataset)
     config.update(corel_jax_version=__version__, sessions=sessions)
     # config.json first: a sweep killed right after it can be resumed (a folder with only a
