@@ -51,3 +51,27 @@ def digits():
     from corel_jax.data import load_dataset
 
     return load_dataset("digits")
+
+
+@pytest.fixture
+def preempt(monkeypatch):
+    """``preempt(cfg, dataset, run_dir, after_epoch=2)``: ``train_sweep`` into ``run_dir`` as
+    if SIGTERM arrived during epoch ``after_epoch`` (the preemption check answers yes at that
+    epoch's end): the sweep saves a checkpoint and raises ``Preempted``, as a preempted job
+    would stop. The tests then resume it."""
+    from corel_jax.train import preemption, train_sweep
+
+    def run(cfg, dataset, run_dir, after_epoch: int = 2):
+        calls = []
+
+        def sigterm_after_epoch():
+            calls.append(1)
+            return len(calls) == after_epoch
+
+        with monkeypatch.context() as m:
+            m.setattr(preemption, "requested", sigterm_after_epoch)
+            with pytest.raises(preemption.Preempted,
+                               match=f"after epoch {after_epoch} .*checkpoint saved"):
+                train_sweep(cfg, dataset=dataset, out_dir=run_dir, progress=False, log=None)
+
+    return run

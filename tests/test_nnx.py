@@ -80,22 +80,11 @@ def test_nnx_mlp_trains_like_the_linen_mlp(nnx_sweep, digits):
     assert flat["params/encoder/nnx/fc1/kernel"].shape == (2, 64, 64)
 
 
-def test_nnx_sweep_resumes_exactly(nnx_sweep, digits, tmp_path, monkeypatch):
+def test_nnx_sweep_resumes_exactly(nnx_sweep, digits, tmp_path, preempt):
     """Preempted after epoch 2 (SIGTERM, simulated), then resumed: the uninterrupted sweep's
     numbers, bit for bit."""
-    from corel_jax.train import preemption
-
     cfg = SweepConfig(**CFG)
-    calls = []
-
-    def sigterm_after_epoch_2():
-        calls.append(1)
-        return len(calls) == 2
-
-    monkeypatch.setattr(preemption, "requested", sigterm_after_epoch_2)
-    with pytest.raises(preemption.Preempted, match="after epoch 2 .*checkpoint saved"):
-        train_sweep(cfg, dataset=digits, out_dir=tmp_path / "run", progress=False, log=None)
-    monkeypatch.undo()
+    preempt(cfg, digits, tmp_path / "run")
     messages = []
     resumed = train_sweep(cfg, dataset=digits, out_dir=tmp_path / "run", resume=True,
                           progress=False, log=messages.append)

@@ -92,22 +92,11 @@ def test_clip_adamw_factory_trains_and_is_recorded(clipped):
     assert SweepConfig.from_dict(config) == cfg
 
 
-def test_factory_sweep_resumes_exactly(clipped, digits, tmp_path, monkeypatch):
+def test_factory_sweep_resumes_exactly(clipped, digits, tmp_path, preempt):
     """Preempted after epoch 2 (SIGTERM, simulated), then resumed: the uninterrupted sweep's
     numbers. A resume with another function registered under the name is refused first."""
-    from corel_jax.train import preemption
-
     cfg, full = clipped
-    calls = []
-
-    def sigterm_after_epoch_2():
-        calls.append(1)
-        return len(calls) == 2
-
-    monkeypatch.setattr(preemption, "requested", sigterm_after_epoch_2)
-    with pytest.raises(preemption.Preempted, match="after epoch 2 .*checkpoint saved"):
-        train_sweep(cfg, dataset=digits, out_dir=tmp_path / "run", progress=False, log=None)
-    monkeypatch.undo()
+    preempt(cfg, digits, tmp_path / "run")
     with OPTIMIZERS.temporary(OptimizerSpec("clip_adamw", adam), replace=True), \
             pytest.raises(ConfigError, match="optimizer_factory: .*clip_adamw.* then, "
                                              ".*adam' now"):

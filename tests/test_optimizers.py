@@ -73,23 +73,12 @@ def test_optimizer_axes_in_one_program_equal_runs_alone(digits):
     assert [r["warmup_epochs"] for r in warm.records] == [0.0, 2.0]
 
 
-def test_cosine_schedule_resumes_exactly(digits, tmp_path, monkeypatch):
+def test_cosine_schedule_resumes_exactly(digits, tmp_path, preempt):
     """The schedule reads the optimizer's update count, which the checkpoint holds: a sweep
     preempted after epoch 2 (SIGTERM, simulated) and resumed equals the uninterrupted one."""
-    from corel_jax.train import preemption
-
     cfg = _cfg(schedule="cosine", epochs=4, checkpoint_every=1, run_batch=1)
     full = train_sweep(cfg, dataset=digits, progress=False, log=None)
-    calls = []
-
-    def sigterm_after_epoch_2():
-        calls.append(1)
-        return len(calls) == 2
-
-    monkeypatch.setattr(preemption, "requested", sigterm_after_epoch_2)
-    with pytest.raises(preemption.Preempted, match="after epoch 2 .*checkpoint saved"):
-        train_sweep(cfg, dataset=digits, out_dir=tmp_path / "run", progress=False, log=None)
-    monkeypatch.undo()
+    preempt(cfg, digits, tmp_path / "run")
     messages = []
     resumed = train_sweep(cfg, dataset=digits, out_dir=tmp_path / "run", resume=True,
                           progress=False, log=messages.append)
