@@ -24,7 +24,7 @@ from configs import SETTINGS, ReproConfig, get_config, paper_best_val  # noqa: E
 from gaussian_original import original_gaussian_objective  # noqa: E402
 
 TINY = ReproConfig(setting="digits-mlp", profile="test",
-                   sweep=dict(dataset="digits", model="mlp", lams=(0.5, 0.9), seeds=(0,),
+                   sweep=dict(dataset="digits", model="mlp", lams=(0.5, 0.9), seeds=(0, 1),
                               epochs=1, width=32, learn_gamma=False, patience=1),
                    final_seeds=(0, 1), final_epochs=2, learned_gamma_final=True,
                    full_stages=("sweep-cce",), sweep_part_size=1)
@@ -106,7 +106,8 @@ def test_a_new_machine_continues_from_the_store(repro, tmp_path):
             "config.json", "runs.json", "runs.csv", "curves.csv", "stage.json",
             "clustering.csv"}, d
     merged = json.loads((store / "sweep-gaussian" / "runs.json").read_text())
-    assert [r["lam"] for r in merged] == list(TINY.sweep["lams"]) and (
+    assert [r["lam"] for r in merged] == [lam for lam in TINY.sweep["lams"]
+                                          for _ in TINY.sweep["seeds"]] and (
         store / "sweep-gaussian" / "part-2of2" / "runs.json").is_file()
     assert (store / "final-gaussian" / "clustering.csv").read_text().count("\n") == 3
     logs: list[str] = []
