@@ -19,11 +19,22 @@ import pytest
 
 #: the shared cache folder, for the workers (they inherit the environment)
 _SHARED = "COREL_JAX_TESTS_XLA_CACHE"
+#: XLA's flag for LLVM's optimisation level (see pytest_configure)
+_OPT_LEVEL = "--xla_backend_optimization_level"
 #: the folder this process made (and removes)
 _CACHE_DIR: list[str] = []
 
 
 def pytest_configure(config):
+    # Before JAX starts a backend (here, and inherited by the workers and by every test
+    # subprocess): the tests compile with LLVM's optimisation level 0. Compiling is most of
+    # the suite's time and is about a third cheaper so; the programs are tiny, and what the
+    # tests check (equalities between runs, against a reference loop, tolerances) holds at
+    # any level. Benchmarks and experiments compile at XLA's default. To test at the default
+    # too: COREL_JAX_TESTS_FULL_OPT=1.
+    flags = os.environ.get("XLA_FLAGS", "")
+    if not os.environ.get("COREL_JAX_TESTS_FULL_OPT") and _OPT_LEVEL not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {_OPT_LEVEL}=0".strip()
     import jax
 
     if jax.config.jax_compilation_cache_dir:  # the user's own cache
