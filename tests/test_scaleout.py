@@ -219,7 +219,7 @@ def test_continue_layout_keeps_started_chunks_and_plans_the_rest(monkeypatch):
     from corel_jax.train.memory import Layout
 
     layout = Layout(num_runs=10, chunk_size=4, num_chunks=3, num_devices=4)
-    ckpt = SimpleNamespace(has_chunk=lambda c: c == 0, has_state=lambda c: c == 1)
+    ckpt = SimpleNamespace(started_chunks=lambda: {0, 1})
     plans = []
 
     def plan(cfg, program, dataset, num_runs, num_devices):

@@ -195,10 +195,14 @@ class SweepCheckpoint:
     def step(self, chunk: int, epoch: int) -> int:
         return chunk * self.epochs + epoch
 
-    def has_state(self, chunk: int) -> bool:
-        """Whether ``chunk`` has a checkpoint of its state (it was started)."""
-        return any(self.step(chunk, 1) <= s <= self.step(chunk, self.epochs)
-                   for s in self.manager.all_steps())
+    def started_chunks(self) -> set[int]:
+        """The chunks with a finished-chunk file or a checkpoint of their state (one listing
+        of each)."""
+        chunks = {(s - 1) // self.epochs for s in self.manager.all_steps()}
+        folder = self.directory / CHUNKS_SUBDIR
+        if folder.is_dir():
+            chunks |= {int(p.stem.removeprefix("chunk_")) for p in folder.glob("chunk_*.npz")}
+        return chunks
 
     def save_state(self, chunk: int, epoch: int, state, curves: dict[str, np.ndarray]) -> None:
         """Saves a chunk's RunState (jax arrays, any sharding) and its curves after ``epoch``.

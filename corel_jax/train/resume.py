@@ -70,7 +70,9 @@ def agree(layout: Layout, ckpt: SweepCheckpoint | None, resume: bool,
                              int(layout.chunks is not None)])
     chunks = None
     if values[4]:  # the chunks listed: their (first, size), flat
-        flat = from_process_0([v for c in layout.chunks or ((0, 0),) * values[2] for v in c])
+        # (every process sends as many values as process 0: its own layout may differ)
+        mine = layout.chunks if jax.process_index() == 0 else None
+        flat = from_process_0([v for c in mine or ((0, 0),) * values[2] for v in c])
         chunks = tuple(zip(flat[0::2], flat[1::2]))
     layout = Layout(num_runs=values[0], chunk_size=values[1], num_chunks=values[2],
                     num_devices=None if values[3] < 0 else values[3], chunks=chunks)
@@ -173,16 +175,15 @@ def continue_layout(layout: Layout, ckpt: SweepCheckpoint, cfg: SweepConfig, pro
     allows. Says what it does."""
     if layout.num_devices is None or layout.num_devices == placement.num_devices:
         return layout  # (no device count recorded: refused by check_layout)
-    started = [c for c in range(layout.num_chunks) if ckpt.has_chunk(c) or ckpt.has_state(c)]
-    keep = max(started, default=-1) + 1
+    keep = min(max(ckpt.started_chunks(), default=-1) + 1, layout.num_chunks)
     if keep:
-        size = placement.padded(layout.chunk_size)
-        then = layout.chunk_size // layout.num_devices
+        kept = max(layout.size(c) for c in range(keep))
+        size = placement.padded(kept)
+        then = kept // layout.num_devices
         now = size // placement.num_devices
         log(f"resuming on {placement.num_devices} device(s) a sweep checkpointed on "
             f"{layout.num_devices}: its {keep} chunk(s) already started keep their "
-            f"{layout.chunk_size} runs" + (f", padded to {size}" if size != layout.chunk_size
-                                           else "")
+            f"{kept} runs" + (f", padded to {size}" if size != kept else "")
             + f"; each device trains {now} run(s) of such a chunk ({then} before)"
             + (" and needs more memory than planned: if it runs out, resume on more devices"
                if now > then else "")
