@@ -186,7 +186,9 @@ class Matrix:
                 "fault": fault}
 
     def _recovery(self, case: Path) -> dict:
-        """What a user does after the fault (see :meth:`recover`), as a batch job."""
+        """What a user does after the fault, as a batch job: ``--resume`` the run directory;
+        or, when the sweep died before its first file was in place (nothing to resume: the
+        folder holds at most the lock and a temporary file), the same command again."""
         from corel_jax import rundir
 
         return self._job(case, "resume" if rundir.is_run_dir(case / "a" / "sweep") else "sweep")
@@ -206,16 +208,6 @@ class Matrix:
         results = json.loads(path.with_suffix(".out.json").read_text())
         return [subprocess.CompletedProcess(job["argv"], r["returncode"], r["stdout"],
                                             r["stderr"]) for job, r in zip(jobs, results)]
-
-    def recover(self, case: Path):
-        """What a user does after the fault: ``--resume`` the run directory; or, when the
-        sweep died before its first file was in place (nothing to resume: the folder holds
-        at most the lock and a temporary file), the same command again."""
-        from corel_jax import rundir
-
-        if rundir.is_run_dir(case / "a" / "sweep"):
-            return self.resume(case)
-        return self.sweep(case)
 
     def _check_same(self, case: Path, c: Case) -> Case:
         d = case / "a" / "sweep"
