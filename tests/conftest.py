@@ -4,13 +4,20 @@ The suite is bound by XLA compiles, and many tests compile the same program (a s
 epoch, its evaluation): the test run keeps one persistent compilation cache (a temporary
 folder, removed at the end) that every test process shares (pytest-xdist's workers find it
 in the environment the main process sets before it starts them), so a program compiled once
-in any worker is loaded, not compiled, the next time any test builds it. (A torn read of an
-entry another worker is still writing is a warning and a compile, not an error: JAX's
-``jax_raise_persistent_cache_errors`` is off.) A cache folder set by the user
-(``JAX_COMPILATION_CACHE_DIR``) is used as it is. Test subprocesses do not use the cache
-(it is set in JAX's configuration, not in ``JAX_COMPILATION_CACHE_DIR``).
+in any worker is loaded, not compiled, the next time any test builds it. The test
+subprocesses (``corel-jax`` commands: the crash matrix, scale-out, resume) share a cache of
+their own, through JAX's environment variables, each program however quick to compile: a
+small sweep starts in about 3 s, not 5. JAX locks that cache (``filelock``; JAX takes the
+lock once the cache has a size limit), so no subprocess reads an entry another is still
+writing: a torn read would be a compile and a warning on stderr, which the one-line-error
+tests would see. (Between the workers a torn read is a warning and a compile, not an error:
+JAX's ``jax_raise_persistent_cache_errors`` is off.) A cache folder set by the user
+(``JAX_COMPILATION_CACHE_DIR``) is used as it is, by every process. With JAX before 0.5 the
+subprocesses get no cache: with 0.4.34-0.4.38 a resumed run on a cache-loaded program can
+give NaN (the lowest-versions subset in ``.ci/run``).
 """
 
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -23,6 +30,10 @@ _SHARED = "COREL_JAX_TESTS_XLA_CACHE"
 _OPT_LEVEL = "--xla_backend_optimization_level"
 #: the folder this process made (and removes)
 _CACHE_DIR: list[str] = []
+#: a size limit turns on JAX's cache lock (far above the suite's ~100 MB: nothing is evicted)
+_MAX_SIZE = 4 << 30
+#: JAX locks its cache with filelock, where installed (requirements.txt installs it)
+_LOCKED = importlib.util.find_spec("filelock") is not None
 
 
 def pytest_configure(config):
@@ -37,14 +48,25 @@ def pytest_configure(config):
         os.environ["XLA_FLAGS"] = f"{flags} {_OPT_LEVEL}=0".strip()
     import jax
 
-    if jax.config.jax_compilation_cache_dir:  # the user's own cache
-        return
     cache = os.environ.get(_SHARED)
-    if not cache or not os.path.isdir(cache):  # the main process: make it
+    if not cache:  # the main process
+        if jax.config.jax_compilation_cache_dir:  # the user's own cache
+            return
         cache = tempfile.mkdtemp(prefix="corel-jax-tests-xla-cache-")
         os.environ[_SHARED] = cache
         _CACHE_DIR.append(cache)
+        if _LOCKED and tuple(int(v) for v in jax.__version__.split(".")[:2]) >= (0, 5):
+            # the subprocesses' cache: a folder of its own, locked (JAX locks a cache that
+            # has a size limit; the limit also makes JAX list the folder at every write,
+            # cheap for the subprocesses' few hundred entries, not for the workers' many
+            # thousand, which is why they have a folder of their own, unlocked)
+            os.environ.update({
+                "JAX_COMPILATION_CACHE_DIR": os.path.join(cache, "subprocesses"),
+                "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                "JAX_COMPILATION_CACHE_MAX_SIZE": str(_MAX_SIZE)})
+    # this process (the main one, or a worker, which inherits the environment above)
     jax.config.update("jax_compilation_cache_dir", cache)
+    jax.config.update("jax_compilation_cache_max_size", -1)
     # every program, however quick to compile (the default caches only those over 1 s)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
@@ -52,7 +74,9 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     for d in _CACHE_DIR:
         shutil.rmtree(d, ignore_errors=True)
-        os.environ.pop(_SHARED, None)
+        for k in (_SHARED, "JAX_COMPILATION_CACHE_DIR", "JAX_COMPILATION_CACHE_MAX_SIZE",
+                  "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
+            os.environ.pop(k, None)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ import fault_matrix as fm  # noqa: E402
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory):
     root = tmp_path_factory.mktemp("faults")
-    m = fm.Matrix(root, {"JAX_COMPILATION_CACHE_DIR": str(root / "jax-cache")})
+    m = fm.Matrix(root)
     m.prepare()
     return m
 
@@ -75,7 +75,7 @@ def test_damaged_chunk_checkpoint_and_layout_fall_back_and_lose_nothing(tmp_path
     args = [a if a != "2" or prev != "--epochs" else "3"
             for prev, a in zip(["", *fm.ARGS], fm.ARGS)]
     assert args[args.index("--epochs") + 1] == "3"
-    m = fm.Matrix(tmp_path, {"JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache")}, args)
+    m = fm.Matrix(tmp_path, args=args)
     case = m._case_dir()
     log = case / "points.tsv"
     assert m.sweep(case, "count", log).returncode == 0
@@ -112,7 +112,7 @@ def test_sigterm_checkpoints_at_the_epoch_end_exits_75_and_resumes_identically(t
 
     args = [a if a != "2" or prev != "--epochs" else "4"
             for prev, a in zip(["", *fm.ARGS], fm.ARGS)]
-    m = fm.Matrix(tmp_path, {"JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache")}, args)
+    m = fm.Matrix(tmp_path, args=args)
     case = m._case_dir()
     log = case / "points.tsv"
     assert m.sweep(case, "count", log).returncode == 0

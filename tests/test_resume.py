@@ -60,17 +60,12 @@ def assert_same_results(a: Path, b: Path) -> None:
 def cli(*argv):
     return subprocess.Popen([sys.executable, "-m", "corel_jax.cli", *argv],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "JAX_PLATFORMS": "cpu",
-                                 "JAX_COMPILATION_CACHE_DIR": CACHE_DIR[0]})
-
-
-CACHE_DIR = [""]  # shared by the killed and the resumed subprocess (skips recompiling)
+                            env={**os.environ, "JAX_PLATFORMS": "cpu"})
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """An uninterrupted sweep (in this process)."""
-    CACHE_DIR[0] = str(tmp_path_factory.mktemp("jax_cache"))
     out = tmp_path_factory.mktemp("uninterrupted")
     assert main([*ARGS, "--out", str(out)]) == 0
     assert not (out / rundir.CHECKPOINT_SUBDIR).exists()  # removed once complete

@@ -134,20 +134,19 @@ def killed_on_four(tmp_path_factory):
     chunk finished, the second checkpointed after epoch 1), and the sweep uninterrupted on
     one device."""
     root = tmp_path_factory.mktemp("reshard")
-    cache = {"JAX_COMPILATION_CACHE_DIR": str(root / "jax-cache")}
     points = root / "points.tsv"
     _finish(_train(root / "four", devices=4, args=RESHARD_ARGS,
-                   env_extra={**cache, "COREL_JAX_FAULT": "count",
+                   env_extra={"COREL_JAX_FAULT": "count",
                               "COREL_JAX_FAULT_LOG": str(points)}))
     paths = [line.split("\t", 1)[1] for line in points.read_text().splitlines()]
     # the write just before the second chunk's file (point numbers start at 1)
     kill_at = next(i for i, p in enumerate(paths) if p.endswith("chunks/chunk_001.npz"))
     assert paths[kill_at - 1].endswith("checkpoints/state/5"), paths
     _finish(_train(root / "killed", devices=4, args=RESHARD_ARGS,
-                   env_extra={**cache, "COREL_JAX_FAULT": f"kill@{kill_at}"}), returncode=-9)
+                   env_extra={"COREL_JAX_FAULT": f"kill@{kill_at}"}), returncode=-9)
     one = root / "one"
-    _finish(_train(one, args=RESHARD_ARGS, env_extra=cache))
-    return root, cache, paths
+    _finish(_train(one, args=RESHARD_ARGS))
+    return root, paths
 
 
 @pytest.mark.parametrize("devices", [2, 3, 1])
@@ -156,11 +155,10 @@ def test_checkpoint_of_four_devices_resumes_on_fewer(killed_on_four, tmp_path, d
     through the host): the finished chunk is read back bit for bit; the second continues from
     its checkpoint and every number equals the uninterrupted sweep's (on 1 device and on 4)
     to float rounding, not bit for bit (the runs each device vmaps together differ)."""
-    root, cache, _ = killed_on_four
+    root, _ = killed_on_four
     run_dir = tmp_path / "resumed"
     shutil.copytree(root / "killed", run_dir)
-    out, _ = _finish(_cli(["train", "--resume", str(run_dir), "--quiet"], devices=devices,
-                          env_extra=cache))
+    out, _ = _finish(_cli(["train", "--resume", str(run_dir), "--quiet"], devices=devices))
     assert f"resuming on {devices} device(s) a sweep checkpointed on 4" in out
     assert ("padded to 6" in out) == (devices == 3)
     assert "not yet started" not in out  # both chunks were started
@@ -191,15 +189,14 @@ def test_chunks_not_yet_started_are_planned_anew_for_the_new_device_count(killed
     3: the 2 runs and 1 copy, not 4 padded to 6), recorded in the session's record; every
     number equals
     the uninterrupted sweep's to float rounding."""
-    root, cache, paths = killed_on_four
+    root, paths = killed_on_four
     # the write just before the first chunk's file (point numbers start at 1)
     kill_at = next(i for i, p in enumerate(paths) if p.endswith("chunks/chunk_000.npz"))
     assert paths[kill_at - 1].endswith("checkpoints/state/2"), paths
     run_dir = tmp_path / "killed"
     _finish(_train(run_dir, devices=4, args=RESHARD_ARGS,
-                   env_extra={**cache, "COREL_JAX_FAULT": f"kill@{kill_at}"}), returncode=-9)
-    out, _ = _finish(_cli(["train", "--resume", str(run_dir), "--quiet"], devices=3,
-                          env_extra=cache))
+                   env_extra={"COREL_JAX_FAULT": f"kill@{kill_at}"}), returncode=-9)
+    out, _ = _finish(_cli(["train", "--resume", str(run_dir), "--quiet"], devices=3))
     assert "its 1 chunk(s) already started keep their 4 runs, padded to 6" in out
     assert "its 1 chunk(s) not yet started (runs 4-5) are planned anew" in out
     assert "resumed digits-mlp cosine [1/2] from its checkpoint after epoch 1" in out
@@ -268,20 +265,18 @@ def two_process_sweep(tmp_path_factory):
     """The uninterrupted 2-process sweep (both processes given the same --out), and process
     0's write points."""
     root = tmp_path_factory.mktemp("two_processes")
-    env = {"JAX_COMPILATION_CACHE_DIR": str(root / "jax-cache")}
     points = root / "points.tsv"
     procs = _two_processes([*MP_ARGS, "--out", str(root / "sweep")], faults=("count", None),
-                           env_extra={**env, "COREL_JAX_FAULT_LOG": str(points)})
+                           env_extra={"COREL_JAX_FAULT_LOG": str(points)})
     for p in procs:
         _finish(p)
     assert not (root / "sweep" / rundir.CHECKPOINT_SUBDIR).exists()
     paths = [line.split("\t", 1)[1] for line in points.read_text().splitlines()]
-    return root / "sweep", paths, env
+    return root / "sweep", paths
 
 
-def _resume_two_processes(run_dir, env):
-    outs = [_finish(p)[0] for p in _two_processes(["--resume", str(run_dir), "--quiet"],
-                                                  env_extra=env)]
+def _resume_two_processes(run_dir):
+    outs = [_finish(p)[0] for p in _two_processes(["--resume", str(run_dir), "--quiet"])]
     return outs
 
 
@@ -293,12 +288,11 @@ def test_two_processes_killed_mid_sweep_resume_to_identical_files(two_process_sw
     process on 2 devices."""
     from test_resume import assert_same_results
 
-    reference, paths, env = two_process_sweep
+    reference, paths = two_process_sweep
     kill_at = next(i for i, p in enumerate(paths) if p.endswith("chunks/chunk_001.npz"))
     assert paths[kill_at - 1].endswith("checkpoints/state/5"), paths
     run_dir = tmp_path / "sweep"
-    procs = _two_processes([*MP_ARGS, "--out", str(run_dir)], faults=(f"kill@{kill_at}", None),
-                           env_extra=env)
+    procs = _two_processes([*MP_ARGS, "--out", str(run_dir)], faults=(f"kill@{kill_at}", None))
     procs[0].communicate(timeout=TIMEOUT)
     assert procs[0].returncode == -9
     try:  # process 1 ends itself once the coordinator is gone; else it is killed
@@ -312,7 +306,7 @@ def test_two_processes_killed_mid_sweep_resume_to_identical_files(two_process_sw
     assert (ckpt / "state" / "4").is_dir() and not (run_dir / rundir.RUNS_JSON).exists()
     one_process = tmp_path / "one_process"
     shutil.copytree(run_dir, one_process)
-    outs = _resume_two_processes(run_dir, env)
+    outs = _resume_two_processes(run_dir)
     for out in outs:
         assert "chunk 1/2: finished before" in out
         assert "resumed digits-mlp cosine [2/2] from its checkpoint after epoch 1" in out
@@ -320,8 +314,7 @@ def test_two_processes_killed_mid_sweep_resume_to_identical_files(two_process_sw
     assert not ckpt.exists()
     # one process with 2 devices reads both processes' shards; each device trains the run it
     # trained before, so the files are the same, byte for byte
-    out, _ = _finish(_cli(["train", "--resume", str(one_process), "--quiet"], devices=2,
-                          env_extra=env))
+    out, _ = _finish(_cli(["train", "--resume", str(one_process), "--quiet"], devices=2))
     assert "resumed digits-mlp cosine [2/2] from its checkpoint after epoch 1" in out
     assert_same_results(reference, one_process)
 
@@ -333,10 +326,9 @@ def test_two_processes_sigterm_to_one_stops_both_with_75_and_resumes_identically
     exit with 75; the resume gives the uninterrupted sweep's files."""
     from test_resume import assert_same_results
 
-    reference, _, env = two_process_sweep
+    reference, _ = two_process_sweep
     run_dir = tmp_path / "sweep"
-    procs = _two_processes([*MP_ARGS, "--out", str(run_dir)], faults=(None, "term@1"),
-                           env_extra=env)
+    procs = _two_processes([*MP_ARGS, "--out", str(run_dir)], faults=(None, "term@1"))
     for p in procs:
         _, err = _finish(p, returncode=75)
         lines = [x for x in err.splitlines() if x.strip() and not x.startswith("[Gloo]")]
@@ -345,7 +337,7 @@ def test_two_processes_sigterm_to_one_stops_both_with_75_and_resumes_identically
             in lines[0] and f"--resume {run_dir}" in lines[0]
     state = run_dir / rundir.CHECKPOINT_SUBDIR / "state"
     assert sorted(int(p.name) for p in state.iterdir() if p.name.isdigit()) == [1, 2]
-    outs = _resume_two_processes(run_dir, env)
+    outs = _resume_two_processes(run_dir)
     assert all("resumed digits-mlp cosine [1/2] from its checkpoint after epoch 2" in o
                for o in outs)
     assert_same_results(reference, run_dir)
