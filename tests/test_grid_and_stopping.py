@@ -296,16 +296,18 @@ def test_every_example_is_trained_on_each_epoch(digits):
     program = engine_lib.make_program(cfg, sweep_lib.build_encoder(cfg, ds), ds.num_classes,
                                       ds.x_train[:1])
     hp = program.default_hparams
-    state = program.init(jax.random.key(0), hp)
+    # jitted: op-by-op, a train step compiles each of its primitives on its own
+    state = jax.jit(program.init)(jax.random.key(0), hp)
+    step = jax.jit(program.train_step)
     x, y = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
     # A partial batch of 36 real examples + 28 filler ones equals the 36 alone.
     valid = jnp.arange(64) < 36
     key = jax.random.key(1)
     xs = jnp.concatenate([x[64:], x[:28]])
     ys = jnp.concatenate([y[64:], y[:28]])
-    masked = program.train_step(state.params, state.opt_state, state.aux, xs, ys, valid,
+    masked = step(state.params, state.opt_state, state.aux, xs, ys, valid,
                                 hp, key)
-    plain = program.train_step(state.params, state.opt_state, state.aux, x[64:], y[64:],
+    plain = step(state.params, state.opt_state, state.aux, x[64:], y[64:],
                                jnp.ones(36, bool), hp, key)
     assert float(masked[3]) == pytest.approx(float(plain[3]), rel=1e-5)
     for a, b in zip(jax.tree.leaves(masked[0]), jax.tree.leaves(plain[0])):

@@ -36,22 +36,23 @@ def _models():
 def test_encoder_shape_and_dtype(index, dtype):
     model, x, d = _models()[index]
     model = model.replace(dtype=dtype) if hasattr(model, "replace") else model.clone(dtype=dtype)
-    params = model.init(jax.random.key(0), x)
+    # jitted (here and below): op-by-op dispatch compiles every primitive on its own
+    params = jax.jit(model.init)(jax.random.key(0), x)
     assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(params))
-    h = model.apply(params, x)
+    h = jax.jit(model.apply)(params, x)
     assert h.shape == (x.shape[0], d)
     assert h.dtype == dtype
     assert bool(jnp.all(jnp.isfinite(h.astype(jnp.float32))))
 
 
 def test_paper_defaults():
-    params = ImageCNN().init(jax.random.key(0), IMAGES)["params"]
+    params = jax.eval_shape(ImageCNN().init, jax.random.key(0), IMAGES)["params"]
     shapes = {k: jax.tree.map(jnp.shape, v) for k, v in params.items()}
     assert shapes["conv0"]["kernel"] == (3, 3, 1, 15)
     assert shapes["conv2"]["kernel"] == (3, 3, 30, 60)
     assert shapes["fc0"]["kernel"] == (3 * 3 * 60, 500)
     assert shapes["fc1"]["kernel"] == (500, 500)
-    mlp = MLP().init(jax.random.key(0), IMAGES)["params"]
+    mlp = jax.eval_shape(MLP().init, jax.random.key(0), IMAGES)["params"]
     assert mlp["fc0"]["kernel"].shape == (784, 500) and mlp["fc1"]["kernel"].shape == (500, 500)
 
 
@@ -75,12 +76,13 @@ def test_leaky_relu_slope():
     ],
 )
 def test_dropout_only_when_training(model, x):
-    params = model.init(jax.random.key(0), x)
-    a = model.apply(params, x)
-    np.testing.assert_array_equal(a, model.apply(params, x, train=False))
+    params = jax.jit(model.init)(jax.random.key(0), x)
+    apply = jax.jit(model.apply, static_argnames="train")
+    a = apply(params, x)
+    np.testing.assert_array_equal(a, apply(params, x, train=False))
     rngs = lambda k: {"dropout": jax.random.key(k)}
-    t1 = model.apply(params, x, train=True, rngs=rngs(1))
-    t2 = model.apply(params, x, train=True, rngs=rngs(2))
+    t1 = apply(params, x, train=True, rngs=rngs(1))
+    t2 = apply(params, x, train=True, rngs=rngs(2))
     assert not np.allclose(t1, t2)
     with pytest.raises(flax.errors.InvalidRngError, match='needs PRNG for "dropout"'):
         model.apply(params, x, train=True)  # needs the 'dropout' rng stream
@@ -89,18 +91,17 @@ def test_dropout_only_when_training(model, x):
 def test_vmapped_init_gives_per_run_params():
     model = ImageCNN(features=(3, 4, 5), hidden=(8, 8))
     keys = jax.random.split(jax.random.key(0), 4)
-    params = jax.vmap(model.init, in_axes=(0, None))(keys, IMAGES)
+    params = jax.jit(jax.vmap(model.init, in_axes=(0, None)))(keys, IMAGES)
     kernel = params["params"]["conv0"]["kernel"]
     assert kernel.shape == (4, 3, 3, 1, 3)
     assert not np.allclose(kernel[0], kernel[1])
     # The same with a per-run batch axis on x, as jax.vmap(model.init)(keys, x) does.
-    params2 = jax.vmap(model.init)(keys, jnp.stack([IMAGES] * 4))
+    params2 = jax.jit(jax.vmap(model.init))(keys, jnp.stack([IMAGES] * 4))
     np.testing.assert_array_equal(params2["params"]["conv0"]["kernel"], kernel)
-    h = jax.vmap(model.apply, in_axes=(0, None))(params, IMAGES)
+    h = jax.jit(jax.vmap(model.apply, in_axes=(0, None)))(params, IMAGES)
     assert h.shape == (4, 3, 8)
-    np.testing.assert_allclose(
-        h[2], model.apply(jax.tree.map(lambda p: p[2], params), IMAGES), rtol=1e-5, atol=1e-5
-    )
+    np.testing.assert_allclose(h[2], jax.jit(model.apply)(jax.tree.map(lambda p: p[2], params),
+                                                          IMAGES), rtol=1e-5, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- text
@@ -124,14 +125,13 @@ def test_text_padding_does_not_change_h(cls):
     model = cls(**kw)
     ids = jnp.array([[3, 1, 4, 1, 5]])
     padded = jnp.concatenate([ids, jnp.zeros((1, 7), ids.dtype)], axis=1)
-    params = model.init(jax.random.key(0), ids)
+    params = jax.jit(model.init)(jax.random.key(0), ids)
     # Make the padding row large so that any leak would show.
     params["params"]["embed"]["embedding"]["embedding"] = (
         params["params"]["embed"]["embedding"]["embedding"].at[0].set(1e3)
     )
-    np.testing.assert_allclose(
-        model.apply(params, ids), model.apply(params, padded), rtol=1e-5, atol=1e-5
-    )
+    apply = jax.jit(model.apply)
+    np.testing.assert_allclose(apply(params, ids), apply(params, padded), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("cls", [TextCNN, TextMLP])
@@ -141,19 +141,20 @@ def test_frozen_embeddings_are_constants(cls):
     if cls is TextCNN:
         kw["num_filters"] = 4
     model = cls(**kw)
-    params = model.init(jax.random.key(0), IDS)
+    params = jax.jit(model.init)(jax.random.key(0), IDS)
     assert "embed" not in params["params"]
     assert all(6 * 10 != p.size or p.shape != (10, 6) for p in jax.tree.leaves(params))
-    grads = jax.grad(lambda p: model.apply(p, IDS).sum())(params)
+    grads = jax.jit(jax.grad(lambda p: model.apply(p, IDS).sum()))(params)
     assert jax.tree.structure(grads) == jax.tree.structure(params)
     # Not copied per run either: vmapped params hold no table.
-    many = jax.vmap(model.init, in_axes=(0, None))(jax.random.split(jax.random.key(1), 3), IDS)
+    many = jax.jit(jax.vmap(model.init, in_axes=(0, None)))(jax.random.split(jax.random.key(1),
+                                                                             3), IDS)
     assert "embed" not in many["params"]
     h = jax.jit(jax.vmap(model.apply, in_axes=(0, None)))(many, IDS)
     assert h.shape == (3, 3, 10)
     # The vectors are what the model sees: changing them changes h.
     other = model.clone(frozen=FrozenTable(vectors * 2))
-    assert not np.allclose(model.apply(params, IDS), other.apply(params, IDS))
+    assert not np.allclose(jax.jit(model.apply)(params, IDS), jax.jit(other.apply)(params, IDS))
 
 
 def test_frozen_table_hash_eq_and_validation():

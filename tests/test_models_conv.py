@@ -36,20 +36,23 @@ def test_conv_matches_flax(impl, padding, window, spatial, cin, cout):
     x = jax.random.normal(key_x, (2, *spatial, cin))
     ours = Conv(cout, window, padding=padding, impl=impl)
     ref = nn.Conv(cout, window, padding=padding)
-    params = ref.init(key_p, x)
+    # jitted throughout: op-by-op dispatch compiles each primitive of the layer and its
+    # gradient on its own, several times the compile work of one program
+    params = jax.jit(ref.init)(key_p, x)
     # Same param tree and same default initialisation.
-    ours_params = ours.init(key_p, x)
+    ours_params = jax.jit(ours.init)(key_p, x)
     assert jax.tree.structure(ours_params) == jax.tree.structure(params)
     np.testing.assert_array_equal(ours_params["params"]["kernel"], params["params"]["kernel"])
     # Non-zero bias so the bias path is exercised.
     params = jax.tree.map(lambda a: a + 0.1 * jnp.arange(a.size).reshape(a.shape) / a.size, params)
 
-    y, y_ref = ours.apply(params, x), ref.apply(params, x)
+    y, y_ref = jax.jit(ours.apply)(params, x), jax.jit(ref.apply)(params, x)
     assert y.shape == y_ref.shape and y.dtype == y_ref.dtype
     np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
 
-    grad = jax.grad(lambda p, x: _loss(ours.apply(p, x)), argnums=(0, 1))(params, x)
-    grad_ref = jax.grad(lambda p, x: _loss(ref.apply(p, x)), argnums=(0, 1))(params, x)
+    grad = jax.jit(jax.grad(lambda p, x: _loss(ours.apply(p, x)), argnums=(0, 1)))(params, x)
+    grad_ref = jax.jit(jax.grad(lambda p, x: _loss(ref.apply(p, x)), argnums=(0, 1)))(params,
+                                                                                         x)
     close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     jax.tree.map(close, grad, grad_ref)
 
@@ -193,21 +196,21 @@ def test_conv_pool_blocks_equal_textbook_cnn(multiple, impl):
     pool, in values and in gradients, from the same params (tree and shapes unchanged)."""
     x = jax.random.normal(jax.random.key(1), (3, 16, 16, 1))  # continuous: no ties in a window
     ref = _FlaxReferenceCNN()
-    params = ref.init(jax.random.key(0), x)
+    params = jax.jit(ref.init)(jax.random.key(0), x)  # jitted: see test_conv_matches_flax
     stack = _conv_stack(multiple, impl=impl)
-    ours_params = stack.init(jax.random.key(0), x)
+    ours_params = jax.jit(stack.init)(jax.random.key(0), x)
     # Same tree, shapes and initial values as flax's Conv (the params of saved runs still load).
     assert jax.tree.map(jnp.shape, ours_params) == jax.tree.map(jnp.shape, params)
     np.testing.assert_array_equal(ours_params["params"]["conv1"]["kernel"],
                                   params["params"]["conv1"]["kernel"])
     pad = -6 % multiple
-    out = stack.apply(params, x)
+    out = jax.jit(stack.apply)(params, x)
     assert out.shape == (3, 2, 2, 6 + pad)
     np.testing.assert_array_equal(out[..., 6:], 0.0)  # the padded channels are exactly zero
     flat = lambda y: y[..., :6].reshape(y.shape[0], -1)
-    np.testing.assert_allclose(flat(out), ref.apply(params, x), rtol=1e-5, atol=1e-6)
-    g_ours = jax.grad(lambda p: _loss(flat(stack.apply(p, x))))(params)
-    g_ref = jax.grad(lambda p: _loss(ref.apply(p, x)))(params)
+    np.testing.assert_allclose(flat(out), jax.jit(ref.apply)(params, x), rtol=1e-5, atol=1e-6)
+    g_ours = jax.jit(jax.grad(lambda p: _loss(flat(stack.apply(p, x)))))(params)
+    g_ref = jax.jit(jax.grad(lambda p: _loss(ref.apply(p, x))))(params)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
                  g_ours, g_ref)
 
