@@ -67,20 +67,26 @@ def _damage(path: Path) -> None:
         p.write_bytes(data[: len(data) // 2])
 
 
-def test_damaged_chunk_checkpoint_and_layout_fall_back_and_lose_nothing(tmp_path):
+@pytest.fixture(scope="module")
+def three_epochs(tmp_path_factory):
+    """The matrix's sweep trained for 3 epochs (a chunk has checkpoints after epochs 1 and
+    2), uninterrupted: its matrix, result files and write points."""
+    args = [a if a != "2" or prev != "--epochs" else "3"
+            for prev, a in zip(["", *fm.ARGS], fm.ARGS)]
+    assert args[args.index("--epochs") + 1] == "3"
+    m = fm.Matrix(tmp_path_factory.mktemp("three_epochs"), args=args)
+    case = m._case_dir()
+    log = case / "points.tsv"
+    assert m.sweep(case, "count", log).returncode == 0
+    return m, fm.result_files(case / "a" / "sweep"), fm._points(log)
+
+
+def test_damaged_chunk_checkpoint_and_layout_fall_back_and_lose_nothing(three_epochs):
     """A sweep of 3 epochs killed once its second chunk has 2 checkpoints; then its finished
     chunk file, its newest checkpoint and layout.json are damaged. The resume retrains the
     chunk, restores the previous checkpoint, reads the layout's copy in the manifest, says
     so, and ends with the uninterrupted sweep's files; config.json records both processes."""
-    args = [a if a != "2" or prev != "--epochs" else "3"
-            for prev, a in zip(["", *fm.ARGS], fm.ARGS)]
-    assert args[args.index("--epochs") + 1] == "3"
-    m = fm.Matrix(tmp_path, args=args)
-    case = m._case_dir()
-    log = case / "points.tsv"
-    assert m.sweep(case, "count", log).returncode == 0
-    reference = fm.result_files(case / "a" / "sweep")
-    points = fm._points(log)
+    m, reference, points = three_epochs
     second_chunk = next(i for i, p in enumerate(points, 1) if p.endswith("chunk_001.npz"))
     case = m._case_dir()
     assert m.sweep(case, f"kill@{second_chunk}").returncode == -9
@@ -104,20 +110,14 @@ def test_damaged_chunk_checkpoint_and_layout_fall_back_and_lose_nothing(tmp_path
     assert all(s["corel_jax"] and s["environment"]["jax"] for s in sessions)
 
 
-def test_sigterm_checkpoints_at_the_epoch_end_exits_75_and_resumes_identically(tmp_path):
+def test_sigterm_checkpoints_at_the_epoch_end_exits_75_and_resumes_identically(three_epochs):
     """Preemption: SIGTERM arrives while the first checkpoint is written (epoch 1 of chunk
-    1); the sweep trains to the end of epoch 2, saves a checkpoint, prints one line and exits
-    with status 75; ``--resume`` gives the uninterrupted sweep's files."""
+    1, of 3 epochs); the sweep trains to the end of epoch 2, saves a checkpoint, prints one
+    line and exits with status 75; ``--resume`` gives the uninterrupted sweep's files."""
     import json
 
-    args = [a if a != "2" or prev != "--epochs" else "4"
-            for prev, a in zip(["", *fm.ARGS], fm.ARGS)]
-    m = fm.Matrix(tmp_path, args=args)
-    case = m._case_dir()
-    log = case / "points.tsv"
-    assert m.sweep(case, "count", log).returncode == 0
-    reference = fm.result_files(case / "a" / "sweep")
-    first_state = next(i for i, p in enumerate(fm._points(log), 1) if fm.kind(p) == "state")
+    m, reference, points = three_epochs
+    first_state = next(i for i, p in enumerate(points, 1) if fm.kind(p) == "state")
     case = m._case_dir()
     r = m.sweep(case, f"term@{first_state}")
     assert r.returncode == 75, r.stderr

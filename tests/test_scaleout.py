@@ -74,8 +74,11 @@ def _assert_same(a, b, num_runs=3):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
+    """The sweep on one device, in this process (a test process has one CPU device)."""
+    from corel_jax.cli import main
+
     out = tmp_path_factory.mktemp("one_device")
-    _finish(_train(out))
+    assert main(["train", *ARGS, "--out", str(out)]) == 0
     return out
 
 
