@@ -5,6 +5,7 @@ under the same name), and a bad factory is a one-line ``ConfigError``."""
 
 import dataclasses
 import json
+import os
 
 import jax
 import jax.numpy as jnp
@@ -66,7 +67,16 @@ def test_adam_factory_equals_the_built_in_adam(digits):
     built_in = train_sweep(cfg, dataset=digits, progress=False, log=None)
     factory = train_sweep(dataclasses.replace(cfg, optimizer="adam_factory"), dataset=digits,
                           progress=False, log=None)
-    _same(built_in, factory)
+    if os.environ.get("COREL_JAX_TESTS_FULL_OPT"):  # XLA's default code generation
+        _same(built_in, factory)
+    else:
+        # Two programs, written differently: bit for bit with XLA's default code generation
+        # (CI runs this test so too), to the last bits of float32 with the quicker one the
+        # tests compile with (tests/conftest.py), whose fusions round differently.
+        np.testing.assert_allclose(built_in.train_loss, factory.train_loss, rtol=1e-6)
+        np.testing.assert_array_equal(built_in.test_pred, factory.test_pred)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
+                     built_in.final_params, factory.final_params)
     assert [r["lr"] for r in factory.records] == [1e-3, 1e-3, 3e-3, 3e-3]
     plain = train_sweep(dataclasses.replace(cfg, optimizer="plain_adam"), dataset=digits,
                         progress=False, log=None)
