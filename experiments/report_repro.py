@@ -381,32 +381,44 @@ def hardware_line(stages: dict[str, Stage]) -> str:
             + ".")
 
 
+def _stage_row(name: str, r: dict) -> tuple[list[str], int]:
+    """A row of the stages table, and the most run-epochs the stage could train."""
+    full = r.get("max_run_epochs") or r["num_runs"] * r["sweep"]["epochs"]
+    return [name, str(r["num_runs"]), str(r["sweep"]["epochs"]), f"{r['run_epochs']} of {full}",
+            f"{r['wall_s'] / 60:.1f}", r.get("finished", "")], full
+
+
 def section_stages(cfg: ReproConfig, stages: dict[str, Stage]) -> tuple[list[str], dict]:
     rows, wall, run_epochs, max_epochs = [], 0.0, 0, 0
     missing = []
-    for name in expected_stages(cfg):
+    expected = expected_stages(cfg)
+    for name in expected:
         s = stages.get(name)
         if s is None:
             parts = sorted(k for k in stages if k.startswith(name + "/"))
             missing.append(name + (f" ({len(parts)} parts done)" if parts else ""))
             continue
-        r = s.record
-        full = r.get("max_run_epochs") or r["num_runs"] * r["sweep"]["epochs"]
-        rows.append([name, str(r["num_runs"]), str(r["sweep"]["epochs"]),
-                     f"{r['run_epochs']} of {full}", f"{r['wall_s'] / 60:.1f}",
-                     r.get("finished", "")])
-        wall += r["wall_s"]
-        run_epochs += r["run_epochs"]
+        row, full = _stage_row(name, s.record)
+        rows.append(row)
+        wall += s.record["wall_s"]
+        run_epochs += s.record["run_epochs"]
         max_epochs += full
+    header = ["stage", "runs", "epochs", "run-epochs", "wall min", "finished"]
     md = ["## Stages", "",
           "run-epochs = epochs trained summed over runs, of the most the stage could train "
           "(early stopping saves the difference); wall minutes on the hardware above, shared "
           "with other jobs at times.", ""]
-    md.append(md_table(["stage", "runs", "epochs", "run-epochs", "wall min", "finished"], rows)
-              if rows else "No stage has finished yet.")
+    md.append(md_table(header, rows) if rows else "No stage has finished yet.")
     md.append("")
     if missing:
         md += ["Not yet run: " + ", ".join(missing) + ".", ""]
+    # finished stages of other experiments in the same store (fixed_prototype_curves.py);
+    # not in the totals, which are the reproduction's
+    others = sorted(k for k in stages if "/" not in k and k not in expected)
+    if others:
+        md += ["Other experiments' stages in this store (not counted in the reproduction's "
+               "totals):", "", md_table(header, [_stage_row(k, stages[k].record)[0]
+                                                  for k in others]), ""]
     return md, {"wall_s": wall, "run_epochs": run_epochs, "max_run_epochs": max_epochs,
                 "missing": missing}
 
