@@ -247,3 +247,31 @@ def test_fixed_prototype_mads_match_the_stages(folder):
                 rest = [round(x, 4) for x in elsewhere["lams"]]
                 assert elsewhere[variant] == pytest.approx(
                     sum(abs(ours[lam] - paper[lam]) for lam in rest) / len(rest), abs=1e-9)
+
+
+SEEDS3 = sorted(p for p in RESULTS.glob("*/*/stages/seeds3-*") if (p / "stage.json").is_file())
+
+
+@pytest.mark.parametrize("stage", SEEDS3, ids=lambda p: str(p.relative_to(RESULTS)))
+def test_three_seed_tables_match_the_stages(stage):
+    """A finished 3-seed stage (``fixed_prototype_curves.py``'s ``seeds3-<loss>``) is tabled in
+    its folder's discussion, one row per λ, each seed's cell the best validation accuracy
+    (best epoch) and the accuracy at the last epoch, exactly as the stage has them."""
+    import csv
+
+    discussion = (stage.parents[1] / "discussion.md").read_text()
+    assert f"`{stage.name}`" in discussion, f"{stage.name} is finished but not discussed"
+    last: dict[int, tuple[int, float]] = {}
+    with open(stage / "curves.csv") as f:
+        for row in csv.DictReader(f):
+            run, epoch = int(row["run"]), int(row["epoch"])
+            if epoch >= last.get(run, (0, 0.0))[0]:
+                last[run] = (epoch, float(row["val_acc"]))
+    by_lam: dict[float, list[dict]] = {}
+    for r in _runs(stage):
+        by_lam.setdefault(r["lam"], []).append(r)
+    for lam, runs in sorted(by_lam.items()):
+        cells = [f"{100 * r['best_val_acc']:.2f} ({r['best_epoch']}), "
+                 f"{100 * last[r['run']][1]:.2f}" for r in sorted(runs, key=lambda r: r["seed"])]
+        row = f"| {lam:.1f} | " + " | ".join(cells) + " |"
+        assert row in discussion, f"{stage.name}: the discussion has no row {row}"
