@@ -217,6 +217,10 @@ def test_table_groups_by_every_varied_hyperparameter(digits):
     lines = res.table().splitlines()
     assert lines[0].split()[:2] == ["lr", "lambda"]
     assert len(lines) == 3 and all(" 2 " in line for line in lines[1:])
+    # mean ± the sample std over the 2 seeds (ddof=1, as the evaluator's reports)
+    for line, lr in zip(lines[1:], (1e-3, 3e-3)):
+        test = np.array([100 * r["test_acc"] for r in res.records if r["lr"] == lr])
+        assert line.endswith(f"{test.mean():7.2f} ± {test.std(ddof=1):5.2f}"), line
 
 
 # --------------------------------------------------------------------------- early stopping
