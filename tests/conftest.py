@@ -26,9 +26,12 @@ import pytest
 
 #: the shared cache folder, for the workers (they inherit the environment)
 _SHARED = "COREL_JAX_TESTS_XLA_CACHE"
-#: XLA's flags for quicker compiles (see pytest_configure): LLVM's optimisation level 0, and
-#: fusions emitted by the older LLVM IR emitter rather than the MLIR fusion emitters
-_QUICK_COMPILE = {"--xla_backend_optimization_level": "0", "--xla_cpu_use_fusion_emitters": "false"}
+#: XLA's flags for quicker compiles (see pytest_configure), each with the oldest jaxlib known
+#: to have it (XLA aborts on a flag it does not know; jaxlib 0.4.34 has no fusion emitters):
+#: LLVM's optimisation level 0, and fusions emitted by the older LLVM IR emitter rather than
+#: the MLIR fusion emitters
+_QUICK_COMPILE = {"--xla_backend_optimization_level=0": (0, 4),
+                  "--xla_cpu_use_fusion_emitters=false": (0, 10)}
 #: the folder this process made (and removes)
 _CACHE_DIR: list[str] = []
 #: a size limit turns on JAX's cache lock (far above the suite's ~100 MB: nothing is evicted)
@@ -37,11 +40,11 @@ _MAX_SIZE = 4 << 30
 _LOCKED = importlib.util.find_spec("filelock") is not None
 
 
-def _jaxlib_version() -> tuple[int, ...]:
-    """jaxlib's version (major, minor), read without importing it."""
+def _version(package: str) -> tuple[int, ...]:
+    """An installed package's version (major, minor), read without importing it."""
     from importlib.metadata import version
 
-    return tuple(int(v) for v in version("jaxlib").split(".")[:2])
+    return tuple(int(v) for v in version(package).split(".")[:2])
 
 
 def pytest_configure(config):
@@ -54,10 +57,8 @@ def pytest_configure(config):
     # COREL_JAX_TESTS_FULL_OPT=1. A flag the user set is left as it is.
     flags = os.environ.get("XLA_FLAGS", "")
     if not os.environ.get("COREL_JAX_TESTS_FULL_OPT"):
-        quick = [f"{k}={v}" for k, v in _QUICK_COMPILE.items() if k not in flags
-                 # an XLA without the flag would abort at its first use (jaxlib 0.4.34 has
-                 # no fusion emitters); the flag is known to exist from the tested 0.10
-                 and (k != "--xla_cpu_use_fusion_emitters" or _jaxlib_version() >= (0, 10))]
+        quick = [f for f, since in _QUICK_COMPILE.items()
+                 if f.split("=")[0] not in flags and _version("jaxlib") >= since]
         os.environ["XLA_FLAGS"] = " ".join([flags, *quick]).strip()
     import jax
 
@@ -68,7 +69,7 @@ def pytest_configure(config):
         cache = tempfile.mkdtemp(prefix="corel-jax-tests-xla-cache-")
         os.environ[_SHARED] = cache
         _CACHE_DIR.append(cache)
-        if _LOCKED and tuple(int(v) for v in jax.__version__.split(".")[:2]) >= (0, 5):
+        if _LOCKED and _version("jax") >= (0, 5):
             # the subprocesses' cache: a folder of its own, locked (JAX locks a cache that
             # has a size limit; the limit also makes JAX list the folder at every write,
             # cheap for the subprocesses' few hundred entries, not for the workers' many
