@@ -509,6 +509,32 @@ def table(results: list[dict], lams=LAMS) -> str:
     return "\n".join(lines)
 
 
+def seed_rows(res: dict) -> list[str]:
+    """One Markdown row per λ of a several-seed result: ``| variant | λ |`` then, per seed in
+    order, ``best validation accuracy (its epoch), test accuracy at that epoch`` (%), then the
+    mean ± sample std over the seeds of each (the rows ``discussion.md`` files quote; the
+    committed-results test recomputes them from the JSON)."""
+    rows = []
+    for lam in sorted({r["lam"] for r in res["runs"]}):
+        rs = sorted((r for r in res["runs"] if r["lam"] == lam), key=lambda r: r["seed"])
+        best = 100 * np.array([r["best_val_acc"] for r in rs])
+        test = 100 * np.array([r["test_acc"] for r in rs])
+        cells = [f"{b:.2f} ({r['best_epoch']}), {t:.2f}" for r, b, t in zip(rs, best, test)]
+        rows.append(f"| {res['variant']} | {lam:g} | " + " | ".join(cells) +
+                    f" | {best.mean():.2f} ± {best.std(ddof=1):.2f} | "
+                    f"{test.mean():.2f} ± {test.std(ddof=1):.2f} |")
+    return rows
+
+
+def seed_table(results: list[dict]) -> str:
+    """:func:`seed_rows` of ``results`` (all with the same seeds) under a header."""
+    seeds = sorted({r["seed"] for r in results[0]["runs"]})
+    head = ["variant", "λ"] + [f"seed {s}: best val (epoch), test" for s in seeds] + \
+        ["best val, mean ± std", "test, mean ± std"]
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+                     + [row for res in results for row in seed_rows(res)])
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", required=True)
@@ -568,6 +594,9 @@ def main(argv=None) -> None:
           f"validation accuracy @ its epoch → the last epoch's (one seed), or mean ± std over "
           f"the seeds (their best epochs)."
           f"\n\n" + table(done, lams) + "\n")
+    if len(seeds) > 1:
+        md += ("\nPer seed (accuracies in %; the test accuracy at the best validation epoch):"
+               "\n\n" + seed_table(done) + "\n")
     (args.out / f"large_lambda{suffix}.md").write_text(md)
     print(md)
 

@@ -116,6 +116,22 @@ def test_large_lambda_variants_are_well_formed():
         assert v.name.startswith(v.loss + "-"), v.name
 
 
+def test_large_lambda_seed_rows_by_hand():
+    """The per-seed rows a discussion quotes: each seed's best validation accuracy (epoch)
+    and test accuracy, in seed order, then the means with the sample std (ddof=1)."""
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import large_lambda
+
+    res = {"variant": "cce-base", "runs": [
+        {"lam": 1.0, "seed": 2, "best_val_acc": 0.9900, "best_epoch": 9, "test_acc": 0.9910},
+        {"lam": 1.0, "seed": 0, "best_val_acc": 0.9910, "best_epoch": 7, "test_acc": 0.9920},
+        {"lam": 1.0, "seed": 1, "best_val_acc": 0.9920, "best_epoch": 10, "test_acc": 0.9900}]}
+    # best 99.10, 99.20, 99.00: mean 99.10, std 0.10; test 99.20, 99.00, 99.10: the same
+    assert large_lambda.seed_rows(res) == [
+        "| cce-base | 1 | 99.10 (7), 99.20 | 99.20 (10), 99.00 | 99.00 (9), 99.10 "
+        "| 99.10 ± 0.10 | 99.10 ± 0.10 |"]
+
+
 def test_large_lambda_contiguous_validation_takes_the_pool_in_file_order():
     """``*-val-first-5k`` / ``*-val-last-5k`` rebuild the training pool in its file order from
     a random split (the split's index arrays are sorted) and validate on its first or last
