@@ -255,14 +255,14 @@ SEEDS3 = sorted(p for p in RESULTS.glob("*/*/stages/seeds3-*") if (p / "stage.js
 @pytest.mark.parametrize("stage", SEEDS3, ids=lambda p: str(p.relative_to(RESULTS)))
 def test_three_seed_tables_match_the_stages(stage):
     """A finished 3-seed stage (``fixed_prototype_curves.py``'s ``seeds3-<loss>``) whose table
-    its folder's discussion introduces (``(stage `seeds3-<loss>`)``) is tabled there, one row
+    its folder's discussion introduces (``(stage `seeds3-<loss>` ...``) is tabled there, one row
     per λ, each seed's cell the best validation accuracy (best epoch) and the accuracy at the
     last epoch, exactly as the stage has them. (A stage the background job has just
     committed, with no table yet, is skipped.)"""
     import csv
 
     discussion = (stage.parents[1] / "discussion.md").read_text()
-    if f"(stage `{stage.name}`)" not in discussion:
+    if f"(stage `{stage.name}`" not in discussion:
         pytest.skip(f"{stage.name} is not discussed yet")
     last: dict[int, tuple[int, float]] = {}
     with open(stage / "curves.csv") as f:
