@@ -22,8 +22,9 @@ merged, as ``reproduce.py`` does for its sweeps):
    6. ``fashion-mnist-cnn`` ``curve``, 7. ``ag-news-cnn`` ``paper``: ``curve-cosine_fixed_w``,
    ``curve-gaussian_fixed_w``.
 
-A stage already in its store with the same configuration is skipped; one interrupted within a
-session resumes from its last checkpoint (``runs/fixed_prototype_curves/...``, git-ignored;
+A stage already in its store with the same configuration is skipped; an interrupted one resumes
+from its last checkpoint while its run directory is there (``runs/fixed_prototype_curves/...``,
+git-ignored, so on the machine that ran it;
 about every 10 minutes). With ``--commit`` each finished stage (each part, then the merged
 curve) is committed by itself (``git commit --only <store>``, nothing else).
 
