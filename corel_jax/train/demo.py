@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import numpy as np
 
 # λ per loss for the demo (center: the weight of the center loss beside CCE; cce ignores it).
 DEMO_LAMS = {"cce": 0.5, "center": 0.1, "cosine": 0.5, "gaussian": 0.5}
@@ -30,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
 
     from corel_jax import rundir
     from corel_jax.data import load_dataset
+    from corel_jax.evaluate.stats import mean_std
+    from corel_jax.evaluate.tables import fmt
     from corel_jax.train import SweepConfig, train_sweep
 
     out = Path(args.out)
@@ -42,10 +40,10 @@ def run(args: argparse.Namespace) -> int:
         # is not a corel-jax run directory is still refused)
         res = train_sweep(cfg, dataset=dataset, out_dir=out / loss, progress=not args.quiet,
                           log=None, overwrite=True)
-        rows.append((loss, lam,
-                     _mean_std(np.array([r["best_val_acc"] for r in res.records]) * 100),
-                     _mean_std(np.array([r["test_acc"] for r in res.records]) * 100),
-                     res.timings["total_s"]))
+        # mean ± sample std over the seeds (one seed: the value alone), as the reports
+        val, acc = (fmt(*mean_std(100 * np.array([r[k] for r in res.records])), digits=2)
+                    for k in ("best_val_acc", "test_acc"))
+        rows.append((loss, lam, val, acc, res.timings["total_s"]))
     lines = [
         f"digits ({dataset.sizes['train']} train / {dataset.sizes['val']} val / "
         f"{dataset.sizes['test']} test), FFNN 500-500, {args.seeds} seeds, {args.epochs} epochs",
@@ -63,8 +61,3 @@ def run(args: argparse.Namespace) -> int:
           f"`corel-jax report {dirs} --out {out}/report` makes the clustering report")
     return 0
 
-
-def _mean_std(v: np.ndarray) -> str:
-    """``"mean ± std"`` over seeds with the sample std (``ddof=1``), as the evaluator's
-    reports; one seed: the value alone."""
-    return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if v.size > 1 else f"{v.mean():.2f}"
