@@ -42,7 +42,8 @@ was being edited at the time), with the store in the checkout::
         --commit --store-root "$PWD/experiments/results" \\
         --runs "$PWD/runs/fixed_prototype_curves"
 
-``--only`` picks stages (``mnist-mlp:curve-cosine_fixed_w,mnist-mlp:seeds3-gaussian``);
+``--only`` picks stages and runs them in the order given
+(``mnist-mlp:curve-cosine_fixed_w,mnist-mlp:seeds3-gaussian``);
 ``--list`` prints the plan. A smoke test (2 λ, 1 epoch, into /tmp, no commit)::
 
     python experiments/fixed_prototype_curves.py --data-dir ../shared/data --only \\
@@ -185,7 +186,8 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=None,
                    help="data root (one folder per dataset), e.g. ../shared/data")
     p.add_argument("--only", default=None,
-                   help="comma-separated SETTING:STAGE (default: the whole plan, in order)")
+                   help="comma-separated SETTING:STAGE, run in the order given "
+                        "(default: the whole plan, in its order)")
     p.add_argument("--list", action="store_true", help="print the plan and exit")
     p.add_argument("--commit", action="store_true",
                    help="git-commit each stage's store (each part, then the merge) when written")
@@ -206,7 +208,9 @@ def main(argv=None) -> int:
         if unknown:
             p.error(f"unknown stages {sorted(unknown)}; choose from "
                     f"{', '.join(j.key for j in jobs)}")
-        jobs = [j for j in jobs if j.key in keys]
+        by_key = {j.key: j for j in jobs}
+        # in the order given, so the cheaper settings can go first on a shared machine
+        jobs = [by_key[k] for k in dict.fromkeys(keys)]
     if args.list:
         for j in jobs:
             print(f"{j.key} ({j.profile}; loss {j.loss}{', fixed W' * j.fixed}"
