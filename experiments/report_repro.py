@@ -722,6 +722,25 @@ def fall_at_large_lambda(curve: dict[float, float], from_lam: float = 0.9) -> fl
     return max(curve.values()) - min(big) if big else None
 
 
+def best_and_last(runs: list[dict[str, Any]], from_lam: float = 0.9
+                  ) -> dict[float, tuple[float, list[int], float | None]]:
+    """Per λ ≥ ``from_lam``: the mean best validation accuracy (%), the best epochs, and the
+    mean validation accuracy at each run's last epoch (%; None where a run lacks it). A run
+    that peaks and then falls has delayed a collapse, not removed it: the claims discipline
+    asks for both numbers."""
+    out = {}
+    for lam in sorted({float(r["lam"]) for r in runs}):
+        if lam < from_lam - 1e-9:
+            continue
+        rs = [r for r in runs if float(r["lam"]) == lam]
+        last = ([r["final_val_acc"] for r in rs]
+                if all(r.get("final_val_acc") is not None for r in rs) else None)
+        out[lam] = (100 * float(np.mean([r["best_val_acc"] for r in rs])),
+                    sorted(int(r["best_epoch"]) for r in rs),
+                    None if last is None else 100 * float(np.mean(last)))
+    return out
+
+
 def plot_fixed_prototypes(variants: dict[str, dict[str, dict[float, float]]], path: Path,
                           title: str) -> Path:
     """Per loss a panel: trained prototypes (solid), fixed (solid, other colour), the paper's
@@ -952,6 +971,31 @@ def section_fixed_prototypes(cfg, stages: dict[str, Stage], curves: dict[str, li
                md_table(["loss", "prototypes", "MAD", "λ where ours fails", "offset",
                          "shape MAD",
                          "λ off the shape"], cmp_rows), ""]
+    large = []
+    for k in losses:
+        e = numbers[k]
+        if not e["complete"] or f"sweep-{k}" not in stages:
+            continue
+        bl = {"trained": best_and_last(stages[f"sweep-{k}"].runs),
+              "fixed": best_and_last(fixed[k]["runs"])}
+        e["large_lambda_best_last"] = {v: {str(lam): list(x) for lam, x in b.items()}
+                                       for v, b in bl.items()}
+        large += [(k, v, b) for v, b in bl.items()]
+    if large:
+        lams_large = sorted({lam for _, _, b in large for lam in b})
+
+        def best_last(x):
+            if x is None:
+                return ""
+            best, ep, last = x
+            return (f"{best:.2f} ({', '.join(map(str, ep))}), "
+                    + ("—" if last is None else f"{last:.2f}"))
+
+        md += ["At large λ, best validation accuracy (best epoch), then the last epoch's (a "
+               "run that peaks and then falls has delayed a collapse, not removed it):", "",
+               md_table(["loss", "prototypes"] + [f"λ {lam:g}" for lam in lams_large],
+                        [[k, f"{v} W"] + [best_last(b.get(lam)) for lam in lams_large]
+                         for k, v, b in large]), ""]
     md += sentences + ["", "One seed per λ: indicative (one seed) in the sense of "
                        "`experiments/README.md`'s claims discipline.", ""]
     return md, numbers

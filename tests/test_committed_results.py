@@ -194,6 +194,25 @@ def _curve(stage_dirs) -> dict[float, float]:
     return {lam: 100 * float(np.mean(v)) for lam, v in by_lam.items()}
 
 
+def _best_and_last(stage_dirs) -> dict[float, tuple[float, int, float]]:
+    """λ -> (best validation accuracy %, best epoch, validation accuracy % at the run's last
+    row of curves.csv), for folders of one run per λ."""
+    import csv
+
+    out = {}
+    for d in stage_dirs:
+        last: dict[int, tuple[int, float]] = {}
+        with open(d / "curves.csv") as f:
+            for row in csv.DictReader(f):
+                run, epoch = int(row["run"]), int(row["epoch"])
+                if epoch >= last.get(run, (0, 0.0))[0]:
+                    last[run] = (epoch, float(row["val_acc"]))
+        for r in _runs(d):
+            out[round(float(r["lam"]), 4)] = (100 * r["best_val_acc"], r["best_epoch"],
+                                              100 * last[r["run"]][1])
+    return out
+
+
 @pytest.mark.parametrize("folder", FIXED, ids=lambda p: str(p.relative_to(RESULTS)))
 def test_fixed_prototype_mads_match_the_stages(folder):
     """Each variant's MAD over the λ the paper's curve gives (a marker below its plotted
@@ -235,6 +254,13 @@ def test_fixed_prototype_mads_match_the_stages(folder):
             # the λ it has are shown, and only those
             assert {round(c["lam"], 4) for c in entry["fixed_curve"]} == \
                 set(_curve([p.parent for p in parts]))
+        if complete:  # best and last epoch at large λ, the last from curves.csv
+            for variant, dirs in variants.items():
+                cells = []
+                for lam, (best, epoch, last) in sorted(_best_and_last(dirs).items()):
+                    if lam >= 0.9 - 1e-9:
+                        cells.append(f"{best:.2f} ({epoch}), {last:.2f}")
+                assert f"| {loss} | {variant} W | " + " | ".join(cells) + " |" in report
         if not paper and complete:  # a held-out setting: each curve's fall at large λ
             fall = {v: max(c.values()) - min(x for lam, x in c.items() if lam >= 0.9 - 1e-9)
                     for v, c in ((v, _curve(d)) for v, d in variants.items())}

@@ -132,6 +132,23 @@ def test_large_lambda_seed_rows_by_hand():
         "| 99.10 ± 0.10 | 99.10 ± 0.10 |"]
 
 
+def test_report_best_and_last_at_large_lambda_by_hand():
+    """The report's large-λ table: per λ ≥ 0.9 the mean best validation accuracy, the best
+    epochs and the mean last-epoch accuracy; smaller λ left out, a missing last epoch None."""
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import report_repro
+
+    runs = [{"lam": 0.85, "best_val_acc": 0.95, "best_epoch": 3, "final_val_acc": 0.94},
+            {"lam": 0.9, "best_val_acc": 0.90, "best_epoch": 2, "final_val_acc": 0.10},
+            {"lam": 0.9, "best_val_acc": 0.92, "best_epoch": 1, "final_val_acc": 0.20},
+            {"lam": 1.0, "best_val_acc": 0.80, "best_epoch": 1}]
+    got = report_repro.best_and_last(runs)
+    assert list(got) == [0.9, 1.0]
+    best, epochs, last = got[0.9]
+    assert (round(best, 6), epochs, round(last, 6)) == (91.0, [1, 2], 15.0)
+    assert got[1.0][1:] == ([1], None)
+
+
 def test_large_lambda_contiguous_validation_takes_the_pool_in_file_order():
     """``*-val-first-5k`` / ``*-val-last-5k`` rebuild the training pool in its file order from
     a random split (the split's index arrays are sorted) and validate on its first or last
