@@ -196,8 +196,10 @@ def _curve(stage_dirs) -> dict[float, float]:
 
 def _best_and_last(stage_dirs) -> dict[float, tuple[float, int, float]]:
     """λ -> (best validation accuracy %, best epoch, validation accuracy % at the run's last
-    row of curves.csv), for folders of one run per λ."""
+    trained epoch in curves.csv), for folders of one run per λ. (A run stopped early has NaN
+    rows after its last epoch, up to the stage's epoch count.)"""
     import csv
+    import math
 
     out = {}
     for d in stage_dirs:
@@ -205,9 +207,11 @@ def _best_and_last(stage_dirs) -> dict[float, tuple[float, int, float]]:
         with open(d / "curves.csv") as f:
             for row in csv.DictReader(f):
                 run, epoch = int(row["run"]), int(row["epoch"])
-                if epoch >= last.get(run, (0, 0.0))[0]:
-                    last[run] = (epoch, float(row["val_acc"]))
+                acc = float(row["val_acc"] or "nan")
+                if not math.isnan(acc) and epoch >= last.get(run, (0, 0.0))[0]:
+                    last[run] = (epoch, acc)
         for r in _runs(d):
+            assert last[r["run"]][0] == r["epochs_trained"], (d, r["run"])
             out[round(float(r["lam"]), 4)] = (100 * r["best_val_acc"], r["best_epoch"],
                                               100 * last[r["run"]][1])
     return out
