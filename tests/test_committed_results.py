@@ -194,24 +194,33 @@ def _curve(stage_dirs) -> dict[float, float]:
     return {lam: 100 * float(np.mean(v)) for lam, v in by_lam.items()}
 
 
-def _best_and_last(stage_dirs) -> dict[float, tuple[float, int, float]]:
-    """λ -> (best validation accuracy %, best epoch, validation accuracy % at the run's last
-    trained epoch in curves.csv), for folders of one run per λ. (A run stopped early has NaN
-    rows after its last epoch, up to the stage's epoch count.)"""
+def _last_epochs(stage) -> dict[int, tuple[int, float]]:
+    """run -> (its last trained epoch, validation accuracy there) from a stage's curves.csv,
+    checked against the run's ``epochs_trained``. (A run stopped early has NaN rows after
+    its last epoch, up to the stage's epoch count.)"""
     import csv
     import math
 
+    last: dict[int, tuple[int, float]] = {}
+    with open(stage / "curves.csv") as f:
+        for row in csv.DictReader(f):
+            run, epoch = int(row["run"]), int(row["epoch"])
+            acc = float(row["val_acc"] or "nan")
+            if not math.isnan(acc) and epoch >= last.get(run, (0, 0.0))[0]:
+                last[run] = (epoch, acc)
+    for r in _runs(stage):
+        if "epochs_trained" in r:
+            assert last[r["run"]][0] == r["epochs_trained"], (stage, r["run"])
+    return last
+
+
+def _best_and_last(stage_dirs) -> dict[float, tuple[float, int, float]]:
+    """λ -> (best validation accuracy %, best epoch, validation accuracy % at the run's last
+    trained epoch), for folders of one run per λ."""
     out = {}
     for d in stage_dirs:
-        last: dict[int, tuple[int, float]] = {}
-        with open(d / "curves.csv") as f:
-            for row in csv.DictReader(f):
-                run, epoch = int(row["run"]), int(row["epoch"])
-                acc = float(row["val_acc"] or "nan")
-                if not math.isnan(acc) and epoch >= last.get(run, (0, 0.0))[0]:
-                    last[run] = (epoch, acc)
+        last = _last_epochs(d)
         for r in _runs(d):
-            assert last[r["run"]][0] == r["epochs_trained"], (d, r["run"])
             out[round(float(r["lam"]), 4)] = (100 * r["best_val_acc"], r["best_epoch"],
                                               100 * last[r["run"]][1])
     return out
@@ -298,17 +307,11 @@ def test_three_seed_tables_match_the_stages(stage):
     per λ, each seed's cell the best validation accuracy (best epoch) and the accuracy at the
     last epoch, exactly as the stage has them. (A stage the background job has just
     committed, with no table yet, is skipped.)"""
-    import csv
 
     discussion = (stage.parents[1] / "discussion.md").read_text()
     if f"(stage `{stage.name}`" not in discussion:
         pytest.skip(f"{stage.name} is not discussed yet")
-    last: dict[int, tuple[int, float]] = {}
-    with open(stage / "curves.csv") as f:
-        for row in csv.DictReader(f):
-            run, epoch = int(row["run"]), int(row["epoch"])
-            if epoch >= last.get(run, (0, 0.0))[0]:
-                last[run] = (epoch, float(row["val_acc"]))
+    last = _last_epochs(stage)
     by_lam: dict[float, list[dict]] = {}
     for r in _runs(stage):
         by_lam.setdefault(r["lam"], []).append(r)
