@@ -834,10 +834,14 @@ def section_fixed_prototypes(cfg, stages: dict[str, Stage], curves: dict[str, li
             entry["fall_from_0.9"] = {k: fall_at_large_lambda(c) if c else None
                                       for k, c in (("trained", tr), ("fixed", fx),
                                                    ("paper", pp))}
-            last = {c["lam"]: 100 * float(np.mean([r["final_val_acc"] for r in f["runs"]
-                                                   if float(r["lam"]) == c["lam"]]))
-                    for c in fc if all("final_val_acc" in r for r in f["runs"])}
-            entry["fixed_last_epoch"] = {str(k): v for k, v in last.items()}
+            # best and last epoch per λ: the last for every λ, both at large λ (the table)
+            bl = best_and_last(f["runs"], from_lam=0.0)
+            entry["fixed_last_epoch"] = ({str(lam): x[2] for lam, x in bl.items()}
+                                         if all(x[2] is not None for x in bl.values()) else {})
+            if f"sweep-{loss}" in stages:
+                entry["large_lambda_best_last"] = {
+                    "trained": best_and_last(stages[f"sweep-{loss}"].runs),
+                    "fixed": {lam: x for lam, x in bl.items() if lam >= 0.9 - 1e-9}}
         numbers[loss] = entry
         variants[loss] = {"trained": {c["lam"]: 100 * c["mean"] for c in trained
                                       if math.isfinite(c["mean"])},
@@ -971,16 +975,8 @@ def section_fixed_prototypes(cfg, stages: dict[str, Stage], curves: dict[str, li
                md_table(["loss", "prototypes", "MAD", "λ where ours fails", "offset",
                          "shape MAD",
                          "λ off the shape"], cmp_rows), ""]
-    large = []
-    for k in losses:
-        e = numbers[k]
-        if not e["complete"] or f"sweep-{k}" not in stages:
-            continue
-        bl = {"trained": best_and_last(stages[f"sweep-{k}"].runs),
-              "fixed": best_and_last(fixed[k]["runs"])}
-        e["large_lambda_best_last"] = {v: {str(lam): list(x) for lam, x in b.items()}
-                                       for v, b in bl.items()}
-        large += [(k, v, b) for v, b in bl.items()]
+    large = [(k, v, b) for k in losses
+             for v, b in numbers[k].get("large_lambda_best_last", {}).items()]
     if large:
         lams_large = sorted({lam for _, _, b in large for lam in b})
 

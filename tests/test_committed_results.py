@@ -307,7 +307,6 @@ def test_three_seed_tables_match_the_stages(stage):
     per λ, each seed's cell the best validation accuracy (best epoch) and the accuracy at the
     last epoch, exactly as the stage has them. (A stage the background job has just
     committed, with no table yet, is skipped.)"""
-
     discussion = (stage.parents[1] / "discussion.md").read_text()
     if f"(stage `{stage.name}`" not in discussion:
         pytest.skip(f"{stage.name} is not discussed yet")
