@@ -53,13 +53,14 @@ was being edited at the time), with the store in the checkout::
 Runtime: one MNIST FFNN part (4 λ × 150 epochs = 600 run-epochs) took 34 min (2,027 s,
 3.4 s per run-epoch) at ``nice -n 19`` on 2 AVX-512 cores shared with another user's tests
 (``curve-cosine_fixed_w/part-1of5``); under heavier load the next part ran at ~0.8
-epochs per minute (~19 s per run-epoch). So one 20-λ MNIST / Fashion-MNIST FFNN curve is
+epochs per minute (~19 s per run-epoch). So one 20-λ MNIST FFNN curve (trained in full) is
 ~2-3 h on 2 lightly shared cores (the trained ``sweep-cosine``: 3,000 run-epochs in 109 min
 idle). Measured at ``nice -n 19`` on 2 AVX-512 cores: Fashion-MNIST CNN (``curve``, 10 epochs)
-45 and 43 min per curve; MNIST CNN (``curve``) 42 and 39 min; AG News FFNN (``paper``, early
-stopping) 6 and 5 min; the 3-seed MNIST FFNN stages 29–175 min each (the longest under heavier
-load). The whole plan takes well over half a day on 2 CPU cores. Each stage's ``stage.json``
-records its ``wall_s`` (the time of the last session only, for a stage that was resumed).
+45 and 43 min per curve; MNIST CNN (``curve``) 42 and 39 min; Fashion-MNIST FFNN (``paper``,
+patience 30) 52 and 45 min; AG News FFNN (``paper``, early stopping) 6 and 5 min; the 3-seed
+MNIST FFNN stages 29–175 min each (the longest under heavier load). The whole plan takes well
+over half a day on 2 CPU cores. Each stage's ``stage.json`` records its ``wall_s`` (the time of
+the last session only, for a stage that was resumed).
 """
 
 from __future__ import annotations
