@@ -7,6 +7,8 @@ placeholders).
 """
 
 import itertools
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -348,3 +350,33 @@ def test_several_seed_rows_match_their_results(result, discussion):
     text = discussion.read_text()
     for row in large_lambda.seed_rows(res):
         assert row in text, f"{discussion.relative_to(RESULTS)} cites {result.name} without {row}"
+
+
+def _tracked() -> set[str] | None:
+    """Paths git tracks under the repository, or None outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                             check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return set(out.decode().split("\0")) - {""}
+
+
+@pytest.mark.parametrize("folder", DISCUSSED, ids=lambda p: str(p.relative_to(RESULTS)))
+def test_report_links_only_committed_files(folder):
+    # A figure written next to a report but never `git add`ed is there on the machine that
+    # made it and missing in every clone: `git commit --only` leaves new files out (it
+    # happened once, fashion-mnist-mlp's fig_fixed_prototypes.png).
+    tracked = _tracked()
+    if tracked is None:
+        pytest.skip("not a git checkout")
+    for name in ("report.md", "discussion.md"):
+        text = (folder / name).read_text()
+        for target in re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", text):
+            if "://" in target:
+                continue
+            path = (folder / target).resolve()
+            rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else None
+            assert rel is not None and (rel in tracked or any(
+                t.startswith(rel + "/") for t in tracked)), (
+                f"{folder / name} links {target}, which is not committed; git add it")
