@@ -226,11 +226,17 @@ def main(argv=None) -> int:
     lams = tuple(float(x) for x in args.lams.split(",")) if args.lams else None
     log = lambda *a: print(time.strftime("%H:%M:%S"), *a, flush=True)
     cache: dict = {}
+    from corel_jax.train import preemption
+
     for job in jobs:
-        rec = run_job(job, data_dir=args.data_dir, store_root=args.store_root,
-                      runs_root=args.runs, commit=args.commit, dataset_cache=cache, lams=lams,
-                      epochs=args.epochs, part_size=args.part_size, progress=args.progress,
-                      log=log)
+        try:
+            rec = run_job(job, data_dir=args.data_dir, store_root=args.store_root,
+                          runs_root=args.runs, commit=args.commit, dataset_cache=cache,
+                          lams=lams, epochs=args.epochs, part_size=args.part_size,
+                          progress=args.progress, log=log)
+        except preemption.Preempted as e:  # the parts finished before it are stored
+            return preemption.exit_status(e, prog=f"[{job.key}]",
+                                          resume=reproduce.command_line(__file__, argv))
         log(f"[{job.key}] {'skipped' if rec.get('skipped') else 'finished'}; "
             f"{rec['wall_s'] / 60:.1f} min")
     return 0

@@ -414,14 +414,17 @@ def main(argv=None) -> int:
 
     out = Path(args.out or default_out(args.setting, args.profile))
     runs_root = Path(args.runs or Path("runs") / "reproduce" / args.setting / args.profile)
-    command = "python " + " ".join(shlex.quote(a) for a in [
-        os.path.relpath(__file__) if not os.path.isabs(sys.argv[0]) else sys.argv[0],
-        *(argv if argv is not None else sys.argv[1:])])
+    command = command_line(__file__, argv)
     store = (None if args.store == "none" else
              Path(args.store or HERE / "results" / args.setting / args.profile / "stages"))
-    result = reproduce(cfg, data_dir=args.data_dir, runs_root=runs_root, out=out,
-                       command=command, progress=not args.quiet, stages=args.stages,
-                       store=store, commit=args.commit, plan_only=args.list)
+    from corel_jax.train import preemption
+
+    try:
+        result = reproduce(cfg, data_dir=args.data_dir, runs_root=runs_root, out=out,
+                           command=command, progress=not args.quiet, stages=args.stages,
+                           store=store, commit=args.commit, plan_only=args.list)
+    except preemption.Preempted as e:  # the stages finished before it are stored (committed)
+        return preemption.exit_status(e, prog="reproduce", resume=command)
     if args.list:
         todo = [k for k, v in result["stages"].items() if v is None]
         print(f"{len(result['stages']) - len(todo)} stages complete, {len(todo)} to train"
@@ -431,6 +434,18 @@ def main(argv=None) -> int:
     else:
         print(json.dumps(result["lam_of"]))
     return 0
+
+
+def command_line(script: str, argv=None) -> str:
+    """The command that ran ``script`` with ``argv`` (default: this process's arguments), as
+    a shell line: the script path as typed when it was given absolute, else relative to the
+    working directory (also when ``main`` is called from Python: ``sys.argv[0]`` is then
+    another program). Rerunning it resumes an interrupted run."""
+    typed = sys.argv[0]
+    as_typed = os.path.isabs(typed) and os.path.realpath(typed) == os.path.realpath(script)
+    return "python " + " ".join(shlex.quote(a) for a in [
+        typed if as_typed else os.path.relpath(script),
+        *(argv if argv is not None else sys.argv[1:])])
 
 
 # --------------------------------------------------------------------------- environment

@@ -203,3 +203,57 @@ def test_authors_code_large_lambda_skips_without_torch_or_the_authors_repo(tmp_p
         assert out.startswith("skipped: torch is not installed")
     else:
         assert out.startswith("skipped: the authors' repository (kiankd/corel2019) is not at")
+
+
+def test_fixed_prototype_curves_preempted_ends_in_one_line_75_and_the_rerun_resumes(
+        tmp_path, monkeypatch, capsys, digits):
+    """SIGTERM (simulated: the preemption check answers yes after epoch 2) stops the script
+    as it stops ``corel-jax train``: a checkpoint, one line on stderr naming the command that
+    resumes, no traceback, exit status 75. Rerunning that command resumes after epoch 2 and
+    stores the stage. The data are digits in place of MNIST, to keep it small."""
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import fixed_prototype_curves
+
+    from corel_jax.train import preemption, sweep
+
+    monkeypatch.setattr(sweep, "load_data", lambda cfg: digits)
+    monkeypatch.chdir(tmp_path)  # relative paths, as a user types them
+    argv = ["--only", "mnist-mlp:curve-cosine_fixed_w", "--lams", "0.5", "--epochs", "3",
+            "--store-root", "results", "--runs", "runs"]
+    calls = []
+    monkeypatch.setattr(preemption, "requested", lambda: calls.append(1) or len(calls) == 2)
+    assert fixed_prototype_curves.main(argv) == preemption.EXIT_PREEMPTED == 75
+    err = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert len(err) == 1, err
+    assert "preempted: stopped by SIGTERM after epoch 2" in err[0]
+    assert "checkpoint saved" in err[0]
+    assert ("continue with `python " + os.path.relpath(fixed_prototype_curves.__file__)
+            + " " + " ".join(argv) + "`") in err[0]
+    store = Path("results/mnist-mlp/paper/stages/curve-cosine_fixed_w")
+    assert not (store / "stage.json").exists()
+    monkeypatch.setattr(preemption, "requested", lambda: False)
+    assert fixed_prototype_curves.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "(resuming)" in out and "from its checkpoint after epoch 2" in out
+    assert (store / "stage.json").is_file()
+
+
+def test_reproduce_preempted_ends_in_one_line_75(monkeypatch, capsys, tmp_path):
+    """reproduce.py's main turns a preemption into the same one line and status 75, naming
+    its own command line to rerun (the stages are the fixed-prototype test's machinery)."""
+    sys.path.insert(0, str(ROOT / "experiments"))
+    from corel_jax.train import preemption
+
+    import reproduce
+
+    def preempted(*a, **k):
+        raise preemption.Preempted("stopped by SIGTERM after epoch 4 of chunk 1/1; "
+                                   "checkpoint saved", saved=True)
+
+    monkeypatch.setattr(reproduce, "reproduce", preempted)
+    argv = ["--setting", "mnist-mlp", "--profile", "paper", "--runs", str(tmp_path)]
+    assert reproduce.main(argv) == 75
+    err = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert len(err) == 1 and err[0].startswith("reproduce: preempted: stopped by SIGTERM")
+    assert err[0].endswith(f"continue with `python {os.path.relpath(reproduce.__file__)} "
+                           f"{' '.join(argv)}` (exit status 75)")

@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -241,17 +240,14 @@ def run(args: argparse.Namespace) -> int:
         # may already be writing into the folder they share)
         check(Path(out), resume=False, overwrite=args.overwrite)
     initialize(args.coordinator, args.num_processes, args.process_id)
-    from corel_jax.train.preemption import EXIT_PREEMPTED, Preempted
+    from corel_jax.train import preemption
 
     try:
         result = train_sweep(cfg, out_dir=out, progress=not args.quiet,
                              resume=args.resume is not None, overwrite=args.overwrite)
-    except Preempted as e:
-        then = (f"continue with `corel-jax train --resume {out}`" if e.saved
-                else "start it again")
-        print(f"corel-jax train: preempted: {e}; {then} (exit status {EXIT_PREEMPTED})",
-              file=sys.stderr)
-        return EXIT_PREEMPTED
+    except preemption.Preempted as e:
+        return preemption.exit_status(e, prog="corel-jax train",
+                                      resume=f"corel-jax train --resume {out}")
     import jax
 
     if jax.process_index() != 0:

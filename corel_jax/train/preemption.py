@@ -4,7 +4,8 @@ next epoch boundary, after saving a checkpoint, so that a job script can requeue
 While :func:`handle_sigterm` is active, SIGTERM only sets a flag. The training loop checks
 it after every epoch (:func:`requested`): it saves the chunk's state (or, at a chunk's last
 epoch, lets the finished chunk be stored) and raises :class:`Preempted`; ``corel-jax train``
-prints one line and exits with :data:`EXIT_PREEMPTED`. ``--resume`` then continues exactly
+(and the experiment scripts that train) prints one line and exits with
+:data:`EXIT_PREEMPTED` (:func:`exit_status`). ``--resume`` then continues exactly
 where the sweep stopped.
 
 In a multi-process sweep the flag is ORed over the processes at every epoch boundary
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 
 #: the exit status of a preempted sweep (EX_TEMPFAIL: "try again later"); a job script
@@ -31,6 +33,16 @@ class Preempted(Exception):
     def __init__(self, message: str, saved: bool):
         super().__init__(message)
         self.saved = saved
+
+
+def exit_status(e: Preempted, *, prog: str, resume: str) -> int:
+    """Prints the one line a preempted job's log ends with (on stderr, no traceback) and
+    returns :data:`EXIT_PREEMPTED`, for a command's ``main`` to return.
+
+    ``resume`` is the command that continues the work, named when the progress was saved."""
+    then = f"continue with `{resume}`" if e.saved else "start it again"
+    print(f"{prog}: preempted: {e}; {then} (exit status {EXIT_PREEMPTED})", file=sys.stderr)
+    return EXIT_PREEMPTED
 
 
 def requested() -> bool:
