@@ -118,9 +118,17 @@ class Registry(Generic[S]):
         """``with registry.temporary(spec):`` registers ``spec`` for the block (as
         :meth:`register`), then restores the registry as it was before, whatever the block
         registered meanwhile."""
+        with self.restored():
+            yield self.register(spec, replace=replace)
+
+    @contextlib.contextmanager
+    def restored(self) -> Iterator[None]:
+        """``with registry.restored():`` runs the block, then puts the registry back as it was
+        on entry, whatever the block registered (e.g. a script's ``main`` that registers its
+        variants, called from a test)."""
         specs, keys = dict(self._specs), dict(self._keys)
         try:
-            yield self.register(spec, replace=replace)
+            yield
         finally:
             self._specs.clear()
             self._specs.update(specs)

@@ -124,3 +124,17 @@ def preempt(monkeypatch):
                 train_sweep(cfg, dataset=dataset, out_dir=run_dir, progress=False, log=None)
 
     return run
+
+
+@pytest.fixture
+def registries_restored():
+    """Puts the loss, encoder and dataset registries back as they were after the test: the
+    experiment scripts register their variants globally (``fixed_prototype_curves``'
+    ``*_fixed_w``), which would refuse the same name registered by a later test in the
+    same worker."""
+    from corel_jax.data.registry import DATASETS
+    from corel_jax.loss_spec import LOSSES
+    from corel_jax.models.registry import ENCODERS
+
+    with LOSSES.restored(), ENCODERS.restored(), DATASETS.restored():
+        yield

@@ -206,7 +206,7 @@ def test_authors_code_large_lambda_skips_without_torch_or_the_authors_repo(tmp_p
 
 
 def test_fixed_prototype_curves_preempted_ends_in_one_line_75_and_the_rerun_resumes(
-        tmp_path, monkeypatch, capsys, digits):
+        tmp_path, monkeypatch, capsys, digits, registries_restored):
     """SIGTERM (simulated: the preemption check answers yes after epoch 2) stops the script
     as it stops ``corel-jax train``: a checkpoint, one line on stderr naming the command that
     resumes, no traceback, exit status 75. Rerunning that command resumes after epoch 2 and

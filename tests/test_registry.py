@@ -86,6 +86,18 @@ def test_temporary_registration_restores_the_registry(reg):
     assert {n: reg.get(n) for n in reg.names()} == before and reg.get("a") is before["alpha"]
 
 
+def test_restored_undoes_whatever_the_block_registered_or_replaced(reg):
+    before = {n: reg.get(n) for n in reg.names()}
+    with pytest.raises(RuntimeError, match="boom"):
+        with reg.restored():
+            reg.register(Spec("gamma", aliases=("g",)))
+            reg.register(Spec("alpha"), replace=True)
+            assert reg.get("alpha") is not before["alpha"] and "g" in reg
+            raise RuntimeError("boom")
+    assert {n: reg.get(n) for n in reg.names()} == before and reg.get("a") is before["alpha"]
+    assert "g" not in reg
+
+
 def test_the_three_registries_share_the_type_and_the_messages():
     for registry, spec_type in ((LOSSES, LossSpec), (ENCODERS, EncoderSpec),
                                 (DATASETS, DatasetSpec)):

@@ -21,7 +21,7 @@ def test_every_committed_stage_is_sealed_and_verifies():
         assert set(rec["files"]) >= {"config.json", "runs.json", "curves.csv"}, f
 
 
-def test_every_committed_record_reads_as_the_key_of_its_configuration():
+def test_every_committed_record_reads_as_the_key_of_its_configuration(registries_restored):
     """Read in the current form (:func:`stage_store.upgrade`), every committed stage's
     ``"sweep"`` is exactly the key a ``SweepConfig`` of it gives today (fields added since
     the stage was stored at their defaults), so reproduce.py can recognise it."""
