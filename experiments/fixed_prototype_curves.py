@@ -26,7 +26,8 @@ A stage already in its store with the same configuration is skipped; an interrup
 from its last checkpoint while its run directory is there (``runs/fixed_prototype_curves/...``,
 git-ignored, so on the machine that ran it;
 about every 10 minutes). With ``--commit`` each finished stage (each part, then the merged
-curve) is committed by itself (``git commit --only <store>``, nothing else).
+curve) is committed by itself (``git commit --only <store>``, nothing else), then the setting's
+report, rewritten to show it (:func:`refresh_report`).
 
 Command (from the repository root)::
 
@@ -163,8 +164,11 @@ def run_job(job: Job, *, data_dir, store_root: Path, runs_root: Path, commit: bo
         part_size = 1 if job.seeds is not None and len(job.seeds) > 1 else \
             (cfg.sweep_part_size or len(full.lams))
     if len(full.lams) <= part_size:
-        return reproduce.run_stage(job.stage, runs / job.stage, full, dataset, log=log,
-                                   progress=progress, store=store, commit=commit)
+        rec = reproduce.run_stage(job.stage, runs / job.stage, full, dataset, log=log,
+                                  progress=progress, store=store, commit=commit)
+        if commit:
+            refresh_report(job, store_root, job.stage, log)
+        return rec
     parts = [full.lams[i:i + part_size] for i in range(0, len(full.lams), part_size)]
     dirs, records = [], []
     for i, part in enumerate(parts):
@@ -174,13 +178,37 @@ def run_job(job: Job, *, data_dir, store_root: Path, runs_root: Path, commit: bo
             progress=progress, store=store_root / job.setting / job.profile / "stages" / name,
             commit=commit))
         dirs.append(store_root / job.setting / job.profile / "stages" / name)
+        if commit:
+            refresh_report(job, store_root, name, log)
     rec = reproduce.merge_parts(dirs, store, full, records)
     log(f"[{job.key}] merged {len(parts)} parts into {store} "
         f"({rec['wall_s'] / 60:.0f} min of training)")
     if commit:
         reproduce.commit_store(store, f"fixed prototypes: {job.setting} {job.profile} "
                                       f"{job.stage} (merged; {rec['wall_s'] / 60:.0f} min)", log)
+        refresh_report(job, store_root, f"{job.stage} (merged)", log)
     return rec
+
+
+def refresh_report(job: Job, store_root: Path, stage: str, log=print) -> None:
+    """Rewrites the setting's report from the stages now in its store and commits the
+    report's files (``report.md``, ``results.json``, ``lambda_sweep.csv``, the figures; not
+    ``discussion.md``, which the report quotes as it is in the working tree). A committed
+    stage that the committed report does not show fails ``tests/test_committed_results.py``,
+    so with ``--commit`` each stage's commit is followed by its report's: a queue stopped at
+    any moment leaves the checkout consistent. A folder without a report yet is left alone
+    (``reproduce.py`` writes the first)."""
+    import report_repro
+
+    out = store_root / job.setting / job.profile
+    if not (out / "report.md").is_file():
+        return
+    report_repro.write(get_config(job.setting, job.profile), store=out / "stages", out=out,
+                       command=report_repro.rerun_command(job.setting, job.profile), log=log)
+    files = [out / n for n in ("report.md", "results.json", "lambda_sweep.csv")
+             if (out / n).is_file()] + sorted(out.glob("*.png"))
+    reproduce.commit_store(files, f"{job.setting}/{job.profile} report regenerated: {stage} "
+                                  f"committed", log)
 
 
 def main(argv=None) -> int:

@@ -1082,10 +1082,21 @@ def write(cfg: ReproConfig, *, store: Path, out: Path, command: str,
 
 
 def _rel(p: Path) -> str:
-    try:
-        return Path(p).resolve().relative_to(HERE.parent).as_posix()
-    except ValueError:
-        return str(p)
+    """``p`` relative to the git checkout that holds it (else to this script's): the same
+    text whether the report is written by the checkout's code or by a snapshot of it run
+    elsewhere (the background queues run one, see fixed_prototype_curves.py)."""
+    p = Path(p).resolve()
+    roots = [a for a in p.parents if (a / ".git").exists()][:1] + [HERE.parent]
+    for root in roots:
+        if p.is_relative_to(root):
+            return p.relative_to(root).as_posix()
+    return str(p)
+
+
+def rerun_command(setting: str, profile: str) -> str:
+    """The command a report names as the one that makes its stages (and it)."""
+    return (f"python experiments/reproduce.py --setting {setting} --profile {profile} "
+            f"--data-dir DATA --commit")
 
 
 def default_out(setting: str, profile: str) -> Path:
@@ -1110,10 +1121,8 @@ def main(argv=None) -> int:
     store = args.store or HERE / "results" / args.setting / args.profile / "stages"
     if not store.is_dir():
         p.error(f"no stage store at {store}; run experiments/reproduce.py first")
-    command = (f"python experiments/reproduce.py --setting {args.setting} --profile "
-               f"{args.profile} --data-dir DATA --commit")
     write(cfg, store=store, out=args.out or default_out(args.setting, args.profile),
-          command=command, runs_root=args.runs)
+          command=rerun_command(args.setting, args.profile), runs_root=args.runs)
     return 0
 
 

@@ -144,26 +144,36 @@ def store_stage(run_dir: Path, store: Path, *, clustering: bool, log=print) -> P
     return store
 
 
-def commit_store(store: Path, message: str, log=print) -> None:
-    """``git commit --only`` of the stage's store: nothing else that is staged goes with it
-    (retried while another git command holds the index lock)."""
-    repo = subprocess.run(["git", "-C", str(store), "rev-parse", "--show-toplevel"],
-                          capture_output=True, text=True)
+def commit_store(store: Path | list[Path], message: str, log=print) -> None:
+    """``git add`` and ``git commit --only`` of the stage's store (or of a list of files):
+    nothing else that is staged goes with it; new files are added, so none is left out.
+    Nothing to commit (unchanged files) is not an error. Retried while another git command
+    holds the index lock."""
+    paths = [str(x) for x in (store if isinstance(store, list) else [store])]
+    what = paths[0] if len(paths) == 1 else f"{len(paths)} files in {Path(paths[0]).parent}"
+    repo = subprocess.run(["git", "-C", str(Path(paths[0]).parent), "rev-parse",
+                           "--show-toplevel"], capture_output=True, text=True)
     if repo.returncode != 0:
-        log(f"not committed: {store} is not in a git repository")
+        log(f"not committed: {what} is not in a git repository")
         return
     top = repo.stdout.strip()
     for attempt in range(10):
-        add = subprocess.run(["git", "-C", top, "add", "--", str(store)], capture_output=True,
+        add = subprocess.run(["git", "-C", top, "add", "--", *paths], capture_output=True,
                              text=True)
+        same = add.returncode == 0 and subprocess.run(
+            ["git", "-C", top, "diff", "--cached", "--quiet", "HEAD", "--", *paths]
+        ).returncode == 0
+        if same:
+            log(f"{what}: unchanged, nothing to commit")
+            return
         ci = add.returncode == 0 and subprocess.run(
-            ["git", "-C", top, "commit", "-q", "--only", "-m", message, "--", str(store)],
+            ["git", "-C", top, "commit", "-q", "--only", "-m", message, "--", *paths],
             capture_output=True, text=True)
         if ci and ci.returncode == 0:
-            log(f"committed {store}")
+            log(f"committed {what}")
             return
         time.sleep(3 + 3 * attempt)
-    log(f"could not commit {store}; commit it by hand")
+    log(f"could not commit {what}; commit it by hand")
 
 
 def run_stage(name: str, run_dir: Path, scfg, dataset, *, log=print, progress=True,

@@ -257,3 +257,55 @@ def test_reproduce_preempted_ends_in_one_line_75(monkeypatch, capsys, tmp_path):
     assert len(err) == 1 and err[0].startswith("reproduce: preempted: stopped by SIGTERM")
     assert err[0].endswith(f"continue with `python {os.path.relpath(reproduce.__file__)} "
                            f"{' '.join(argv)}` (exit status 75)")
+
+
+def test_a_committed_stage_is_followed_by_its_report_commit(tmp_path, monkeypatch):
+    """``fixed_prototype_curves.refresh_report`` (what ``--commit`` runs after each stage) in
+    another checkout holding a copy of a setting's committed results: unchanged stages give
+    the committed report byte for byte (nothing to commit); a stage gone from the store
+    gives a report commit of the report's files only, not the discussion being edited."""
+    import shutil
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import fixed_prototype_curves as fpc
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True,
+                              text=True, check=True).stdout
+
+    repo = tmp_path / "checkout"
+    folder = repo / "experiments" / "results" / "ag-news-cnn" / "paper"
+    shutil.copytree(ROOT / "experiments" / "results" / "ag-news-cnn" / "paper", folder)
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "results")
+    for k in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):  # for refresh_report's commits
+        monkeypatch.setenv(k, "t")
+    for k in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.setenv(k, "t@t")
+    job = next(j for j in fpc.plan() if j.key == "ag-news-cnn:curve-cosine_fixed_w")
+    logged = []
+    fpc.refresh_report(job, repo / "experiments" / "results", "nothing", logged.append)
+    assert git("status", "--porcelain") == ""
+    # the same report.md and figures; results.json differs at most in its timing
+    diff = git("diff", "-U0", "HEAD", git("rev-list", "--max-parents=0", "HEAD").strip())
+    changed = [x for x in diff.splitlines() if x[:1] in "+-" and x[:3] not in "+++---"]
+    assert all('"report_s"' in x for x in changed), diff
+    assert set(git("diff", "--name-only", "HEAD~1" if changed else "HEAD").split()) <= {
+        str((folder / "results.json").relative_to(repo))}
+    import reproduce
+
+    reproduce.commit_store([folder / "report.md"], "nothing", logged.append)
+    assert logged[-1].endswith("report.md: unchanged, nothing to commit")
+    part = folder / "stages" / "curve-cosine_fixed_w" / "part-1of5"
+    shutil.rmtree(part)
+    git("rm", "-rq", "--cached", str(part))
+    git("commit", "-q", "-m", "part 1 gone")
+    (folder / "discussion.md").write_text("half-written\n")
+    fpc.refresh_report(job, repo / "experiments" / "results", "part 1 gone", logged.append)
+    assert git("log", "-1", "--format=%s").startswith("ag-news-cnn/paper report regenerated")
+    changed = set(git("show", "--name-only", "--format=", "HEAD").split())
+    assert "experiments/results/ag-news-cnn/paper/report.md" in changed
+    assert all(not c.endswith("discussion.md") for c in changed)
+    assert git("status", "--porcelain").split() == ["M", str(
+        (folder / "discussion.md").relative_to(repo))]
