@@ -166,7 +166,7 @@ def run_job(job: Job, *, data_dir, store_root: Path, runs_root: Path, commit: bo
     if len(full.lams) <= part_size:
         rec = reproduce.run_stage(job.stage, runs / job.stage, full, dataset, log=log,
                                   progress=progress, store=store, commit=commit)
-        if commit:
+        if commit and _new_in_store(rec):
             refresh_report(job, store_root, job.stage, log)
         return rec
     parts = [full.lams[i:i + part_size] for i in range(0, len(full.lams), part_size)]
@@ -178,7 +178,7 @@ def run_job(job: Job, *, data_dir, store_root: Path, runs_root: Path, commit: bo
             progress=progress, store=store_root / job.setting / job.profile / "stages" / name,
             commit=commit))
         dirs.append(store_root / job.setting / job.profile / "stages" / name)
-        if commit:
+        if commit and _new_in_store(records[-1]):
             refresh_report(job, store_root, name, log)
     rec = reproduce.merge_parts(dirs, store, full, records)
     log(f"[{job.key}] merged {len(parts)} parts into {store} "
@@ -188,6 +188,12 @@ def run_job(job: Job, *, data_dir, store_root: Path, runs_root: Path, commit: bo
                                       f"{job.stage} (merged; {rec['wall_s'] / 60:.0f} min)", log)
         refresh_report(job, store_root, f"{job.stage} (merged)", log)
     return rec
+
+
+def _new_in_store(rec: dict) -> bool:
+    """Whether :func:`reproduce.run_stage` put the stage into the store just now (trained,
+    or stored from its run directory), not found it there."""
+    return not rec.get("skipped") or rec.get("stored", False)
 
 
 def refresh_report(job: Job, store_root: Path, stage: str, log=print) -> None:

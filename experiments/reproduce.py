@@ -195,7 +195,9 @@ def run_stage(name: str, run_dir: Path, scfg, dataset, *, log=print, progress=Tr
                 if commit:
                     commit_store(store, f"reproduce: {store.parents[2].name} "
                                         f"{store.parents[1].name} {name} (stored)", log)
-            return {**done, "skipped": True}
+            # "stored": copied into the store now (trained in an earlier session)
+            return {**done, "skipped": True,
+                    "stored": store is not None and where != store and not plan_only}
     if plan_only:
         log(f"[{name}] to train: {scfg.num_runs} runs, {scfg.epochs} epochs")
         return None

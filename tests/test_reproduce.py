@@ -287,6 +287,13 @@ def test_checkpoints_of_another_configuration_are_discarded(tmp_path):
                               progress=False)
     assert any("discarding checkpoints" in line for line in logs)
     assert not rec["skipped"] and (run_dir / "runs.json").is_file()
+    # again: complete in its run directory, so stored now ("stored": its report is stale),
+    # then found in the store (nothing new)
+    store = tmp_path / "store" / "sweep-cosine"
+    for stored in (True, False):
+        rec = reproduce.run_stage("sweep-cosine", run_dir, scfg, None, log=logs.append,
+                                  progress=False, store=store)
+        assert rec["skipped"] and rec["stored"] is stored
 
 
 def test_curve_differences_leave_out_lambdas_at_chance(tmp_path):
