@@ -209,8 +209,14 @@ def refresh_report(job: Job, store_root: Path, stage: str, log=print) -> None:
     out = store_root / job.setting / job.profile
     if not (out / "report.md").is_file():
         return
-    report_repro.write(get_config(job.setting, job.profile), store=out / "stages", out=out,
-                       command=report_repro.rerun_command(job.setting, job.profile), log=log)
+    try:
+        report_repro.write(get_config(job.setting, job.profile), store=out / "stages",
+                           out=out, command=report_repro.rerun_command(job.setting, job.profile),
+                           log=log)
+    except Exception as e:  # noqa: BLE001 -- the stage is stored; the queue goes on training
+        log(f"[{job.key}] report not rewritten ({type(e).__name__}: {e}); run "
+            f"experiments/report_repro.py --setting {job.setting} --profile {job.profile}")
+        return
     files = [out / n for n in ("report.md", "results.json", "lambda_sweep.csv")
              if (out / n).is_file()] + sorted(out.glob("*.png"))
     reproduce.commit_store(files, f"{job.setting}/{job.profile} report regenerated: {stage} "
@@ -269,7 +275,7 @@ def main(argv=None) -> int:
                           lams=lams, epochs=args.epochs, part_size=args.part_size,
                           progress=args.progress, log=log)
         except preemption.Preempted as e:  # the parts finished before it are stored
-            return preemption.exit_status(e, prog=f"[{job.key}]",
+            return preemption.exit_status(e, prog=f"fixed_prototype_curves [{job.key}]",
                                           resume=reproduce.command_line(__file__, argv))
         log(f"[{job.key}] {'skipped' if rec.get('skipped') else 'finished'}; "
             f"{rec['wall_s'] / 60:.1f} min")
