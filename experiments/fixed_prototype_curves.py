@@ -166,7 +166,7 @@ def run_job(job: Job, *, data_dir, store_root: Path, runs_root: Path, commit: bo
     if len(full.lams) <= part_size:
         rec = reproduce.run_stage(job.stage, runs / job.stage, full, dataset, log=log,
                                   progress=progress, store=store, commit=commit)
-        if commit and _new_in_store(rec):
+        if commit and reproduce.new_in_store(rec):
             refresh_report(job, store_root, job.stage, log)
         return rec
     parts = [full.lams[i:i + part_size] for i in range(0, len(full.lams), part_size)]
@@ -178,7 +178,7 @@ def run_job(job: Job, *, data_dir, store_root: Path, runs_root: Path, commit: bo
             progress=progress, store=store_root / job.setting / job.profile / "stages" / name,
             commit=commit))
         dirs.append(store_root / job.setting / job.profile / "stages" / name)
-        if commit and _new_in_store(records[-1]):
+        if commit and reproduce.new_in_store(records[-1]):
             refresh_report(job, store_root, name, log)
     rec = reproduce.merge_parts(dirs, store, full, records)
     log(f"[{job.key}] merged {len(parts)} parts into {store} "
@@ -190,37 +190,11 @@ def run_job(job: Job, *, data_dir, store_root: Path, runs_root: Path, commit: bo
     return rec
 
 
-def _new_in_store(rec: dict) -> bool:
-    """Whether :func:`reproduce.run_stage` put the stage into the store just now (trained,
-    or stored from its run directory), not found it there."""
-    return not rec.get("skipped") or rec.get("stored", False)
-
-
 def refresh_report(job: Job, store_root: Path, stage: str, log=print) -> None:
-    """Rewrites the setting's report from the stages now in its store and commits the
-    report's files (``report.md``, ``results.json``, ``lambda_sweep.csv``, the figures; not
-    ``discussion.md``, which the report quotes as it is in the working tree). A committed
-    stage that the committed report does not show fails ``tests/test_committed_results.py``,
-    so with ``--commit`` each stage's commit is followed by its report's: a queue stopped at
-    any moment leaves the checkout consistent. A folder without a report yet is left alone
-    (``reproduce.py`` writes the first)."""
-    import report_repro
-
+    """:func:`reproduce.refresh_report` for ``job``'s setting (its report beside its stages)."""
     out = store_root / job.setting / job.profile
-    if not (out / "report.md").is_file():
-        return
-    try:
-        report_repro.write(get_config(job.setting, job.profile), store=out / "stages",
-                           out=out, command=report_repro.rerun_command(job.setting, job.profile),
-                           log=log)
-    except Exception as e:  # noqa: BLE001 -- the stage is stored; the queue goes on training
-        log(f"[{job.key}] report not rewritten ({type(e).__name__}: {e}); run "
-            f"experiments/report_repro.py --setting {job.setting} --profile {job.profile}")
-        return
-    files = [out / n for n in ("report.md", "results.json", "lambda_sweep.csv")
-             if (out / n).is_file()] + sorted(out.glob("*.png"))
-    reproduce.commit_store(files, f"{job.setting}/{job.profile} report regenerated: {stage} "
-                                  f"committed", log)
+    reproduce.refresh_report(get_config(job.setting, job.profile), store=out / "stages",
+                             out=out, stage=stage, log=log)
 
 
 def main(argv=None) -> int:

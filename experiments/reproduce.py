@@ -176,6 +176,38 @@ def commit_store(store: Path | list[Path], message: str, log=print) -> None:
     log(f"could not commit {what}; commit it by hand")
 
 
+def new_in_store(rec: dict | None) -> bool:
+    """Whether :func:`run_stage` put the stage into the store just now (trained, or stored
+    from its run directory), not found it there."""
+    return rec is not None and (not rec.get("skipped") or rec.get("stored", False))
+
+
+def refresh_report(cfg, *, store: Path, out: Path, stage: str, log=print) -> None:
+    """Rewrites the setting's report in ``out`` from the stages now in ``store`` and commits
+    the report's files (``report.md``, ``results.json``, ``lambda_sweep.csv``, the figures;
+    not ``discussion.md``, which the report quotes as it is in the working tree). A committed
+    stage that the committed report does not show fails ``tests/test_committed_results.py``,
+    so with ``--commit`` each stage's commit is followed by its report's: a run stopped at
+    any moment leaves the checkout consistent. A folder without a report yet is left alone
+    (the first is written when the stages are complete). A report that fails to write is
+    logged and training goes on (the stage is stored)."""
+    import report_repro
+
+    if not (out / "report.md").is_file():
+        return
+    try:
+        report_repro.write(cfg, store=store, out=out,
+                           command=report_repro.rerun_command(cfg.setting, cfg.profile), log=log)
+    except Exception as e:  # noqa: BLE001 -- the stage is stored; training goes on
+        log(f"[report] not rewritten ({type(e).__name__}: {e}); run experiments/"
+            f"report_repro.py --setting {cfg.setting} --profile {cfg.profile}")
+        return
+    files = [out / n for n in ("report.md", "results.json", "lambda_sweep.csv")
+             if (out / n).is_file()] + sorted(out.glob("*.png"))
+    commit_store(files, f"{cfg.setting}/{cfg.profile} report regenerated: {stage} committed",
+                 log)
+
+
 def run_stage(name: str, run_dir: Path, scfg, dataset, *, log=print, progress=True,
               store: Path | None = None, commit: bool = False, plan_only: bool = False
               ) -> dict | None:
@@ -327,6 +359,8 @@ def reproduce(cfg: ReproConfig, *, data_dir: str | None, runs_root: Path, out: P
         records[name] = run_stage(name, runs_root / name, scfg, dataset, log=log,
                                   progress=progress, store=where, commit=commit,
                                   plan_only=plan_only)
+        if commit and where is not None and new_in_store(records[name]):
+            refresh_report(cfg, store=store, out=Path(out), stage=name, log=log)
         return where if where is not None else runs_root / name
 
     def sweep(loss):
@@ -356,6 +390,7 @@ def reproduce(cfg: ReproConfig, *, data_dir: str | None, runs_root: Path, out: P
         if commit and store is not None:
             commit_store(where, f"reproduce: {cfg.setting} {cfg.profile} {name} (merged)",
                          log)
+            refresh_report(cfg, store=store, out=Path(out), stage=f"{name} (merged)", log=log)
         return where
 
     # 1. λ sweeps (CCE once); the original code's Gaussian-COREL on the same grid. The

@@ -273,6 +273,39 @@ def test_measure_trains_only_the_fully_trained_sweeps(tmp_path):
     assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["sweep-cce"]
 
 
+def test_commit_puts_each_stage_and_then_its_report_in_git(tmp_path, monkeypatch):
+    """``--commit`` in a checkout whose report folder has a report: the stage's commit is
+    followed by the rewritten report's, so the checkout is consistent between any two
+    stages; the discussion being written is not committed, and nothing is left unstaged."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True,
+                              text=True, check=True).stdout
+
+    repo = tmp_path / "checkout"
+    (repo / "out").mkdir(parents=True)
+    (repo / "out" / "report.md").write_text("an older report\n")
+    for k, v in (("NAME", "t"), ("EMAIL", "t@t")):
+        monkeypatch.setenv(f"GIT_AUTHOR_{k}", v)
+        monkeypatch.setenv(f"GIT_COMMITTER_{k}", v)
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "start")
+    (repo / "out" / "discussion.md").write_text("half-written\n")
+    logs: list[str] = []
+    reproduce.reproduce(TINY, data_dir=None, runs_root=tmp_path / "runs", out=repo / "out",
+                        command="pytest", log=logs.append, progress=False,
+                        store=repo / "store", stages="measure", commit=True)
+    subjects = git("log", "--format=%s").splitlines()
+    assert len(subjects) == 3 and subjects[2] == "start", "\n".join(logs)
+    assert subjects[1].startswith("reproduce: ") and "sweep-cce" in subjects[1]
+    assert subjects[0] == "digits-mlp/test report regenerated: sweep-cce committed"
+    shown = (repo / "out" / "report.md").read_text()
+    assert "sweep-cce" in shown and "half-written" in shown
+    assert git("status", "--porcelain").split() == ["??", "out/discussion.md"]
+
+
 def test_checkpoints_of_another_configuration_are_discarded(tmp_path):
     """A stage interrupted under one configuration (here: another patience) is trained afresh
     under the new one instead of stopping on the old checkpoints."""
