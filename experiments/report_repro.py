@@ -898,11 +898,12 @@ def section_fixed_prototypes(cfg, stages: dict[str, Stage], curves: dict[str, li
                 v = variants[k]
                 low = {w: [lam for lam, x in v[w].items() if x < max(v[w].values()) - FAIL_GAP]
                        for w in ("trained", "fixed")}
+                at = {w: f"at λ {_lams(ls)}" if ls else "at no λ" for w, ls in low.items()}
                 s += (f" From its peak to its lowest value at λ ≥ 0.9 our curve falls "
                       f"{fall['trained']:.2f} points with trained prototypes and "
-                      f"{fall['fixed']:.2f} with fixed ones; more than {FAIL_GAP:g} points "
-                      f"below its own peak at λ {_lams(low['trained'])} (trained) and "
-                      f"{_lams(low['fixed'])} (fixed).")
+                      f"{fall['fixed']:.2f} with fixed ones. It is more than {FAIL_GAP:g} "
+                      f"points below its own peak {at['trained']} with trained prototypes and "
+                      f"{at['fixed']} with fixed ones.")
             elif not e["complete"]:
                 s += f" The fixed-prototype curve is incomplete ({_parts(e)} committed)."
             sentences.append(s)

@@ -282,6 +282,16 @@ def test_fixed_prototype_mads_match_the_stages(folder):
                     for v, c in ((v, _curve(d)) for v, d in variants.items())}
             assert (f"our curve falls {fall['trained']:.2f} points with trained prototypes "
                     f"and {fall['fixed']:.2f} with fixed ones") in report
+            # and the λ where each is more than 5 points below its own peak (anywhere)
+            import report_repro
+
+            at = {}
+            for v, d in variants.items():
+                c = _curve(d)
+                low = [lam for lam, x in c.items() if x < max(c.values()) - 5]
+                at[v] = f"at λ {report_repro._lams(low)}" if low else "at no λ"
+            assert (f"It is more than 5 points below its own peak {at['trained']} with "
+                    f"trained prototypes and {at['fixed']} with fixed ones.") in report
         for variant, dirs in variants.items():
             ours = _curve(dirs)
             if not paper:
