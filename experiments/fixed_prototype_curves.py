@@ -58,7 +58,9 @@ epochs per minute (~19 s per run-epoch). So one 20-λ MNIST FFNN curve (trained 
 ~2-3 h on 2 lightly shared cores (the trained ``sweep-cosine``: 3,000 run-epochs in 109 min
 idle). Measured at ``nice -n 19`` on 2 AVX-512 cores: Fashion-MNIST CNN (``curve``, 10 epochs)
 45 and 43 min per curve; MNIST CNN (``curve``) 42 and 39 min; Fashion-MNIST FFNN (``paper``,
-patience 30) 52 and 45 min; AG News FFNN (``paper``, early stopping) 6 and 5 min; the 3-seed
+patience 30) 52 and 45 min; AG News FFNN (``paper``, early stopping) 6 and 5 min; AG News CNN
+(``paper``, patience 30) 39 and 36 min recorded (a resumed part records its last session
+only; by the commit times about 56 and 40 min of wall time); the 3-seed
 MNIST FFNN stages 29–175 min each (the longest under heavier load). The whole plan takes well
 over half a day on 2 CPU cores. Each stage's ``stage.json`` records its ``wall_s`` (the time of
 the last session only, for a stage that was resumed).
