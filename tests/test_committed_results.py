@@ -334,10 +334,14 @@ def test_three_seed_tables_match_the_stages(stage):
         assert row in discussion, f"{stage.name}: the discussion has no row {row}"
 
 
-#: several-seed re-runs of ``large_lambda.py`` that a discussion cites by file name
+#: several-seed re-runs of ``large_lambda.py`` that a discussion of the same setting cites by
+#: file name (two settings' re-runs may share a file name: ``cce-base-seeds0_1_2-lams1.json``
+#: is in both CNNs' ``split10/``)
 SEVERAL_SEEDS = sorted(
     (p, d) for p in RESULTS.glob("**/*-seeds*_*-lams*.json")
-    for d in RESULTS.glob("**/discussion.md") if p.name in d.read_text())
+    for d in RESULTS.glob("**/discussion.md")
+    if p.relative_to(RESULTS).parts[0] == d.relative_to(RESULTS).parts[0]
+    and p.name in d.read_text())
 
 
 @pytest.mark.parametrize("result,discussion", SEVERAL_SEEDS,
